@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "salespot-operator",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "salespot-operator", targets: ["salespot-operator"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, wrapped: nothing above KubeCore/KubeClient imports them.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+        // JSON values, YAML, typed API models, API errors: no I/O.
+        .target(name: "KubeCore", dependencies: ["CYaml"]),
+        // Configuration, authentication, the libcurl transport, the resource API and watch.
+        .target(name: "KubeClient", dependencies: [
+            "KubeCore", "CCurl",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "salespot-operator", dependencies: [
+            "KubeClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient"]),
+        .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+    ]
+)
