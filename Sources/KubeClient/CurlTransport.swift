@@ -242,7 +242,7 @@ final class CurlTransfer: @unchecked Sendable {
             // Verify against (and send SNI for) tls-server-name while connecting to the real host: the URL names the
             // TLS name, and CONNECT_TO routes that name to the configured address.
             url = parts.replacingHost(with: serverName)
-            let mapping = "\(serverName):\(parts.port)::\(parts.hostForConnectTo):\(parts.port)"
+            let mapping = "\(serverName):\(parts.port):\(parts.hostForConnectTo):\(parts.port)"
             headerScratch = curl_slist_append(nil, mapping)
             try check(salespot_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, headerScratch), "connect-to")
         }

@@ -139,3 +139,12 @@ let fixturesDirectory: String = {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures").path
 }()
+
+/// Stops a server started by a test: SIGTERM, then SIGKILL after 5 s. (Process.waitUntilExit can block forever
+/// when called from a test's teardown on Linux, so this polls instead.)
+func stopProcess(_ process: Process) {
+    guard process.isRunning else { return }
+    process.terminate()
+    for _ in 0..<500 where process.isRunning { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+}
