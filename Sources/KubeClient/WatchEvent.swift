@@ -1,3 +1,4 @@
+import Foundation
 import KubeCore
 
 /// One event of a watch.
@@ -31,22 +32,56 @@ public struct WatchStreamDecoder<T: KubernetesObject> {
 
     /// Feeds a chunk; returns the events completed by it.
     public mutating func feed(_ chunk: some Collection<UInt8>) throws -> [WatchEvent<T>] {
-        buffer.append(contentsOf: chunk)
         var events: [WatchEvent<T>] = []
-        while let nl = buffer[start...].firstIndex(of: 0x0A) {
-            let line = buffer[start..<nl]
-            start = nl + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-            events.append(try Self.decodeLine(line))
+        if buffer.count == start {
+            // Nothing pending: decode whole lines straight from the chunk, keep only the tail.
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+            let handled: Bool? = try chunk.withContiguousStorageIfAvailable { buf in
+                let raw = UnsafeRawBufferPointer(buf)
+                var lineStart = 0
+                while let nl = Self.newline(in: raw, from: lineStart) {
+                    try Self.decode(UnsafeRawBufferPointer(rebasing: raw[lineStart..<nl]), into: &events)
+                    lineStart = nl + 1
+                }
+                buffer.append(contentsOf: raw[lineStart...])
+                return true
+            }
+            if handled == true {
+                try checkLineLength()
+                return events
+            }
+        }
+        buffer.append(contentsOf: chunk)
+        try buffer.withUnsafeBytes { raw in
+            while let nl = Self.newline(in: raw, from: start) {
+                try Self.decode(UnsafeRawBufferPointer(rebasing: raw[start..<nl]), into: &events)
+                start = nl + 1
+            }
         }
         if start > 0 && (start == buffer.count || start > 65536) {
             buffer.removeSubrange(0..<start)
             start = 0
         }
+        try checkLineLength()
+        return events
+    }
+
+    private func checkLineLength() throws {
         if buffer.count - start > Self.maxLineBytes {
             throw KubeError.decoding("watch event longer than \(Self.maxLineBytes) bytes")
         }
-        return events
+    }
+
+    private static func newline(in raw: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard from < raw.count, let base = raw.baseAddress else { return nil }
+        guard let p = memchr(base + from, 0x0A, raw.count - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(p))
+    }
+
+    private static func decode(_ line: UnsafeRawBufferPointer, into events: inout [WatchEvent<T>]) throws {
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return }
+        events.append(try decodeLine(line))
     }
 
     /// Decodes what remains when the stream ends without a final newline.

@@ -84,9 +84,10 @@ public struct JSONParser {
         mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
             if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth)") }
             index += 1
-            var object: [String: JSONValue] = [:]
+            var entries: [JSONObject.Element] = []
+            entries.reserveCapacity(8)
             skipWhitespace()
-            if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+            if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return .object(JSONObject()) }
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -95,11 +96,16 @@ public struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                object[key] = try parseValue(depth: depth)
+                entries.append((key, try parseValue(depth: depth)))
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input in object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    var object = JSONObject(uniqueEntries: entries)
+                    object.removeDuplicateKeys()
+                    return .object(object)
+                }
                 throw error("expected ',' or '}'")
             }
         }

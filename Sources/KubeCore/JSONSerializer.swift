@@ -38,13 +38,13 @@ extension JSONValue {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             var first = true
-            let keys = sortedKeys ? o.keys.sorted() : Array(o.keys)
-            for k in keys {
+            let entries = sortedKeys ? o.entries.sorted { $0.key < $1.key } : o.entries
+            for (k, v) in entries {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(k, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(o[k]!, to: &out, sortedKeys: sortedKeys)
+                write(v, to: &out, sortedKeys: sortedKeys)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -10,7 +10,7 @@ public enum JSONValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     /// An empty object, `{}`.
     public static let emptyObject = JSONValue.object([:])
@@ -78,7 +78,7 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
+    public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
     public var isNull: Bool { if case .null = self { return true }; return false }
 
     /// The JSON type name used in error messages and schema validation: `null`, `boolean`, `integer`, `number`,
@@ -105,7 +105,9 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(floatLiteral value: Double) { self = .double(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        var o = JSONObject(minimumCapacity: elements.count)
+        for (k, v) in elements { o[k] = v }
+        self = .object(o)
     }
     public init(nilLiteral: ()) { self = .null }
 }
@@ -156,7 +158,7 @@ extension JSONValue: Codable {
         else if let d = try? c.decode(Double.self) { self = .double(d) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
         else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else { self = .object(JSONObject(try c.decode([String: JSONValue].self))) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -172,7 +174,7 @@ extension JSONValue: Codable {
         case .double(let d): try c.encode(d)
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
+        case .object(let o): try c.encode(o.dictionary)
         }
     }
 }

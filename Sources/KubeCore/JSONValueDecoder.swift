@@ -31,6 +31,14 @@ final class CodingPathNode {
     }
 }
 
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
 struct IndexKey: CodingKey {
     var stringValue: String { "\(intValue!)" }
     var intValue: Int?
@@ -52,7 +60,7 @@ final class JSONValueDecoderImpl: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let o) = value else {
-            throw DecodingError.typeMismatch([String: JSONValue].self, .init(
+            throw DecodingError.typeMismatch(JSONObject.self, .init(
                 codingPath: codingPath, debugDescription: "expected an object, found \(value.typeName)"))
         }
         return KeyedDecodingContainer(KeyedContainer<Key>(object: o, path: path))
@@ -79,6 +87,25 @@ final class JSONValueDecoderImpl: Decoder {
         default: break
         }
         if T.self == JSONValue.self { return value as! T }
+        // Labels, annotations, data maps and string lists skip the generic container machinery.
+        if T.self == [String: String].self, case .object(let o) = value {
+            var out = [String: String](minimumCapacity: o.count)
+            for (k, v) in o {
+                guard case .string(let s) = v else { throw mismatch(String.self, v, CodingPathNode(parent: path(), key: AnyKey(k))) }
+                out[k] = s
+            }
+            return out as! T
+        }
+        if T.self == [String].self, case .array(let a) = value {
+            var out: [String] = []
+            out.reserveCapacity(a.count)
+            for (i, v) in a.enumerated() {
+                guard case .string(let s) = v else { throw mismatch(String.self, v, CodingPathNode(parent: path(), key: IndexKey(i))) }
+                out.append(s)
+            }
+            return out as! T
+        }
+        if T.self == [JSONValue].self, case .array(let a) = value { return a as! T }
         return try T(from: JSONValueDecoderImpl(value: value, path: path()))
     }
 
@@ -135,7 +162,7 @@ struct SingleContainer: SingleValueDecodingContainer {
 }
 
 struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let object: [String: JSONValue]
+    let object: JSONObject
     let path: CodingPathNode?
     var codingPath: [any CodingKey] { CodingPathNode.path(path) }
     var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }

@@ -38,7 +38,7 @@ final class EncodingSlot {
         switch content {
         case .empty: return .emptyObject
         case .value(let v): return v
-        case .object(let o): return .object(o.mapValues { $0.resolve() })
+        case .object(let o): return .object(JSONObject(uniqueEntries: o.map { ($0.key, $0.value.resolve()) }))
         case .array(let a): return .array(a.map { $0.resolve() })
         }
     }

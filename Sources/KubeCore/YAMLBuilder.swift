@@ -96,8 +96,8 @@ struct YAMLBuilder {
             return (value, size)
         case YAML_MAPPING_START_EVENT:
             let anchor = event.raw.data.mapping_start.anchor.map { String(cString: UnsafePointer($0)) }
-            var object: [String: JSONValue] = [:]
-            var merged: [[String: JSONValue]] = []
+            var object = JSONObject()
+            var merged: [JSONObject] = []
             var size = 1
             while true {
                 let keyEvent = try next()

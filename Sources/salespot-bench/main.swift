@@ -1,14 +1,130 @@
+// Benchmarks that print their figures. Build and run in release mode:
+//   swift run -c release salespot-bench watch-decode [--events N]
+import Foundation
 import KubeClient
 import KubeCore
-import Foundation
-let d = "/tmp/tlsdbg/"
-func f(_ n: String) -> [UInt8] { Array(FileManager.default.contents(atPath: d + n)!) }
-let t = CurlTransport(tls: TLSConfiguration(caPEM: f("ca.crt"), clientIdentity: TLSIdentity(certificatePEM: f("client.crt"), keyPEM: f("client.key"))))
-print("sending")
-let r = try await t.send(HTTPRequest(method: "GET", url: "https://127.0.0.1:32933/"))
-print(r.status, String(decoding: r.body, as: UTF8.self))
-print("second")
-let r2 = try await t.send(HTTPRequest(method: "GET", url: "https://127.0.0.1:32933/?gzip=1"))
-print(r2.status, String(decoding: r2.body, as: UTF8.self))
-let r3 = try await t.send(HTTPRequest(method: "GET", url: "https://127.0.0.1:32933/"))
-print(r3.status, String(decoding: r3.body, as: UTF8.self))
+
+/// Peak resident set size of this process so far (VmHWM), in MiB.
+func peakRSSMiB() -> Double { procStatus("VmHWM") }
+/// Current resident set size (VmRSS), in MiB.
+func currentRSSMiB() -> Double { procStatus("VmRSS") }
+
+func procStatus(_ key: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+        let kb = Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "0") ?? 0
+        return kb / 1024
+    }
+    return 0
+}
+
+/// Resets VmHWM to the current RSS so each phase reports its own peak (Linux: write 5 to clear_refs).
+func resetPeakRSS() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}
+
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// One Deployment as the API server sends it, with the usual weight: labels, annotations (including
+/// kubectl's last-applied-configuration), managedFields, a two-container template with env, ports, resources and
+/// probes, and status conditions. About 4 KiB of JSON.
+func deploymentEvent(_ i: Int) -> String {
+    let name = "web-\(i)"
+    let applied = #"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"annotations\":{},\"labels\":{\"app\":\"web\"},\"name\":\"\#(name)\",\"namespace\":\"prod\"},\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"image\":\"registry.salespot.by/web:1.4.\#(i % 50)\",\"name\":\"web\"}]}}}}\n"#
+    return #"""
+    {"type":"\#(i % 3 == 0 ? "ADDED" : "MODIFIED")","object":{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"\#(name)","namespace":"prod","uid":"6c1f2a3b-\#(String(format: "%04x", i % 65536))-4d5e-8f90-a1b2c3d4e5f6","resourceVersion":"\#(100000 + i)","generation":\#(1 + i % 7),"creationTimestamp":"2026-11-01T10:00:00Z","labels":{"app":"web","tier":"frontend","app.kubernetes.io/managed-by":"salespot-operator","salespot.by/color":"blue"},"annotations":{"deployment.kubernetes.io/revision":"\#(1 + i % 7)","kubectl.kubernetes.io/last-applied-configuration":"\#(applied)"},"ownerReferences":[{"apiVersion":"ops.salespot.by/v1alpha1","kind":"BlueGreenDeployment","name":"web","uid":"0f0e0d0c-0b0a-0908-0706-050403020100","controller":true,"blockOwnerDeletion":true}],"managedFields":[{"manager":"salespot-operator","operation":"Apply","apiVersion":"apps/v1","time":"2026-11-01T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{"f:app":{},"f:tier":{}}},"f:spec":{"f:replicas":{},"f:selector":{},"f:template":{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}},{"manager":"kube-controller-manager","operation":"Update","apiVersion":"apps/v1","time":"2026-11-01T10:01:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:availableReplicas":{},"f:conditions":{},"f:observedGeneration":{},"f:readyReplicas":{},"f:replicas":{},"f:updatedReplicas":{}}},"subresource":"status"}]},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"web","salespot.by/color":"blue"}},"template":{"metadata":{"creationTimestamp":null,"labels":{"app":"web","salespot.by/color":"blue"},"annotations":{"prometheus.io/scrape":"true","prometheus.io/port":"9090"}},"spec":{"containers":[{"name":"web","image":"registry.salespot.by/web:1.4.\#(i % 50)","ports":[{"name":"http","containerPort":8080,"protocol":"TCP"},{"name":"metrics","containerPort":9090,"protocol":"TCP"}],"env":[{"name":"NODE_ENV","value":"production"},{"name":"API_URL","value":"http://api.prod.svc:80"},{"name":"DB_PASSWORD","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}],"resources":{"limits":{"cpu":"1","memory":"512Mi"},"requests":{"cpu":"250m","memory":"256Mi"}},"readinessProbe":{"httpGet":{"path":"/healthz","port":8080,"scheme":"HTTP"},"initialDelaySeconds":5,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3},"livenessProbe":{"httpGet":{"path":"/livez","port":8080,"scheme":"HTTP"},"periodSeconds":20,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"},{"name":"log-shipper","image":"fluent/fluent-bit:3.1","resources":{"requests":{"cpu":"50m","memory":"64Mi"}},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","securityContext":{},"schedulerName":"default-scheduler"}},"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"25%","maxSurge":"25%"}},"revisionHistoryLimit":10,"progressDeadlineSeconds":600},"status":{"observedGeneration":\#(1 + i % 7),"replicas":3,"updatedReplicas":3,"readyReplicas":3,"availableReplicas":3,"conditions":[{"type":"Available","status":"True","lastUpdateTime":"2026-11-01T10:01:00Z","lastTransitionTime":"2026-11-01T10:01:00Z","reason":"MinimumReplicasAvailable","message":"Deployment has minimum availability."},{"type":"Progressing","status":"True","lastUpdateTime":"2026-11-01T10:01:00Z","lastTransitionTime":"2026-11-01T10:00:00Z","reason":"NewReplicaSetAvailable","message":"ReplicaSet \"\#(name)-7d9f8c6b5\" has successfully progressed."}]}}}
+    """#
+}
+
+func watchDecode(events: Int) throws {
+    print("watch-decode: building a stream of \(events) Deployment events in memory...")
+    var stream: [UInt8] = []
+    for i in 0..<events {
+        stream.append(contentsOf: deploymentEvent(i).utf8)
+        stream.append(0x0A)
+    }
+    let mib = Double(stream.count) / 1_048_576
+    print(String(format: "stream: %.1f MiB, %.0f bytes/event; RSS with the stream loaded: %.1f MiB",
+                 mib, Double(stream.count) / Double(events), currentRSSMiB()))
+
+    let only = CommandLine.arguments.firstIndex(of: "--only").map { CommandLine.arguments[$0 + 1] }
+    func phase(_ name: String, _ body: () throws -> Int) rethrows {
+        if let only, !name.contains(only) { return }
+        resetPeakRSS()
+        let base = currentRSSMiB()
+        let wall0 = Date()
+        let cpu0 = cpuSeconds()
+        let n = try body()
+        let cpu = cpuSeconds() - cpu0
+        let wall = Date().timeIntervalSince(wall0)
+        print(String(format: "%-44@ %8.0f events/s  %7.1f MiB/s  cpu %.2f s  wall %.2f s  peak RSS %.1f MiB (+%.1f over the stream)",
+                     name as NSString, Double(n) / wall, mib / wall, cpu, wall, peakRSSMiB(), peakRSSMiB() - base))
+    }
+
+    // Ceiling 1: our JSON parser over each line, into untyped JSONValue trees (no typed decode).
+    try phase("JSONParser.parse per line (ceiling)") {
+        var count = 0
+        try stream.withUnsafeBytes { buf in
+            var start = 0
+            for i in 0..<buf.count where buf[i] == 0x0A {
+                let v = try JSONParser.parse(buffer: UnsafeRawBufferPointer(rebasing: buf[start..<i]))
+                if case .object = v { count += 1 }
+                start = i + 1
+            }
+        }
+        return count
+    }
+    // Ceiling 2: Foundation's JSONSerialization over the same lines, for reference.
+    phase("Foundation JSONSerialization per line") {
+        var count = 0
+        var start = 0
+        for i in 0..<stream.count where stream[i] == 0x0A {
+            if (try? JSONSerialization.jsonObject(with: Data(stream[start..<i]))) != nil { count += 1 }
+            start = i + 1
+        }
+        return count
+    }
+    // The real thing: the watch decoder in 64 KiB chunks (as they arrive from the network) into typed events.
+    try phase("WatchStreamDecoder<Deployment>, 64 KiB chunks") {
+        var decoder = WatchStreamDecoder<Deployment>()
+        var count = 0
+        var offset = 0
+        while offset < stream.count {
+            let end = min(offset + 65536, stream.count)
+            for e in try decoder.feed(stream[offset..<end]) where e.object?.spec?.replicas == 3 { count += 1 }
+            offset = end
+        }
+        count += try decoder.finish().count
+        return count
+    }
+    try phase("WatchStreamDecoder<DynamicObject>, 64 KiB chunks") {
+        var decoder = WatchStreamDecoder<DynamicObject>()
+        var count = 0
+        var offset = 0
+        while offset < stream.count {
+            let end = min(offset + 65536, stream.count)
+            count += try decoder.feed(stream[offset..<end]).count
+            offset = end
+        }
+        return count
+    }
+}
+
+let args = CommandLine.arguments.dropFirst()
+func option(_ name: String, default value: Int) -> Int {
+    if let i = args.firstIndex(of: name), args.index(after: i) < args.endIndex, let v = Int(args[args.index(after: i)]) { return v }
+    return value
+}
+switch args.first {
+case "watch-decode":
+    try watchDecode(events: option("--events", default: 100_000))
+default:
+    print("""
+    usage: salespot-bench watch-decode [--events N] [--only TEXT]
+             decode a watch stream of N Deployment events (default 100000); --only runs the phases whose name has TEXT
+    """)
+}
