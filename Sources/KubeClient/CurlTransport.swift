@@ -303,6 +303,17 @@ final class CurlTransfer: @unchecked Sendable {
         return code
     }
 
+    var negotiatedVersion: String {
+        var v: Int = 0
+        salespot_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &v)
+        switch v {
+        case Int(CURL_HTTP_VERSION_2_0): return "HTTP/2"
+        case Int(CURL_HTTP_VERSION_3): return "HTTP/3"
+        case Int(CURL_HTTP_VERSION_1_0): return "HTTP/1.0"
+        default: return "HTTP/1.1"
+        }
+    }
+
     func onHeaderLine(_ line: String) {
         if line.hasPrefix("HTTP/") {
             responseHeaders = HTTPHeaders()  // a new response (after 100 Continue or a proxy CONNECT)
@@ -340,7 +351,10 @@ final class CurlTransfer: @unchecked Sendable {
         if let buffered {
             self.buffered = nil
             if let error { buffered.resume(throwing: error) }
-            else { buffered.resume(returning: HTTPResponse(status: statusCode, headers: responseHeaders, body: body)) }
+            else {
+                buffered.resume(returning: HTTPResponse(status: statusCode, headers: responseHeaders, body: body,
+                                                        httpVersion: negotiatedVersion))
+            }
             return
         }
         if let head {

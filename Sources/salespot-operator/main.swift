@@ -44,11 +44,7 @@ struct Config: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            do {
-                print(try connection.loadConfiguration().summary)
-            } catch let error as KubeError {
-                throw ValidationError(error.description)
-            }
+            print(try connection.loadConfiguration().summary)
         }
     }
 }

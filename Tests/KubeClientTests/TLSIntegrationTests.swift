@@ -138,6 +138,34 @@ final class TLSFixture: @unchecked Sendable {
         await #expect(throws: KubeError.self) { try await bad.send(method: "GET", path: "/version") }
     }
 
+    @Test func http2IsNegotiatedWhenTheServerOffersIt() async throws {
+        let nghttpd = try requireTool("nghttpd")
+        let docroot = fixture.dir + "/docroot"
+        try FileManager.default.createDirectory(atPath: docroot, withIntermediateDirectories: true)
+        try #"{"kind":"Status"}"#.write(toFile: docroot + "/version", atomically: true, encoding: .utf8)
+        let port = Int.random(in: 40000..<60000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: nghttpd)
+        server.arguments = ["-d", docroot, "--address=127.0.0.1", String(port), fixture.dir + "/server.key", fixture.dir + "/server.crt"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { stopProcess(server) }
+        let config = ClientConfiguration(server: "https://127.0.0.1:\(port)", tls: TLSConfiguration(caPEM: fixture.file("ca.crt")))
+        let client = KubeClient(configuration: config)
+        var response: HTTPResponse?
+        for _ in 0..<100 where response == nil {
+            response = try? await client.send(method: "GET", path: "/version")
+            if response == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let r = try #require(response, "nghttpd did not answer")
+        #expect(r.httpVersion == "HTTP/2")
+        #expect(String(decoding: r.body, as: UTF8.self) == #"{"kind":"Status"}"#)
+        // The Python server speaks only HTTP/1.1: the same client code falls back.
+        let h1 = try await fixture.client(identity: fixture.identity).send(method: "GET", path: "/version")
+        #expect(h1.httpVersion == "HTTP/1.1")
+    }
+
     @Test func connectionRefusedIsRetryable() async throws {
         let config = ClientConfiguration(server: "https://127.0.0.1:1", auth: .none)
         do {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing need on Debian 12, only where it is missing.
+# Usage: scripts/install-deps.sh [build|test]   (default: build)
+set -euo pipefail
+mode="${1:-build}"
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in libcurl4-openssl-dev libyaml-dev pkg-config ca-certificates; do have_pkg "$p" || need+=("$p"); done
+if [ "$mode" = test ]; then
+    # Real peers the tests talk to: openssl (test CAs), python3 (an HTTPS server), nghttpd (an HTTP/2 server).
+    for p in openssl python3 nghttp2-server; do have_pkg "$p" || need+=("$p"); done
+fi
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    echo "installing: ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+    echo "error: the Swift 6 toolchain is not on PATH (expected /opt/swift/usr/bin/swift)" >&2
+    exit 1
+fi
+if [ "$mode" = test ] && ! command -v kubectl >/dev/null 2>&1; then
+    echo "error: kubectl is required by the tests (compared against for kubeconfig merging) and is not installed" >&2
+    exit 1
+fi
