@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         // System libraries, wrapped: nothing above KubeCore/KubeClient imports them.
@@ -25,8 +26,15 @@ let package = Package(
             "KubeCore", "CCurl",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The embedded Kubernetes API server: dev mode and tests.
+        .target(name: "LocalCluster", dependencies: [
+            "KubeCore", "KubeClient",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient",
+            "KubeClient", "LocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -34,5 +42,6 @@ let package = Package(
         .executableTarget(name: "salespot-bench", dependencies: ["KubeClient"]),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient"]),
     ]
 )

@@ -1,0 +1,324 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import KubeCore
+import NIOCore
+
+/// Turns HTTP requests into ``ClusterState`` operations, as kube-apiserver's REST handlers do.
+struct APIResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let state: ClusterState
+    let token: String
+    let faults: FaultInjector
+    let bookmarkInterval: Duration
+    /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
+    static let maxBodyBytes = 3 << 20
+
+    /// Where a request points: a resource collection, an object, or one of its subresources.
+    struct Target {
+        var type: ResourceType
+        var version: String
+        var namespace: String?
+        var name: String?
+        var subresource: String?
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        let method = request.method.rawValue
+        let query = Self.parseQuery(request.uri.query ?? "")
+        do {
+            let delay = faults.currentDelay
+            if delay > .zero { try await Task.sleep(for: delay) }
+            if path == "/healthz" || path == "/readyz" || path == "/livez" {
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
+            }
+            guard request.headers[.authorization] == "Bearer \(token)" else { throw APIFailure.unauthorized }
+            if let fault = faults.match(method: method, path: path) { throw fault }
+            var request = request
+            let body = method == "GET" ? [] : Array(try await request.collectBody(upTo: Self.maxBodyBytes).readableBytesView)
+            return try await route(method: method, path: path, query: query, headers: request.headers, body: body)
+        } catch let failure as APIFailure {
+            return Self.failure(failure)
+        } catch {
+            return Self.failure(APIFailure(code: 500, reason: "InternalError", message: "\(error)"))
+        }
+    }
+
+    static func json(_ value: JSONValue, status: Int = 200) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized(sortedKeys: false))))
+    }
+
+    static func failure(_ f: APIFailure) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let r = f.retryAfterSeconds { headers[.retryAfter] = String(r) }
+        let body = (try? JSONValueEncoder().encode(f.status)) ?? .null
+        return Response(status: .init(code: f.code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.serialized())))
+    }
+
+    /// Query parameters, percent-decoded as Go's url.ParseQuery does (`+` is a space).
+    static func parseQuery(_ q: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in q.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let key = String(parts[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            if out[key] == nil { out[key] = value }
+        }
+        return out
+    }
+
+    func route(method: String, path: String, query: [String: String], headers: HTTPFields, body: [UInt8]) async throws -> Response {
+        let segments = path.split(separator: "/").map(String.init)
+        switch segments.first {
+        case "version" where segments.count == 1:
+            return Self.json(["major": "1", "minor": "32", "gitVersion": "v1.32.0-salespot-localcluster", "platform": "linux/amd64",
+                              "goVersion": "n/a", "compiler": "swift", "buildDate": "2026-11-01T00:00:00Z", "gitCommit": "", "gitTreeState": "clean"])
+        case "api" where segments.count == 1:
+            return Self.json(Discovery.coreVersions(address: "127.0.0.1"))
+        case "apis" where segments.count == 1:
+            return Self.json(Discovery.groups(await state.allTypes()))
+        case "apis" where segments.count == 2:
+            let types = await state.allTypes().filter { $0.descriptor.group == segments[1] }
+            guard let first = types.first else { throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource") }
+            let versions = Set(types.flatMap(\.servedVersions)).sorted(by: Discovery.versionOrder)
+            return Self.json(Discovery.group(segments[1], versions: versions, preferred: first.descriptor.version))
+        case "api" where segments.count == 2, "apis" where segments.count == 3:
+            let group = segments[0] == "api" ? "" : segments[1]
+            guard let doc = Discovery.resources(await state.allTypes(), group: group, version: segments.last!) else {
+                throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+            }
+            return Self.json(doc)
+        case "openapi" where segments.count == 2 && segments[1] == "v3":
+            return Self.json(OpenAPI.index(await state.allTypes()))
+        case "openapi" where segments.count >= 4 && segments[1] == "v3":
+            let group = segments[2] == "api" ? "" : segments[3]
+            let version = segments.last!
+            guard let doc = OpenAPI.document(await state.allTypes(), group: group, version: version) else {
+                throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+            }
+            return Self.json(doc)
+        case "api", "apis":
+            let target = try await resolve(segments)
+            return try await handle(method: method, target: target, query: query, headers: headers, body: body)
+        default:
+            throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        }
+    }
+
+    /// Parses `/api/v1/...` and `/apis/G/V/...` into a target.
+    func resolve(_ segments: [String]) async throws -> Target {
+        let group = segments[0] == "api" ? "" : segments[1]
+        let version = segments[0] == "api" ? segments[1] : segments[2]
+        var rest = Array(segments.dropFirst(segments[0] == "api" ? 2 : 3))
+        var namespace: String?
+        // namespaces/NAME/RESOURCE... is a namespaced path; namespaces/NAME[/status|finalize] is the namespace itself.
+        if rest.first == "namespaces", rest.count >= 3, !(rest.count == 3 && ["status", "finalize"].contains(rest[2])) {
+            namespace = rest[1]
+            rest = Array(rest.dropFirst(2))
+        }
+        guard let resource = rest.first, rest.count <= 3,
+              let type = await state.type(group: group, version: version, resource: resource) else {
+            throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        }
+        if !type.descriptor.namespaced && namespace != nil {
+            throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        }
+        return Target(type: type, version: version, namespace: namespace, name: rest.count > 1 ? rest[1] : nil,
+                      subresource: rest.count > 2 ? rest[2] : nil)
+    }
+
+    func parseBody(_ body: [UInt8], contentType: String?) throws -> JSONValue {
+        if let ct = contentType, ct.contains("protobuf") || ct.contains("cbor") {
+            // Only JSON and YAML are spoken here; clients fall back to JSON on 415.
+            throw APIFailure.unsupportedMediaType(ct)
+        }
+        guard !body.isEmpty else { throw APIFailure.badRequest("the request body is empty") }
+        if let ct = contentType, ct.contains("yaml") {
+            let docs = try YAML.parseAll(body)
+            guard docs.count == 1 else { throw APIFailure.badRequest("expected one YAML document") }
+            return docs[0]
+        }
+        do { return try JSONParser.parse(body) } catch { throw APIFailure.badRequest("couldn't decode the request body: \(error)") }
+    }
+
+    /// The apiVersion the client asked in (objects are stored once and shown in the requested version).
+    func present(_ o: JSONValue, _ t: Target) -> JSONValue {
+        var copy = o
+        copy["apiVersion"] = .string(t.type.descriptor.group.isEmpty ? t.version : "\(t.type.descriptor.group)/\(t.version)")
+        copy["kind"] = .string(t.type.descriptor.kind)
+        return copy
+    }
+
+    func handle(method: String, target t: Target, query: [String: String], headers: HTTPFields, body: [UInt8]) async throws -> Response {
+        let dryRun = query["dryRun"] == "All"
+        let wantsTable = (headers[.accept] ?? "").contains("as=Table")
+        if let sub = t.subresource, sub != "status" {
+            throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        }
+        switch (method, t.name) {
+        case ("GET", nil) where query["watch"] == "true" || query["watch"] == "1":
+            do {
+                return try await watch(t, query: query, table: wantsTable)
+            } catch let f as APIFailure where f.code == 410 {
+                // As kube-apiserver: a watch from a compacted version is a 200 with one ERROR event.
+                let status = (try? JSONValueEncoder().encode(f.status)) ?? .null
+                let event: JSONValue = ["type": "ERROR", "object": status]
+                var line = event.serialized()
+                line.append(0x0A)
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: line)))
+            }
+        case ("GET", nil):
+            let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
+                                            fields: try query["fieldSelector"].map(FieldSelectorQuery.init),
+                                            limit: query["limit"].flatMap(Int.init), continueToken: query["continue"])
+            if wantsTable {
+                return Self.json(TablePrinter.table(t.type, items: list["items"]?.arrayValue ?? [], listMeta: list["metadata"] ?? .emptyObject))
+            }
+            var presented = list
+            presented["items"] = .array((list["items"]?.arrayValue ?? []).map { present($0, t) })
+            presented["apiVersion"] = .string(t.type.descriptor.group.isEmpty ? t.version : "\(t.type.descriptor.group)/\(t.version)")
+            return Self.json(presented)
+        case ("GET", let name?):
+            let o = try await state.get(t.type, namespace: t.namespace, name: name)
+            if wantsTable {
+                return Self.json(TablePrinter.table(t.type, items: [o], listMeta: ["resourceVersion": o[path: ["metadata", "resourceVersion"]] ?? ""]))
+            }
+            return Self.json(present(o, t))
+        case ("POST", nil):
+            let o = try await state.create(t.type, namespace: t.namespace, body: try parseBody(body, contentType: headers[.contentType]), dryRun: dryRun)
+            return Self.json(present(o, t), status: 201)
+        case ("PUT", let name?):
+            let o = try await state.update(t.type, namespace: t.namespace, name: name, body: try parseBody(body, contentType: headers[.contentType]),
+                                           subresource: t.subresource, dryRun: dryRun)
+            return Self.json(present(o, t))
+        case ("PATCH", let name?):
+            let contentType = (headers[.contentType] ?? "").split(separator: ";").first.map(String.init) ?? ""
+            let patch = try parseBody(body, contentType: contentType)
+            let o = try await self.patch(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun)
+            return Self.json(present(o.object, t), status: o.created ? 201 : 200)
+        case ("DELETE", let name?):
+            let options = body.isEmpty ? JSONValue.emptyObject : try parseBody(body, contentType: "application/json")
+            let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
+            let o = try await state.delete(t.type, namespace: t.namespace, name: name, propagation: propagation,
+                                           preconditions: options["preconditions"], dryRun: dryRun || options["dryRun"] != nil)
+            return Self.json(present(o, t))
+        case ("DELETE", nil):
+            // deletecollection
+            let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
+                                            fields: try query["fieldSelector"].map(FieldSelectorQuery.init), limit: nil, continueToken: nil)
+            for item in list["items"]?.arrayValue ?? [] {
+                _ = try? await state.delete(t.type, namespace: item[path: ["metadata", "namespace"]]?.stringValue,
+                                            name: item[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
+            }
+            return Self.json(["kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": .emptyObject])
+        default:
+            throw APIFailure.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    func patch(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
+        let current = try? await state.get(t.type, namespace: t.namespace, name: name)
+        if contentType == "application/apply-patch+yaml" {
+            guard let manager = query["fieldManager"], !manager.isEmpty else {
+                throw APIFailure.badRequest("PATCH with apply-patch+yaml requires a fieldManager")
+            }
+            let force = query["force"] == "true"
+            guard let current else {
+                var o = ServerSideApply.create(patch, manager: manager, subresource: t.subresource)
+                o[path: ["metadata", "name"]] = .string(name)
+                return (try await state.create(t.type, namespace: t.namespace, body: o, dryRun: dryRun), true)
+            }
+            let merged = try ServerSideApply.apply(patch, to: current, manager: manager, force: force, subresource: t.subresource, type: t.type)
+            return (try await state.update(t.type, namespace: t.namespace, name: name, body: merged, subresource: t.subresource, dryRun: dryRun), false)
+        }
+        guard var base = current else { throw APIFailure.notFound(t.type, name) }
+        // A patch applies to what the client can see; the resourceVersion is only checked if the patch sets it.
+        let requestedRV = patch[path: ["metadata", "resourceVersion"]]
+        let currentRV = base[path: ["metadata", "resourceVersion"]]
+        var patched: JSONValue
+        switch contentType {
+        case "application/merge-patch+json", "application/json":
+            patched = Patching.merge(base, patch)
+        case "application/strategic-merge-patch+json":
+            if t.type.definedBy != nil {
+                throw APIFailure.unsupportedMediaType("strategic merge patch is not supported for custom resources")
+            }
+            patched = Patching.strategicMerge(base, patch)
+        case "application/json-patch+json":
+            patched = try Patching.jsonPatch(base, patch)
+        default:
+            throw APIFailure.unsupportedMediaType(contentType)
+        }
+        if requestedRV == nil || requestedRV == currentRV { patched[path: ["metadata", "resourceVersion"]] = currentRV }
+        base = patched
+        return (try await state.update(t.type, namespace: t.namespace, name: name, body: base, subresource: t.subresource, dryRun: dryRun), false)
+    }
+
+    /// A watch response: one JSON event per line, bookmarks when asked, ended at timeoutSeconds.
+    func watch(_ t: Target, query: [String: String], table: Bool) async throws -> Response {
+        let (id, stream) = try await state.watch(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
+                                                 fields: try query["fieldSelector"].map(FieldSelectorQuery.init), resourceVersion: query["resourceVersion"])
+        let bookmarks = query["allowWatchBookmarks"] == "true"
+        let timeout = query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)
+        let state = self.state
+        let interval = bookmarkInterval
+        let version = t.version
+        let type = t.type
+        let headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-cache, private"]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let deadline = ContinuousClock.now + timeout
+            let events = stream.map { Optional($0) }
+            // Merge events with a bookmark ticker and the deadline.
+            let merged = AsyncStream<WatchTick> { continuation in
+                let pump = Task {
+                    for await m in events { continuation.yield(.message(m!)) }
+                    continuation.finish()
+                }
+                let ticker = Task {
+                    var next = ContinuousClock.now + interval
+                    while !Task.isCancelled {
+                        let wake = min(next, deadline)
+                        try? await Task.sleep(until: wake, clock: .continuous)
+                        if ContinuousClock.now >= deadline { continuation.finish(); return }
+                        if bookmarks { continuation.yield(.bookmark) }
+                        next = ContinuousClock.now + interval
+                    }
+                }
+                continuation.onTermination = { _ in pump.cancel(); ticker.cancel() }
+            }
+            defer { Task { await state.stopWatch(id) } }
+            for await tick in merged {
+                var line: JSONValue
+                switch tick {
+                case .message(.closed):
+                    try await writer.finish(nil)
+                    return
+                case .message(.event(let kind, var object)):
+                    object["apiVersion"] = .string(type.descriptor.group.isEmpty ? version : "\(type.descriptor.group)/\(version)")
+                    object["kind"] = .string(type.descriptor.kind)
+                    if table {
+                        object = TablePrinter.table(type, items: [object], listMeta: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? ""])
+                    }
+                    line = ["type": .string(kind), "object": object]
+                case .bookmark:
+                    let rv = await state.resourceVersion
+                    line = ["type": "BOOKMARK", "object": ["kind": .string(type.descriptor.kind),
+                                                           "apiVersion": .string(type.descriptor.group.isEmpty ? version : "\(type.descriptor.group)/\(version)"),
+                                                           "metadata": ["resourceVersion": .string(String(rv)),
+                                                                        "annotations": ["k8s.io/initial-events-end": "true"]]]]
+                }
+                var bytes = line.serialized(sortedKeys: false)
+                bytes.append(0x0A)
+                try await writer.write(ByteBuffer(bytes: bytes))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    enum WatchTick: Sendable {
+        case message(ClusterState.WatchMessage)
+        case bookmark
+    }
+}

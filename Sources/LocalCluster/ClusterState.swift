@@ -1,0 +1,472 @@
+import Foundation
+import KubeCore
+
+/// The cluster's state: every object, one cluster-wide resourceVersion, the event history watches resume from,
+/// and the open watches. All API semantics (optimistic concurrency, generation, status subresource, finalizers,
+/// garbage collection, selectors, pagination) live here, independent of HTTP.
+actor ClusterState {
+    /// Events retained for watches that resume from a resourceVersion; older ones get 410 Gone.
+    let historyLimit: Int
+    private(set) var types: [String: ResourceType] = [:]
+    private var objects: [String: [String: JSONValue]] = [:]
+    private(set) var resourceVersion: Int64 = 1
+    private var history: [HistoryEntry] = []
+    private var historyStart = 0
+    /// Events at or below this version have been dropped from the history.
+    private(set) var compactedThrough: Int64 = 1
+    private var watchers: [Int: Watcher] = [:]
+    private var nextWatcherID = 0
+    /// Called after every committed change (for persistence and workload simulation).
+    var onChange: (@Sendable (String, String, JSONValue) -> Void)?
+
+    struct HistoryEntry {
+        var rv: Int64
+        var typeKey: String
+        var eventType: String
+        var object: JSONValue
+        var old: JSONValue?
+    }
+
+    struct Watcher {
+        var typeKey: String
+        var namespace: String?
+        var labels: LabelSelectorQuery?
+        var fields: FieldSelectorQuery?
+        var continuation: AsyncStream<WatchMessage>.Continuation
+    }
+
+    /// What a watch stream carries.
+    enum WatchMessage: Sendable {
+        case event(type: String, object: JSONValue)
+        case closed
+    }
+
+    init(historyLimit: Int) {
+        self.historyLimit = historyLimit
+        for t in ResourceType.builtins { types[t.key] = t }
+        for ns in ["default", "kube-system", "kube-public"] {
+            let key = "/\(ns)"
+            resourceVersion += 1
+            objects["/namespaces", default: [:]][key] = Self.initialNamespace(ns, rv: resourceVersion)
+        }
+    }
+
+    func setOnChange(_ f: @escaping @Sendable (String, String, JSONValue) -> Void) { onChange = f }
+
+    private static func initialNamespace(_ ns: String, rv: Int64) -> JSONValue {
+        ["apiVersion": "v1", "kind": "Namespace",
+         "metadata": ["name": .string(ns), "uid": .string(UUID().uuidString.lowercased()),
+                      "creationTimestamp": .string(Time.now().rfc3339), "resourceVersion": .string(String(rv))],
+         "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"]]
+    }
+
+    private func stamp(_ object: JSONValue) -> JSONValue {
+        var o = object
+        resourceVersion += 1
+        o[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
+        o[path: ["metadata", "creationTimestamp"]] = .string(Time.now().rfc3339)
+        o[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
+        return o
+    }
+
+    // MARK: lookup
+
+    /// The type served at group/version/resource, if that version is served.
+    func type(group: String, version: String, resource: String) -> ResourceType? {
+        guard let t = types[ResourceType.key(group: group, resource: resource)], t.servedVersions.contains(version) else { return nil }
+        return t
+    }
+
+    func allTypes() -> [ResourceType] { Array(types.values) }
+
+    static func objectKey(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
+
+    func get(_ type: ResourceType, namespace: String?, name: String) throws(APIFailure) -> JSONValue {
+        guard let o = objects[type.key]?[Self.objectKey(namespace, name)] else { throw .notFound(type, name) }
+        return o
+    }
+
+    func snapshot() -> (Int64, [String: [String: JSONValue]]) { (resourceVersion, objects) }
+
+    func restore(resourceVersion rv: Int64, objects restored: [String: [String: JSONValue]]) {
+        resourceVersion = max(resourceVersion, rv)
+        compactedThrough = resourceVersion
+        for (typeKey, items) in restored {
+            objects[typeKey] = items
+            if typeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
+                for crd in items.values { if let t = try? ResourceType.fromCRD(crd) { types[t.key] = t } }
+            }
+        }
+    }
+
+    // MARK: list
+
+    /// A list response. `continue` tokens name the last key returned; pages are read from the current state, so an
+    /// object created during paging after the token's position shows up (the real server reads a snapshot).
+    func list(_ type: ResourceType, namespace: String?, labels: LabelSelectorQuery?, fields: FieldSelectorQuery?,
+              limit: Int?, continueToken: String?) throws(APIFailure) -> JSONValue {
+        var after: String?
+        if let continueToken, !continueToken.isEmpty {
+            guard let data = Data(base64Encoded: continueToken),
+                  let token = try? JSONParser.parse(Array(data)), let rv = token["rv"]?.intValue,
+                  let start = token["start"]?.stringValue else {
+                throw .badRequest("invalid continue token")
+            }
+            if rv < compactedThrough {
+                throw .gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+            }
+            after = start
+        }
+        let bucket = objects[type.key] ?? [:]
+        var keys = bucket.keys.filter { key in
+            guard let namespace else { return true }
+            return key.hasPrefix(namespace + "/")
+        }.sorted()
+        if let after { keys = keys.filter { $0 > after } }
+        var items: [JSONValue] = []
+        var next: String?
+        for key in keys {
+            let o = bucket[key]!
+            if let labels, !labels.matches(Self.labels(o)) { continue }
+            if let fields, !fields.matches(o) { continue }
+            if let limit, limit > 0, items.count == limit {
+                let token: JSONValue = ["rv": .int(resourceVersion), "start": .string(Self.objectKey(items.last![path: ["metadata", "namespace"]]?.stringValue, items.last![path: ["metadata", "name"]]!.stringValue!))]
+                next = Data(token.serialized()).base64EncodedString()
+                break
+            }
+            items.append(o)
+        }
+        var meta: JSONValue = ["resourceVersion": .string(String(resourceVersion))]
+        if let next { meta["continue"] = .string(next) }
+        return ["apiVersion": .string(type.descriptor.apiVersion), "kind": .string(type.descriptor.kind + "List"),
+                "metadata": meta, "items": .array(items)]
+    }
+
+    static func labels(_ o: JSONValue) -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in o[path: ["metadata", "labels"]]?.objectValue ?? JSONObject() { if let s = v.stringValue { out[k] = s } }
+        return out
+    }
+
+    // MARK: write
+
+    /// Creates an object after validation. `dryRun` validates and defaults without storing.
+    func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false) throws(APIFailure) -> JSONValue {
+        var o = body
+        guard case .object = o else { throw .badRequest("the body must be a JSON object") }
+        try checkKind(type, o)
+        if type.descriptor.namespaced {
+            let ns = o[path: ["metadata", "namespace"]]?.stringValue ?? namespace
+            guard let ns, !ns.isEmpty else { throw .badRequest("the namespace of the object must be set") }
+            if let namespace, ns != namespace {
+                throw .badRequest("the namespace of the provided object does not match the namespace sent on the request")
+            }
+            guard objects["/namespaces"]?["/\(ns)"] != nil else {
+                throw APIFailure(code: 404, reason: "NotFound", message: "namespaces \"\(ns)\" not found",
+                                 details: StatusDetails(name: ns, kind: "namespaces"))
+            }
+            o[path: ["metadata", "namespace"]] = .string(ns)
+        } else {
+            o[path: ["metadata", "namespace"]] = nil
+        }
+        if (o[path: ["metadata", "name"]]?.stringValue ?? "").isEmpty {
+            guard let prefix = o[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty else {
+                throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: "",
+                               causes: [StatusCause(reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name")])
+            }
+            let letters = Array("bcdfghjklmnpqrstvwxz2456789")
+            o[path: ["metadata", "name"]] = .string(prefix + String((0..<5).map { _ in letters.randomElement()! }))
+        }
+        let name = o[path: ["metadata", "name"]]!.stringValue!
+        try validateName(type, name)
+        let key = Self.objectKey(o[path: ["metadata", "namespace"]]?.stringValue, name)
+        if objects[type.key]?[key] != nil { throw .alreadyExists(type, name) }
+        // Server-owned metadata.
+        for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            o[path: ["metadata", field]] = nil
+        }
+        o[path: ["metadata", "generation"]] = 1
+        if type.hasStatusSubresource && type.definedBy != nil { o["status"] = nil }
+        o = try validated(type, o, name: name)
+        if type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
+            let crdType = try ResourceType.fromCRD(o)
+            if let existing = types[crdType.key], existing.definedBy == nil {
+                throw .invalid(kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", name: name,
+                               causes: [StatusCause(reason: "FieldValueInvalid", message: "conflicts with a built-in resource", field: "spec.names.plural")])
+            }
+            if !dryRun {
+                types[crdType.key] = crdType
+                o["status"] = ["conditions": [["type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                               "lastTransitionTime": .string(Time.now().rfc3339)],
+                                              ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                                               "lastTransitionTime": .string(Time.now().rfc3339)]],
+                               "acceptedNames": o[path: ["spec", "names"]] ?? .null,
+                               "storedVersions": [.string(crdType.descriptor.version)]]
+            }
+        }
+        if dryRun {
+            o[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
+            o[path: ["metadata", "creationTimestamp"]] = .string(Time.now().rfc3339)
+            return o
+        }
+        o = stamp(o)
+        objects[type.key, default: [:]][key] = o
+        record(type.key, "ADDED", o, old: nil)
+        return o
+    }
+
+    func checkKind(_ type: ResourceType, _ o: JSONValue) throws(APIFailure) {
+        if let kind = o["kind"]?.stringValue, kind != type.descriptor.kind {
+            throw .badRequest("the kind of the object (\(kind)) does not match the resource (\(type.descriptor.kind))")
+        }
+        if let apiVersion = o["apiVersion"]?.stringValue {
+            let groupOK = type.descriptor.group.isEmpty ? !apiVersion.contains("/") : apiVersion.hasPrefix(type.descriptor.group + "/")
+            if !groupOK { throw .badRequest("the API version of the object (\(apiVersion)) does not match the resource's group") }
+        }
+    }
+
+    func validateName(_ type: ResourceType, _ name: String) throws(APIFailure) {
+        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "." }
+        let edgesOK = name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
+        let valid = !name.isEmpty && name.count <= 253 && allowed && edgesOK
+        if !valid {
+            throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
+                           causes: [StatusCause(reason: "FieldValueInvalid",
+                                                message: "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                                                field: "metadata.name")])
+        }
+    }
+
+    /// Schema validation for custom resources (defaults and pruning included).
+    func validated(_ type: ResourceType, _ o: JSONValue, name: String) throws(APIFailure) -> JSONValue {
+        guard let schema = type.schema else { return o }
+        let (result, causes) = SchemaValidator.validate(o, schema: schema)
+        if !causes.isEmpty {
+            throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name, causes: causes)
+        }
+        return result
+    }
+
+    /// Replaces an object (PUT), or its status (`subresource: "status"`).
+    func update(_ type: ResourceType, namespace: String?, name: String, body: JSONValue, subresource: String?,
+                dryRun: Bool = false) throws(APIFailure) -> JSONValue {
+        try checkKind(type, body)
+        let key = Self.objectKey(type.descriptor.namespaced ? namespace : nil, name)
+        guard let old = objects[type.key]?[key] else { throw .notFound(type, name) }
+        if let bodyName = body[path: ["metadata", "name"]]?.stringValue, bodyName != name {
+            throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        if let rv = body[path: ["metadata", "resourceVersion"]]?.stringValue, !rv.isEmpty,
+           rv != old[path: ["metadata", "resourceVersion"]]?.stringValue {
+            throw .conflict(type, name)
+        }
+        var new: JSONValue
+        if subresource == "status" {
+            guard type.hasStatusSubresource else { throw .notFound(type, name) }
+            new = old
+            new["status"] = body["status"]
+        } else {
+            new = body
+            if type.hasStatusSubresource { new["status"] = old["status"] }
+            // Metadata the client cannot change.
+            for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+                new[path: ["metadata", field]] = old[path: ["metadata", field]]
+            }
+            // Once deletion started, finalizers may only be removed.
+            if old[path: ["metadata", "deletionTimestamp"]] != nil {
+                let before = Set(old[path: ["metadata", "finalizers"]]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                let after = Set(new[path: ["metadata", "finalizers"]]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                if !after.isSubset(of: before) {
+                    throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
+                                   causes: [StatusCause(reason: "FieldValueForbidden", message: "Forbidden: no new finalizers can be added if the object is being deleted", field: "metadata.finalizers")])
+                }
+            }
+            new = try validated(type, new, name: name)
+            if Self.spec(old) != Self.spec(new) {
+                new[path: ["metadata", "generation"]] = .int((old[path: ["metadata", "generation"]]?.intValue ?? 1) + 1)
+            }
+        }
+        new[path: ["metadata", "resourceVersion"]] = old[path: ["metadata", "resourceVersion"]]
+        if new == old { return old }  // no-op writes do not bump the version, as on a real server
+        if dryRun { return new }
+        resourceVersion += 1
+        new[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
+        if new[path: ["metadata", "deletionTimestamp"]] != nil,
+           (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
+            objects[type.key]?[key] = nil
+            record(type.key, "DELETED", new, old: old)
+            collectGarbage(ownerUID: new[path: ["metadata", "uid"]]?.stringValue, policy: "Background")
+            return new
+        }
+        objects[type.key]?[key] = new
+        record(type.key, "MODIFIED", new, old: old)
+        return new
+    }
+
+    /// Everything but metadata and status: what bumps `metadata.generation` when it changes.
+    static func spec(_ o: JSONValue) -> JSONValue {
+        var copy = o
+        copy["metadata"] = nil
+        copy["status"] = nil
+        copy["apiVersion"] = nil
+        copy["kind"] = nil
+        return copy
+    }
+
+    /// Deletes an object: marks it when finalizers are pending, removes it otherwise, and collects its dependents.
+    func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String?, preconditions: JSONValue?,
+                dryRun: Bool = false) throws(APIFailure) -> JSONValue {
+        let key = Self.objectKey(type.descriptor.namespaced ? namespace : nil, name)
+        guard let old = objects[type.key]?[key] else { throw .notFound(type, name) }
+        if let uid = preconditions?["uid"]?.stringValue, uid != old[path: ["metadata", "uid"]]?.stringValue {
+            throw .conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old[path: ["metadata", "uid"]]?.stringValue ?? "")")
+        }
+        if let rv = preconditions?["resourceVersion"]?.stringValue, rv != old[path: ["metadata", "resourceVersion"]]?.stringValue {
+            throw .conflict(type, name, "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(old[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")")
+        }
+        if dryRun { return old }
+        let finalizers = old[path: ["metadata", "finalizers"]]?.arrayValue ?? []
+        if !finalizers.isEmpty {
+            if old[path: ["metadata", "deletionTimestamp"]] != nil { return old }
+            var new = old
+            resourceVersion += 1
+            new[path: ["metadata", "deletionTimestamp"]] = .string(Time.now().rfc3339)
+            new[path: ["metadata", "deletionGracePeriodSeconds"]] = 0
+            new[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
+            objects[type.key]?[key] = new
+            record(type.key, "MODIFIED", new, old: old)
+            return new
+        }
+        let uid = old[path: ["metadata", "uid"]]?.stringValue
+        let policy = propagation ?? "Background"
+        if policy == "Foreground" { collectGarbage(ownerUID: uid, policy: policy) }
+        resourceVersion += 1
+        var gone = old
+        gone[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
+        objects[type.key]?[key] = nil
+        record(type.key, "DELETED", gone, old: old)
+        if type.key == "/namespaces" { deleteNamespaceContents(name) }
+        if type.definedBy == nil, type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource,
+           let crdType = try? ResourceType.fromCRD(old) {
+            for (_, o) in objects[crdType.key] ?? [:] {
+                try? _ = delete(crdType, namespace: o[path: ["metadata", "namespace"]]?.stringValue,
+                                name: o[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
+            }
+            types[crdType.key] = nil
+            objects[crdType.key] = nil
+        }
+        if policy != "Foreground" { collectGarbage(ownerUID: uid, policy: policy) }
+        return gone
+    }
+
+    private func deleteNamespaceContents(_ ns: String) {
+        for (typeKey, bucket) in objects {
+            guard let t = types[typeKey], t.descriptor.namespaced else { continue }
+            for (key, o) in bucket where key.hasPrefix(ns + "/") {
+                _ = try? delete(t, namespace: ns, name: o[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
+            }
+        }
+    }
+
+    /// Garbage collection: dependents whose owner references name `ownerUID` are deleted (or, with `Orphan`, freed).
+    private func collectGarbage(ownerUID: String?, policy: String) {
+        guard let ownerUID else { return }
+        for (typeKey, bucket) in objects {
+            guard let t = types[typeKey] else { continue }
+            for (key, o) in bucket {
+                guard let refs = o[path: ["metadata", "ownerReferences"]]?.arrayValue,
+                      refs.contains(where: { $0["uid"]?.stringValue == ownerUID }) else { continue }
+                if policy == "Orphan" {
+                    var new = o
+                    let remaining = refs.filter { $0["uid"]?.stringValue != ownerUID }
+                    new[path: ["metadata", "ownerReferences"]] = remaining.isEmpty ? nil : .array(remaining)
+                    resourceVersion += 1
+                    new[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
+                    objects[typeKey]?[key] = new
+                    record(typeKey, "MODIFIED", new, old: o)
+                } else {
+                    _ = try? delete(t, namespace: o[path: ["metadata", "namespace"]]?.stringValue,
+                                    name: o[path: ["metadata", "name"]]?.stringValue ?? "", propagation: policy, preconditions: nil)
+                }
+            }
+        }
+    }
+
+    // MARK: watch
+
+    private func record(_ typeKey: String, _ eventType: String, _ object: JSONValue, old: JSONValue?) {
+        let rv = Int64(object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "") ?? resourceVersion
+        let entry = HistoryEntry(rv: rv, typeKey: typeKey, eventType: eventType, object: object, old: old)
+        if history.count - historyStart >= historyLimit {
+            compactedThrough = history[historyStart].rv
+            historyStart += 1
+            if historyStart > 4096 { history.removeFirst(historyStart); historyStart = 0 }
+        }
+        history.append(entry)
+        for (_, w) in watchers where w.typeKey == typeKey { deliver(entry, to: w) }
+        onChange?(typeKey, eventType, object)
+    }
+
+    /// Sends an event, turning a change that moves an object into or out of a selector into ADDED or DELETED.
+    private func deliver(_ e: HistoryEntry, to w: Watcher) {
+        func matches(_ o: JSONValue?) -> Bool {
+            guard let o else { return false }
+            if let ns = w.namespace, o[path: ["metadata", "namespace"]]?.stringValue != ns { return false }
+            if let l = w.labels, !l.matches(Self.labels(o)) { return false }
+            if let f = w.fields, !f.matches(o) { return false }
+            return true
+        }
+        let now = matches(e.object)
+        switch e.eventType {
+        case "MODIFIED":
+            let before = matches(e.old)
+            if now && before { w.continuation.yield(.event(type: "MODIFIED", object: e.object)) }
+            else if now { w.continuation.yield(.event(type: "ADDED", object: e.object)) }
+            else if before { w.continuation.yield(.event(type: "DELETED", object: e.object)) }
+        default:
+            if now { w.continuation.yield(.event(type: e.eventType, object: e.object)) }
+        }
+    }
+
+    /// Opens a watch. With no resourceVersion (or "0") it starts with ADDED events for what exists; with one it
+    /// replays the history after it, or fails with 410 when that is older than the retained history.
+    func watch(_ type: ResourceType, namespace: String?, labels: LabelSelectorQuery?, fields: FieldSelectorQuery?,
+               resourceVersion from: String?) throws(APIFailure) -> (Int, AsyncStream<WatchMessage>) {
+        let (stream, continuation) = AsyncStream<WatchMessage>.makeStream()
+        let w = Watcher(typeKey: type.key, namespace: namespace, labels: labels, fields: fields, continuation: continuation)
+        if let from, !from.isEmpty, from != "0" {
+            guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
+            if rv < compactedThrough {
+                throw .gone("too old resource version: \(rv) (\(compactedThrough))")
+            }
+            for e in history[historyStart...] where e.rv > rv && e.typeKey == type.key { deliver(e, to: w) }
+        } else {
+            let bucket = objects[type.key] ?? [:]
+            for key in bucket.keys.sorted() {
+                deliver(HistoryEntry(rv: 0, typeKey: type.key, eventType: "ADDED", object: bucket[key]!, old: nil), to: w)
+            }
+        }
+        nextWatcherID += 1
+        watchers[nextWatcherID] = w
+        return (nextWatcherID, stream)
+    }
+
+    func stopWatch(_ id: Int) {
+        watchers.removeValue(forKey: id)?.continuation.finish()
+    }
+
+    /// Fault injection: ends every open watch, as an API server restart or a proxy timeout would.
+    func closeAllWatches() {
+        for (_, w) in watchers { w.continuation.yield(.closed); w.continuation.finish() }
+        watchers.removeAll()
+    }
+
+    var openWatches: Int { watchers.count }
+
+    /// Drops the whole history, so any resume from an earlier version gets 410 (for tests).
+    func compactHistory() {
+        compactedThrough = resourceVersion
+        history.removeAll()
+        historyStart = 0
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import NIOSSL
+import KubeClient
+import KubeCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// An embedded Kubernetes API server on 127.0.0.1: the `dev` mode's cluster and the tests' API server.
+///
+/// Strict enough that real kubectl works against it: discovery, server-side printing, CRDs with schema validation,
+/// optimistic concurrency, generation, the status subresource, finalizers, garbage collection, selectors,
+/// pagination, watches with bookmarks and a bounded history (older versions get 410 Gone), merge, JSON and strategic
+/// merge patches and server-side apply. See README for where it differs from kube-apiserver.
+public final class LocalCluster: Sendable {
+    /// How the cluster starts.
+    public struct Options: Sendable {
+        /// Port on 127.0.0.1; 0 picks a free one. Default 0.
+        public var port: Int = 0
+        /// Watch events kept for resuming watches. Default 10,000 (the real server keeps ~5 minutes).
+        public var historyLimit: Int = 10_000
+        /// How often watches that asked for bookmarks get one. Default 60 s, as kube-apiserver.
+        public var bookmarkInterval: Duration = .seconds(60)
+        /// Where to write the kubeconfig; default a file in a new temporary directory.
+        public var kubeconfigPath: String?
+        /// Keep state here across restarts (written within a second of every change and at stop).
+        public var dataDirectory: String?
+        /// Simulate workloads: Deployments become ready and Jobs run. Default on.
+        public var simulateWorkloads: Bool = true
+        /// How long a Deployment takes to become ready in the simulation. Default 1 s.
+        public var deploymentReadyDelay: Duration = .seconds(1)
+        /// How long a Job that is not this project's executable takes to complete. Default 1 s.
+        public var jobDuration: Duration = .seconds(1)
+        /// Executable names whose Jobs run as local processes (the project's own executable). Default `salespot-operator`.
+        public var localJobExecutables: [String: String] = [:]
+        public init() {}
+    }
+
+    public let options: Options
+    /// The bearer token every request must carry.
+    public let token: String
+    /// The port the server listens on.
+    public let port: Int
+    /// A kubeconfig that points at this cluster.
+    public let kubeconfigPath: String
+    let state: ClusterState
+    let faults: FaultInjector
+    private let serverTask: Task<Void, any Error>
+    private let persistence: Persistence?
+    private let simulator: WorkloadSimulator?
+
+    /// The PEM of the CA that signed the serving certificate.
+    public let caPEM: [UInt8]
+    /// Base URL, e.g. `https://127.0.0.1:41234`.
+    public var server: String { "https://127.0.0.1:\(port)" }
+
+    /// Starts the server and returns once it accepts connections.
+    public static func start(_ options: Options = Options(), logger: Logger = Logger(label: "salespot.localcluster")) async throws -> LocalCluster {
+        let state = ClusterState(historyLimit: options.historyLimit)
+        var persistence: Persistence?
+        if let dir = options.dataDirectory {
+            let p = try Persistence(directory: dir, state: state)
+            try await p.load()
+            persistence = p
+        }
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let faults = FaultInjector()
+        let responder = APIResponder(state: state, token: token, faults: faults, bookmarkInterval: options.bookmarkInterval)
+        let directory = try options.kubeconfigPath.map { ($0 as NSString).deletingLastPathComponent } ?? {
+            let dir = NSTemporaryDirectory() + "salespot-localcluster-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return dir
+        }()
+        // kubectl sends credentials only over TLS, so LocalCluster serves HTTPS with its own CA.
+        let certs = try ServingCertificates.ensure(in: options.dataDirectory.map { $0 + "/pki" } ?? directory + "/pki")
+        let chain = try NIOSSLCertificate.fromPEMFile(certs.certPath).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = NIOSSL.TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: certs.keyPath, format: .pem)))
+        let caPEM = Array(try Data(contentsOf: URL(fileURLWithPath: certs.caPath)))
+        let portBox = Mutex<Int?>(nil)
+        let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
+        var quiet = logger
+        quiet.logLevel = .warning
+        let app = Application(responder: responder,
+                              server: try .tls(.http1(), tlsConfiguration: tls),
+                              configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: options.port),
+                                                                      serverName: "salespot-localcluster"),
+                              onServerRunning: { channel in
+                                  let p = channel.localAddress?.port ?? 0
+                                  portBox.withLock { $0 = p }
+                                  readyContinuation.yield(p)
+                                  readyContinuation.finish()
+                              },
+                              logger: quiet)
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in ready { port = p }
+        guard port > 0 else {
+            task.cancel()
+            throw APIFailure(code: 500, reason: "InternalError", message: "LocalCluster could not listen on 127.0.0.1:\(options.port)")
+        }
+        let path = options.kubeconfigPath ?? directory + "/kubeconfig"
+        let kubeconfig = """
+        apiVersion: v1
+        kind: Config
+        current-context: salespot-local
+        clusters:
+        - name: salespot-local
+          cluster:
+            server: https://127.0.0.1:\(port)
+            certificate-authority-data: \(Data(caPEM).base64EncodedString())
+        users:
+        - name: salespot-local
+          user:
+            token: \(token)
+        contexts:
+        - name: salespot-local
+          context:
+            cluster: salespot-local
+            user: salespot-local
+            namespace: default
+        """
+        try kubeconfig.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let simulator = options.simulateWorkloads ? WorkloadSimulator(state: state, options: options) : nil
+        let cluster = LocalCluster(options: options, token: token, port: port, kubeconfigPath: path, caPEM: caPEM, state: state,
+                                   faults: faults, serverTask: task, persistence: persistence, simulator: simulator)
+        let sim = simulator
+        let pers = persistence
+        await state.setOnChange { typeKey, eventType, object in
+            sim?.observe(typeKey: typeKey, eventType: eventType, object: object)
+            pers?.scheduleSave()
+        }
+        return cluster
+    }
+
+    private init(options: Options, token: String, port: Int, kubeconfigPath: String, caPEM: [UInt8], state: ClusterState,
+                 faults: FaultInjector, serverTask: Task<Void, any Error>, persistence: Persistence?, simulator: WorkloadSimulator?) {
+        self.options = options
+        self.token = token
+        self.port = port
+        self.kubeconfigPath = kubeconfigPath
+        self.caPEM = caPEM
+        self.state = state
+        self.faults = faults
+        self.serverTask = serverTask
+        self.persistence = persistence
+        self.simulator = simulator
+    }
+
+    /// Stops the server (open watches end) and saves state if a data directory is set.
+    public func stop() async {
+        await state.closeAllWatches()
+        serverTask.cancel()
+        _ = try? await serverTask.value
+        try? await persistence?.save()
+    }
+
+    /// A client configured for this cluster.
+    public func clientConfiguration(namespace: String = "default") -> ClientConfiguration {
+        ClientConfiguration(server: server, tls: ClientTLSConfiguration(caPEM: caPEM), auth: .token(token), namespace: namespace, source: kubeconfigPath,
+                            contextName: "salespot-local", clusterName: "salespot-local", userName: "salespot-local")
+    }
+
+    // MARK: fault injection
+
+    /// Fails the next `count` requests whose path contains `pathContains` (and whose method matches, if given).
+    public func failNext(_ count: Int, pathContains: String, method: String? = nil, status: Int = 500, retryAfterSeconds: Int? = nil) {
+        faults.add(.init(remaining: count, pathContains: pathContains, method: method, status: status, retryAfter: retryAfterSeconds))
+    }
+
+    /// Ends every open watch stream, as a server restart or proxy timeout would.
+    public func closeAllWatches() async { await state.closeAllWatches() }
+
+    /// Drops the watch history so resuming from any earlier version gets 410 Gone.
+    public func compactHistory() async { await state.compactHistory() }
+
+    /// Delays every response by this long (zero to stop).
+    public func delayResponses(_ delay: Duration) { faults.setDelay(delay) }
+
+    /// Number of open watches (for tests).
+    public var openWatches: Int { get async { await state.openWatches } }
+
+    /// Installs CRDs (YAML documents of kind CustomResourceDefinition), replacing ones with the same name.
+    public func installCRDs(_ yaml: String) async throws {
+        let crdType = await state.type(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
+        for doc in try YAML.parseAll(yaml) where doc["kind"]?.stringValue == "CustomResourceDefinition" {
+            let name = doc[path: ["metadata", "name"]]?.stringValue ?? ""
+            if (try? await state.get(crdType, namespace: nil, name: name)) != nil {
+                _ = try await state.delete(crdType, namespace: nil, name: name, propagation: nil, preconditions: nil)
+            }
+            _ = try await state.create(crdType, namespace: nil, body: doc)
+        }
+    }
+}
+
+/// Requests to fail on purpose, and an optional delay for every response.
+final class FaultInjector: Sendable {
+    struct Rule: Sendable {
+        var remaining: Int
+        var pathContains: String
+        var method: String?
+        var status: Int
+        var retryAfter: Int?
+    }
+    private let rules = Mutex<[Rule]>([])
+    private let delay = Mutex<Duration>(.zero)
+
+    func add(_ rule: Rule) { rules.withLock { $0.append(rule) } }
+    func setDelay(_ d: Duration) { delay.withLock { $0 = d } }
+    var currentDelay: Duration { delay.withLock { $0 } }
+
+    /// The failure to answer with, if a rule matches (consuming one of its uses).
+    func match(method: String, path: String) -> APIFailure? {
+        rules.withLock { rules in
+            guard let i = rules.firstIndex(where: { $0.remaining > 0 && path.contains($0.pathContains) && ($0.method == nil || $0.method == method) }) else { return nil }
+            rules[i].remaining -= 1
+            let r = rules[i]
+            if rules[i].remaining == 0 { rules.remove(at: i) }
+            let reason = r.status == 429 ? "TooManyRequests" : (r.status >= 500 ? "InternalError" : "BadRequest")
+            return APIFailure(code: r.status, reason: reason, message: "injected fault", retryAfterSeconds: r.retryAfter)
+        }
+    }
+}

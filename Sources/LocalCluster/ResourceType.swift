@@ -1,0 +1,94 @@
+import KubeCore
+
+/// One kind of object the LocalCluster serves: a built-in or one defined by a CustomResourceDefinition.
+public struct ResourceType: Sendable {
+    /// Group, the storage version, plural, kind, scope.
+    public var descriptor: ResourceDescriptor
+    /// Every version served (CRDs may serve several; objects are stored once, without conversion).
+    public var servedVersions: [String]
+    public var singular: String
+    public var shortNames: [String]
+    public var categories: [String]
+    /// Whether `/status` is a separate subresource (then the main endpoint ignores status changes).
+    public var hasStatusSubresource: Bool
+    /// The CRD's `openAPIV3Schema` for the storage version, if any.
+    public var schema: JSONValue?
+    /// The CRD's printer columns, for `kubectl get`.
+    public var printerColumns: [JSONValue]
+    /// Name of the CRD that defines this type, if any.
+    public var definedBy: String?
+
+    /// `group/plural`: the storage key, independent of version.
+    public var key: String { ResourceType.key(group: descriptor.group, resource: descriptor.resource) }
+    static func key(group: String, resource: String) -> String { "\(group)/\(resource)" }
+
+    public init(_ descriptor: ResourceDescriptor, singular: String? = nil, shortNames: [String] = [],
+                categories: [String] = [], hasStatusSubresource: Bool = false, servedVersions: [String]? = nil,
+                schema: JSONValue? = nil, printerColumns: [JSONValue] = [], definedBy: String? = nil) {
+        self.descriptor = descriptor
+        self.servedVersions = servedVersions ?? [descriptor.version]
+        self.singular = singular ?? descriptor.kind.lowercased()
+        self.shortNames = shortNames
+        self.categories = categories
+        self.hasStatusSubresource = hasStatusSubresource
+        self.schema = schema
+        self.printerColumns = printerColumns
+        self.definedBy = definedBy
+    }
+
+    /// The built-in resources LocalCluster serves.
+    public static let builtins: [ResourceType] = [
+        ResourceType(Namespace.resource, shortNames: ["ns"], hasStatusSubresource: true),
+        ResourceType(Service.resource, shortNames: ["svc"], categories: ["all"], hasStatusSubresource: true),
+        ResourceType(ConfigMap.resource, shortNames: ["cm"]),
+        ResourceType(Secret.resource),
+        ResourceType(Pod.resource, shortNames: ["po"], categories: ["all"], hasStatusSubresource: true),
+        ResourceType(ResourceDescriptor(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true), shortNames: ["ev"]),
+        ResourceType(ResourceDescriptor(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true), shortNames: ["sa"]),
+        ResourceType(Event.resource, shortNames: ["ev"]),
+        ResourceType(Deployment.resource, shortNames: ["deploy"], categories: ["all"], hasStatusSubresource: true),
+        ResourceType(Ingress.resource, shortNames: ["ing"], hasStatusSubresource: true),
+        ResourceType(Job.resource, categories: ["all"], hasStatusSubresource: true),
+        ResourceType(CronJob.resource, shortNames: ["cj"], categories: ["all"], hasStatusSubresource: true),
+        ResourceType(Lease.resource),
+        ResourceType(CustomResourceDefinition.resource, shortNames: ["crd", "crds"], hasStatusSubresource: true),
+        ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", namespaced: true)),
+        ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", namespaced: true)),
+        ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false)),
+        ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false)),
+    ]
+
+    /// Builds the type a CRD defines, or explains why the CRD is unusable.
+    static func fromCRD(_ crd: JSONValue) throws(APIFailure) -> ResourceType {
+        let spec = crd["spec"] ?? .null
+        guard let group = spec["group"]?.stringValue, !group.isEmpty,
+              let plural = spec[path: ["names", "plural"]]?.stringValue, !plural.isEmpty,
+              let kind = spec[path: ["names", "kind"]]?.stringValue, !kind.isEmpty else {
+            throw .invalid(kind: "CustomResourceDefinition", name: crd[path: ["metadata", "name"]]?.stringValue ?? "",
+                           causes: [StatusCause(reason: "FieldValueRequired", message: "group, names.plural and names.kind are required", field: "spec")])
+        }
+        let name = crd[path: ["metadata", "name"]]?.stringValue ?? ""
+        if name != "\(plural).\(group)" {
+            throw .invalid(kind: "CustomResourceDefinition", name: name,
+                           causes: [StatusCause(reason: "FieldValueInvalid", message: "must be spec.names.plural+\".\"+spec.group", field: "metadata.name")])
+        }
+        let versions = spec["versions"]?.arrayValue ?? []
+        let served = versions.filter { $0["served"]?.boolValue ?? false }
+        guard let storage = versions.first(where: { $0["storage"]?.boolValue ?? false }) ?? served.first,
+              let storageName = storage["name"]?.stringValue else {
+            throw .invalid(kind: "CustomResourceDefinition", name: name,
+                           causes: [StatusCause(reason: "FieldValueInvalid", message: "exactly one version must be the storage version", field: "spec.versions")])
+        }
+        let scope = spec["scope"]?.stringValue ?? "Namespaced"
+        let descriptor = ResourceDescriptor(group: group, version: storageName, resource: plural, kind: kind, namespaced: scope == "Namespaced")
+        return ResourceType(descriptor,
+                            singular: spec[path: ["names", "singular"]]?.stringValue ?? kind.lowercased(),
+                            shortNames: spec[path: ["names", "shortNames"]]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                            categories: spec[path: ["names", "categories"]]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                            hasStatusSubresource: storage[path: ["subresources", "status"]] != nil,
+                            servedVersions: served.compactMap { $0["name"]?.stringValue },
+                            schema: storage[path: ["schema", "openAPIV3Schema"]],
+                            printerColumns: storage["additionalPrinterColumns"]?.arrayValue ?? [],
+                            definedBy: name)
+    }
+}

@@ -1,0 +1,113 @@
+import KubeCore
+
+/// A parsed label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-separated (AND).
+struct LabelSelectorQuery: Sendable {
+    enum Requirement: Sendable {
+        case equals(String, String)
+        case notEquals(String, String)
+        case isIn(String, Set<String>)
+        case notIn(String, Set<String>)
+        case exists(String)
+        case doesNotExist(String)
+    }
+    var requirements: [Requirement]
+
+    init(_ text: String) throws(APIFailure) {
+        requirements = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            // Split on the next comma that is not inside parentheses.
+            var depth = 0
+            var end = rest.endIndex
+            for i in rest.indices {
+                if rest[i] == "(" { depth += 1 } else if rest[i] == ")" { depth -= 1 } else if rest[i] == "," && depth == 0 { end = i; break }
+            }
+            let term = rest[..<end].trimmingWhitespace()
+            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
+            if term.isEmpty { continue }
+            requirements.append(try Self.parse(term))
+        }
+    }
+
+    static func parse(_ term: Substring) throws(APIFailure) -> Requirement {
+        func bad() -> APIFailure { .badRequest("unable to parse requirement: invalid label selector \"\(term)\"") }
+        if term.hasPrefix("!") {
+            let key = term.dropFirst().trimmingWhitespace()
+            guard !key.isEmpty else { throw bad() }
+            return .doesNotExist(String(key))
+        }
+        if let r = term.range(of: "!=") {
+            return .notEquals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
+        }
+        if let r = term.range(of: "==") {
+            return .equals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
+        }
+        if let r = term.range(of: "=") {
+            return .equals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
+        }
+        for (word, negate) in [(" notin ", true), (" in ", false)] {
+            if let r = term.range(of: word) {
+                let key = String(term[..<r.lowerBound].trimmingWhitespace())
+                let list = term[r.upperBound...].trimmingWhitespace()
+                guard list.hasPrefix("("), list.hasSuffix(")"), !key.isEmpty else { throw bad() }
+                let values = Set(list.dropFirst().dropLast().split(separator: ",").map { String($0.trimmingWhitespace()) })
+                return negate ? .notIn(key, values) : .isIn(key, values)
+            }
+        }
+        let key = term.trimmingWhitespace()
+        guard !key.isEmpty, !key.contains(" ") else { throw bad() }
+        return .exists(String(key))
+    }
+
+    func matches(_ labels: [String: String]) -> Bool {
+        requirements.allSatisfy { r in
+            switch r {
+            case .equals(let k, let v): return labels[k] == v
+            case .notEquals(let k, let v): return labels[k] != v
+            case .isIn(let k, let vs): return labels[k].map(vs.contains) ?? false
+            case .notIn(let k, let vs): return labels[k].map { !vs.contains($0) } ?? true
+            case .exists(let k): return labels[k] != nil
+            case .doesNotExist(let k): return labels[k] == nil
+            }
+        }
+    }
+}
+
+/// A parsed field selector. Supports `metadata.name` and `metadata.namespace` with `=`, `==` and `!=`, as the API
+/// server does for every resource.
+struct FieldSelectorQuery: Sendable {
+    var requirements: [(field: String, value: String, negate: Bool)] = []
+
+    init(_ text: String) throws(APIFailure) {
+        for term in text.split(separator: ",") {
+            let t = term.trimmingWhitespace()
+            if t.isEmpty { continue }
+            let negate = t.contains("!=")
+            let parts = negate ? t.components(separatedBy: "!=") : String(t).replacingOccurrences(of: "==", with: "=").components(separatedBy: "=")
+            guard parts.count == 2 else { throw .badRequest("invalid field selector \"\(t)\"") }
+            let field = parts[0].trimmingCharacters(in: .whitespaces)
+            guard field == "metadata.name" || field == "metadata.namespace" else {
+                throw .badRequest("field label not supported: \(field)")
+            }
+            requirements.append((field, parts[1].trimmingCharacters(in: .whitespaces), negate))
+        }
+    }
+
+    func matches(_ object: JSONValue) -> Bool {
+        requirements.allSatisfy { r in
+            let actual = object[path: ["metadata", r.field == "metadata.name" ? "name" : "namespace"]]?.stringValue ?? ""
+            return (actual == r.value) != r.negate
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> Substring {
+        let s = Substring(self)
+        guard let first = s.firstIndex(where: { !$0.isWhitespace }) else { return "" }
+        let last = s.lastIndex(where: { !$0.isWhitespace })!
+        return s[first...last]
+    }
+}
+
+import Foundation

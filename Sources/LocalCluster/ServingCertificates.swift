@@ -1,0 +1,47 @@
+import Foundation
+
+/// The CA and serving certificate LocalCluster uses, made with the `openssl` command (present on every Debian
+/// system with ca-certificates) and kept in the cluster's directory so a data directory reuses them.
+struct ServingCertificates {
+    let caPath: String
+    let certPath: String
+    let keyPath: String
+
+    /// Loads the certificates in `directory`, making them first if they are missing.
+    static func ensure(in directory: String) throws -> ServingCertificates {
+        let c = ServingCertificates(caPath: directory + "/ca.crt", certPath: directory + "/server.crt", keyPath: directory + "/server.key")
+        let fm = FileManager.default
+        if fm.fileExists(atPath: c.caPath), fm.fileExists(atPath: c.certPath), fm.fileExists(atPath: c.keyPath) { return c }
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+            .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+             "-subj", "/CN=salespot-localcluster-ca", "-keyout", "ca.key", "-out", "ca.crt"],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+             "-keyout", "server.key", "-out", "server.csr"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
+             "-extfile", "server.ext", "-out", "server.crt"],
+        ]
+        for args in steps {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["openssl"] + args
+            p.currentDirectoryURL = URL(fileURLWithPath: directory)
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            do { try p.run() } catch {
+                throw APIFailure(code: 500, reason: "InternalError", message: "LocalCluster needs the openssl command to make its serving certificate: \(error)")
+            }
+            let message = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                throw APIFailure(code: 500, reason: "InternalError",
+                                 message: "openssl \(args[0]) failed: \(String(decoding: message, as: UTF8.self))")
+            }
+        }
+        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: c.keyPath)
+        return c
+    }
+}
