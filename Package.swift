@@ -40,8 +40,10 @@ let package = Package(
         ]),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
         .executableTarget(name: "salespot-bench", dependencies: ["KubeClient"]),
+        // Helpers shared by the test targets (clocks, processes, temporary directories).
+        .target(name: "TestSupport", dependencies: ["KubeCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
-        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "TestSupport"]),
+        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

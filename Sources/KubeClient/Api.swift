@@ -17,9 +17,11 @@ public struct Api<T: KubernetesObject>: Sendable {
         self.namespace = resource.namespaced ? namespace : nil
     }
 
-    /// The result of a delete: gone at once, or still there (finalizers, graceful deletion) with its new state.
+    /// The result of a delete: gone at once, or still there (finalizers pending) with its new state.
     public enum DeleteResult: Sendable {
-        case deleted(Status)
+        /// The object is gone.
+        case deleted
+        /// Deletion started; finalizers keep the object until they are removed.
         case pending(T)
     }
 
@@ -137,9 +139,10 @@ public struct Api<T: KubernetesObject>: Sendable {
                                       body: try JSONValueEncoder().encode(options).serialized(), contentType: "application/json")
         let json: JSONValue
         do { json = try JSONParser.parse(r.body) } catch { throw KubeError.decoding("delete: \(error)") }
-        if json["kind"]?.stringValue == "Status" {
-            return .deleted((try? JSONValueDecoder().decode(Status.self, from: json)) ?? Status(status: "Success"))
-        }
+        // The server answers with a Status or with the object; the object is still there only while finalizers are pending.
+        if json["kind"]?.stringValue == "Status" { return .deleted }
+        let finalizers = json[path: ["metadata", "finalizers"]]?.arrayValue ?? []
+        guard json[path: ["metadata", "deletionTimestamp"]] != nil, !finalizers.isEmpty else { return .deleted }
         do { return .pending(try T.decodePreserving(json)) } catch { throw KubeError.decoding("delete: \(error)") }
     }
 

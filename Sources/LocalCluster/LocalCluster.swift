@@ -27,6 +27,9 @@ public final class LocalCluster: Sendable {
         public var kubeconfigPath: String?
         /// Keep state here across restarts (written within a second of every change and at stop).
         public var dataDirectory: String?
+        /// Where the CA and serving certificate live (made if missing). Default: `pki/` in the data directory, or
+        /// next to the kubeconfig. Tests share one to save key generation.
+        public var pkiDirectory: String?
         /// Simulate workloads: Deployments become ready and Jobs run. Default on.
         public var simulateWorkloads: Bool = true
         /// How long a Deployment takes to become ready in the simulation. Default 1 s.
@@ -74,7 +77,7 @@ public final class LocalCluster: Sendable {
             return dir
         }()
         // kubectl sends credentials only over TLS, so LocalCluster serves HTTPS with its own CA.
-        let certs = try ServingCertificates.ensure(in: options.dataDirectory.map { $0 + "/pki" } ?? directory + "/pki")
+        let certs = try ServingCertificates.ensure(in: options.pkiDirectory ?? options.dataDirectory.map { $0 + "/pki" } ?? directory + "/pki")
         let chain = try NIOSSLCertificate.fromPEMFile(certs.certPath).map { NIOSSLCertificateSource.certificate($0) }
         let tls = NIOSSL.TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: certs.keyPath, format: .pem)))

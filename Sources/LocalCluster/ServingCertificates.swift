@@ -8,10 +8,38 @@ struct ServingCertificates {
     let keyPath: String
 
     /// Loads the certificates in `directory`, making them first if they are missing.
+    /// Safe when several clusters start at once: the files are made in a private directory that is renamed into
+    /// place in one step, so nobody sees half a set.
     static func ensure(in directory: String) throws -> ServingCertificates {
+        let fm = FileManager.default
+        if let existing = complete(directory) { return existing }
+        let parent = (directory as NSString).deletingLastPathComponent
+        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let scratch = directory + ".tmp-" + UUID().uuidString
+        try make(in: scratch)
+        if rename(scratch, directory) != 0 {
+            // Someone else won the race (or an old, partial directory is in the way).
+            if let existing = complete(directory) {
+                try? fm.removeItem(atPath: scratch)
+                return existing
+            }
+            try? fm.removeItem(atPath: directory)
+            guard rename(scratch, directory) == 0 else {
+                throw APIFailure(code: 500, reason: "InternalError", message: "cannot move certificates into \(directory)")
+            }
+        }
+        return complete(directory)!
+    }
+
+    static func complete(_ directory: String) -> ServingCertificates? {
         let c = ServingCertificates(caPath: directory + "/ca.crt", certPath: directory + "/server.crt", keyPath: directory + "/server.key")
         let fm = FileManager.default
-        if fm.fileExists(atPath: c.caPath), fm.fileExists(atPath: c.certPath), fm.fileExists(atPath: c.keyPath) { return c }
+        guard fm.fileExists(atPath: c.caPath), fm.fileExists(atPath: c.certPath), fm.fileExists(atPath: c.keyPath) else { return nil }
+        return c
+    }
+
+    private static func make(in directory: String) throws {
+        let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
             .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
@@ -41,7 +69,6 @@ struct ServingCertificates {
                                  message: "openssl \(args[0]) failed: \(String(decoding: message, as: UTF8.self))")
             }
         }
-        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: c.keyPath)
-        return c
+        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/server.key")
     }
 }

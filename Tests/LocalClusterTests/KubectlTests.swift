@@ -1,0 +1,167 @@
+import Foundation
+import Synchronization
+import Testing
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+
+/// The real kubectl (/usr/bin/kubectl) against LocalCluster.
+@Suite struct KubectlTests {
+    @Test func applyCRDThenCustomResourceAndGetInEveryOutput() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let crd = try await cluster.kubectl("apply", "-f", "-", stdin: widgetCRD)
+        #expect(crd.status == 0, "\(crd.err)")
+        #expect(crd.out.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.salespot.by created"))
+        let cr = try await cluster.kubectl("apply", "-f", "-", stdin: widget("w1", size: 3))
+        #expect(cr.status == 0, "\(cr.err)")
+        #expect(cr.out.contains("widget.example.salespot.by/w1 created"))
+
+        let table = try await cluster.kubectl("get", "wg")
+        #expect(table.status == 0, "\(table.err)")
+        let lines = table.out.split(separator: "\n")
+        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "SIZE", "READY", "AGE"])
+        #expect(lines.dropFirst().first?.hasPrefix("w1 ") == true)
+        #expect(lines.dropFirst().first?.contains(" 3 ") == true)
+
+        let json = try JSONParser.parse(try await cluster.kubectl("get", "widget", "w1", "-o", "json").out)
+        #expect(json[path: ["spec", "size"]] == 3)
+        #expect(json[path: ["spec", "color"]] == "red")  // defaulted from the schema
+        #expect(json[path: ["metadata", "generation"]] == 1)
+        let yaml = try YAML.parse(try await cluster.kubectl("get", "widgets.example.salespot.by", "w1", "-o", "yaml").out)
+        #expect(yaml["kind"] == "Widget")
+        #expect(yaml[path: ["metadata", "uid"]] == json[path: ["metadata", "uid"]])
+
+        // A second apply with a changed field updates it and bumps the generation.
+        let again = try await cluster.kubectl("apply", "-f", "-", stdin: widget("w1", size: 5))
+        #expect(again.out.contains("configured"), "\(again.out) \(again.err)")
+        let after = try JSONParser.parse(try await cluster.kubectl("get", "wg", "w1", "-o", "json").out)
+        #expect(after[path: ["spec", "size"]] == 5)
+        #expect(after[path: ["metadata", "generation"]] == 2)
+        let namespaces = try await cluster.kubectl("get", "namespaces")
+        #expect(namespaces.out.contains("default"))
+        #expect(try await cluster.kubectl("api-resources").out.contains("widgets"))
+    }
+
+    @Test func schemaViolationIsRejectedNamingTheField() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        try await cluster.kubectl("apply", "-f", "-", stdin: widgetCRD)
+        let bad = try await cluster.kubectl("apply", "-f", "-", stdin: """
+        apiVersion: example.salespot.by/v1
+        kind: Widget
+        metadata: {name: bad}
+        spec: {size: 50, color: green, name: "UPPER"}
+        """)
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("spec.size"), "\(bad.err)")
+        #expect(bad.err.contains("less than or equal to 10"))
+        #expect(bad.err.contains("spec.color"))
+        #expect(bad.err.contains("spec.name"))
+        let missing = try await cluster.kubectl("apply", "-f", "-", stdin: "apiVersion: example.salespot.by/v1\nkind: Widget\nmetadata: {name: empty}\nspec: {}\n")
+        #expect(missing.err.contains("spec.size: Required value"), "\(missing.err)")
+        #expect(try await cluster.kubectl("get", "wg", "bad").status != 0)
+    }
+
+    @Test func patchMergeJSONAndStatus() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        try await cluster.kubectl("apply", "-f", "-", stdin: widgetCRD)
+        try await cluster.kubectl("apply", "-f", "-", stdin: widget("w1", size: 3))
+        #expect(try await cluster.kubectl("patch", "wg", "w1", "--type=merge", "-p", #"{"spec":{"size":7}}"#).status == 0)
+        #expect(try await cluster.kubectl("get", "wg", "w1", "-o", "jsonpath={.spec.size}").out == "7")
+        #expect(try await cluster.kubectl("patch", "wg", "w1", "--type=json", "-p", #"[{"op":"replace","path":"/spec/size","value":8}]"#).status == 0)
+        #expect(try await cluster.kubectl("get", "wg", "w1", "-o", "jsonpath={.spec.size}").out == "8")
+        let status = try await cluster.kubectl("patch", "wg", "w1", "--subresource=status", "--type=merge",
+                                         "-p", #"{"status":{"conditions":[{"type":"Ready","status":"True"}]},"spec":{"size":1}}"#)
+        #expect(status.status == 0, "\(status.err)")
+        let o = try JSONParser.parse(try await cluster.kubectl("get", "wg", "w1", "-o", "json").out)
+        #expect(o[path: ["status", "conditions"]]?[0]?["status"] == "True")
+        #expect(o[path: ["spec", "size"]] == 8)  // /status ignores spec changes
+        #expect(o[path: ["metadata", "generation"]] == 3)  // two spec patches, no bump from status
+        #expect(try await cluster.kubectl("get", "wg").out.contains("True"))
+        // The main endpoint ignores status changes.
+        try await cluster.kubectl("patch", "wg", "w1", "--type=merge", "-p", #"{"status":{"conditions":[]}}"#)
+        let o2 = try JSONParser.parse(try await cluster.kubectl("get", "wg", "w1", "-o", "json").out)
+        #expect(o2[path: ["status", "conditions"]]?[0]?["status"] == "True")
+    }
+
+    @Test func getWatchSeesAChange() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        try await cluster.kubectl("apply", "-f", "-", stdin: widgetCRD)
+        try await cluster.kubectl("apply", "-f", "-", stdin: widget("w1", size: 3))
+        let kubectl = try requireTool("kubectl")
+        let watcher = Process()
+        watcher.executableURL = URL(fileURLWithPath: kubectl)
+        watcher.arguments = ["--kubeconfig", cluster.kubeconfigPath, "get", "wg", "-w", "-o", "jsonpath={.spec.size}{\"\\n\"}"]
+        let out = Pipe()
+        watcher.standardOutput = out
+        watcher.standardError = FileHandle.nullDevice
+        try watcher.run()
+        defer { stopProcess(watcher) }
+        // Wait for kubectl's watch to be open before changing the object.
+        for _ in 0..<200 where await cluster.openWatches == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await cluster.openWatches >= 1)
+        try await cluster.kubectl("patch", "wg", "w1", "--type=merge", "-p", #"{"spec":{"size":9}}"#)
+        // Read kubectl's output on its own thread; poll it from here.
+        let buffer = Mutex("")
+        let handle = out.fileHandleForReading
+        Thread.detachNewThread {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                buffer.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
+        }
+        for _ in 0..<250 where !buffer.withLock({ $0.contains("9\n") }) { try await Task.sleep(for: .milliseconds(20)) }
+        let seen = buffer.withLock { $0 }
+        #expect(seen.contains("3\n"))
+        #expect(seen.contains("9\n"))
+    }
+
+    @Test func deleteWithAFinalizerWaitsUntilItIsRemoved() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        try await cluster.kubectl("apply", "-f", "-", stdin: widgetCRD)
+        try await cluster.kubectl("apply", "-f", "-", stdin: widget("w1", size: 3))
+        try await cluster.kubectl("patch", "wg", "w1", "--type=merge", "-p", #"{"metadata":{"finalizers":["example.salespot.by/hold"]}}"#)
+        let kubectl = try requireTool("kubectl")
+        let deleter = Process()
+        deleter.executableURL = URL(fileURLWithPath: kubectl)
+        deleter.arguments = ["--kubeconfig", cluster.kubeconfigPath, "delete", "wg", "w1", "--timeout=60s"]
+        deleter.standardOutput = FileHandle.nullDevice
+        deleter.standardError = FileHandle.nullDevice
+        try deleter.run()
+        defer { stopProcess(deleter) }
+        let api = Api<DynamicObject>(cluster.client(), resource: widgetResource, namespace: "default")
+        var marked: DynamicObject?
+        for _ in 0..<200 {
+            marked = try await api.get("w1")
+            if marked?.metadata.deletionTimestamp != nil { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(marked?.metadata.deletionTimestamp != nil)
+        // Still there, and kubectl is still waiting.
+        #expect(deleter.isRunning)
+        _ = try await api.patch("w1", .json([.remove("/metadata/finalizers")]))
+        for _ in 0..<300 where deleter.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!deleter.isRunning)
+        #expect(deleter.terminationStatus == 0)
+        #expect(try await api.getIfExists("w1") == nil)
+    }
+
+    @Test func requestsWithoutTheTokenAreRefused() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        var config = cluster.clientConfiguration()
+        config.auth = .none
+        do {
+            _ = try await Api<ConfigMap>(KubeClient(configuration: config), namespace: "default").list()
+            Issue.record("expected 401")
+        } catch let e as KubeError {
+            #expect(e.code == 401)
+        }
+    }
+}

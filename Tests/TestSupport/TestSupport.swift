@@ -1,0 +1,103 @@
+import Foundation
+import KubeCore
+import Synchronization
+
+// Helpers shared by the test targets: clocks that never wait, processes, temporary directories.
+
+/// A clock that never waits: each sleep is recorded and time jumps to its deadline.
+public final class ManualClock: Clock, Sendable {
+    public init() {}
+    public struct Instant: InstantProtocol {
+        public var offset: Duration
+        public func advanced(by d: Duration) -> Instant { Instant(offset: offset + d) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
+    }
+    private let state = Mutex<(now: Instant, sleeps: [Duration])>((Instant(offset: .zero), []))
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
+    public var sleeps: [Duration] { state.withLock { $0.sleeps } }
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        try Task.checkCancellation()
+        state.withLock { s in
+            s.sleeps.append(s.now.duration(to: deadline))
+            if s.now < deadline { s.now = deadline }
+        }
+    }
+}
+
+/// A wall clock the test moves by hand.
+public final class ManualWallClock: Sendable {
+    private let seconds: Mutex<Double>
+    public init(_ start: String) { seconds = Mutex(Time(rfc3339: start)!.secondsSince1970) }
+    public func now() -> Time { Time(secondsSince1970: seconds.withLock { $0 }) }
+    public func advance(_ s: Double) { seconds.withLock { $0 += s } }
+}
+
+/// A fresh temporary directory, removed by the caller via `defer`.
+public func temporaryDirectory() throws -> String {
+    let dir = NSTemporaryDirectory() + "salespot-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Runs a program and returns its exit status and output; fails loudly if it cannot start.
+@discardableResult
+public func run(_ executable: String, _ args: [String], env: [String: String]? = nil, cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    if let env { p.environment = env }
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // Drain stderr on another thread so a chatty program cannot block on a full pipe.
+    nonisolated(unsafe) var e = Data()
+    let group = DispatchGroup()
+    group.enter()
+    Thread.detachNewThread {
+        e = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// The path of a required tool, or an error naming it (tests never skip silently).
+public func requireTool(_ name: String) throws -> String {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) {
+        let path = dir + "/" + name
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    struct Missing: Error, CustomStringConvertible { let description: String }
+    throw Missing(description: "required component '\(name)' is not installed (run .ci/run, which installs it)")
+}
+
+/// The Tests/Fixtures directory.
+public let fixturesDirectory: String = {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+}()
+
+/// Stops a server started by a test: SIGTERM, then SIGKILL after 5 s. (Process.waitUntilExit can block forever
+/// when called from a test's teardown on Linux, so this polls instead.)
+public func stopProcess(_ process: Process) {
+    guard process.isRunning else { return }
+    process.terminate()
+    for _ in 0..<500 where process.isRunning { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+}
+
+/// Runs a program on its own thread and awaits it, so the test's cooperative threads stay free (the servers under
+/// test run their actors there; blocking them would deadlock a 2-core machine).
+public func runAsync(_ executable: String, _ args: [String], env: [String: String]? = nil) async throws -> (status: Int32, out: String, err: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            do { continuation.resume(returning: try run(executable, args, env: env)) } catch { continuation.resume(throwing: error) }
+        }
+    }
+}
