@@ -83,7 +83,11 @@ enum ServerSideApply {
         let ownedByOthers = Set(entries.filter { $0["manager"]?.stringValue != manager || $0["operation"]?.stringValue != "Apply" }
             .flatMap { paths(fromFieldsV1: $0["fieldsV1"] ?? .null) })
         for p in previous where !applied.contains(p) && !ownedByOthers.contains(p) { result[path: p] = nil }
-        for p in applied { result[path: p] = patch[path: p] }
+        for p in applied {
+            // An empty map owns the map, not its members: members set by others stay.
+            if patch[path: p] == .emptyObject, case .object? = result[path: p] { continue }
+            result[path: p] = patch[path: p]
+        }
         entries.removeAll { $0["manager"]?.stringValue == manager && $0["operation"]?.stringValue == "Apply" }
         entries.removeAll { $0["fieldsV1"] == .emptyObject }
         entries.append(entry(manager: manager, apiVersion: patch["apiVersion"]?.stringValue ?? "", paths: applied, subresource: subresource))

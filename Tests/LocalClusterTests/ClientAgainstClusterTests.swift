@@ -1,0 +1,272 @@
+import Foundation
+import Testing
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+
+/// The foundation client against LocalCluster: the semantics controllers depend on.
+@Suite struct ClientAgainstClusterTests {
+    func cm(_ name: String, labels: [String: String] = [:], data: [String: String] = ["k": "v"]) -> ConfigMap {
+        ConfigMap(metadata: ObjectMeta(name: name, namespace: "default", labels: labels), data: data)
+    }
+
+    @Test func watchResumesFromTheLastVersionAfterTheServerClosesTheStream() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        let (_, startVersion) = try await api.listAll()
+        var version = try #require(startVersion)
+        var seen: [String] = []
+        // First stream: see two creations, then the server cuts every watch.
+        let first = api.watch(WatchOptions(resourceVersion: version))
+        _ = try await api.create(cm("a"))
+        _ = try await api.create(cm("b"))
+        for try await event in first {
+            if let o = event.object { seen.append(o.metadata.name!); version = o.metadata.resourceVersion! }
+            if seen.count == 2 { await cluster.closeAllWatches() }
+        }
+        // Changes made while no watch is open are delivered when watching again from the last version.
+        _ = try await api.create(cm("c"))
+        _ = try await api.patch("a", .merge(["data": ["k": "changed"]]))
+        let second = api.watch(WatchOptions(resourceVersion: version))
+        for try await event in second {
+            if case .modified(let o) = event { seen.append("\(o.metadata.name!)*") } else if let o = event.object { seen.append(o.metadata.name!) }
+            if seen.count == 4 { break }
+        }
+        #expect(seen == ["a", "b", "c", "a*"])
+    }
+
+    @Test func resumingPastTheHistoryWindowGives410() async throws {
+        let cluster = try await startCluster { $0.historyLimit = 5 }
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        let created = try await api.create(cm("first"))
+        for i in 0..<10 { _ = try await api.create(cm("n\(i)")) }
+        do {
+            for try await _ in api.watch(WatchOptions(resourceVersion: created.metadata.resourceVersion)) {}
+            Issue.record("expected 410")
+        } catch let e as KubeError {
+            #expect(e.isExpired)
+        }
+        // A version inside the window still works.
+        let recent = try await api.get("n8")
+        let stream = api.watch(WatchOptions(resourceVersion: recent.metadata.resourceVersion))
+        _ = try await api.create(cm("after"))
+        for try await e in stream { #expect(e.object?.metadata.name == "n9"); break }
+    }
+
+    @Test func staleUpdateGets409() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        let original = try await api.create(cm("a"))
+        var first = original
+        first.data = ["k": "one"]
+        _ = try await api.update(first)
+        var stale = original
+        stale.data = ["k": "two"]
+        await #expect(throws: KubeError.self) { _ = try await api.update(stale) }
+        do { _ = try await api.update(stale) } catch let e as KubeError { #expect(e.isConflict) }
+        #expect(try await api.get("a").data?["k"] == "one")
+    }
+
+    @Test func paginationCoversEveryObjectOnce() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        for i in 0..<23 { _ = try await api.create(cm(String(format: "cm-%02d", i))) }
+        let page = try await api.list(ListOptions(limit: 10))
+        #expect(page.items.count == 10)
+        #expect(page.metadata.continue?.isEmpty == false)
+        let (all, _) = try await api.listAll(pageSize: 10)
+        #expect(all.count == 23)
+        #expect(Set(all.compactMap(\.metadata.name)).count == 23)
+    }
+
+    @Test func ownedObjectsAreGarbageCollected() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = cluster.client()
+        let maps = Api<ConfigMap>(client, namespace: "default")
+        let secrets = Api<Secret>(client, namespace: "default")
+        for (owner, policy) in [("owner-bg", DeleteOptions.PropagationPolicy.background), ("owner-orphan", .orphan), ("owner-fg", .foreground)] {
+            let o = try await maps.create(cm(owner))
+            var s = Secret(metadata: ObjectMeta(name: "dep-\(owner)", namespace: "default"), plainData: ["x": "y"])
+            s.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "ConfigMap", name: owner, uid: o.metadata.uid!, controller: true)]
+            _ = try await secrets.create(s)
+            _ = try await maps.delete(owner, options: DeleteOptions(propagationPolicy: policy))
+        }
+        #expect(try await secrets.getIfExists("dep-owner-bg") == nil)
+        #expect(try await secrets.getIfExists("dep-owner-fg") == nil)
+        let orphan = try #require(try await secrets.getIfExists("dep-owner-orphan"))
+        #expect(orphan.metadata.ownerReferences == nil)
+    }
+
+    @Test func generationAndStatusSubresource() async throws {
+        let cluster = try await startCluster { $0.simulateWorkloads = false }
+        defer { Task { await cluster.stop() } }
+        let api = Api<Deployment>(cluster.client(), namespace: "default")
+        let template = PodTemplateSpec(metadata: ObjectMeta(labels: ["app": "web"]), spec: PodSpec(containers: [Container(name: "web", image: "web:1")]))
+        var d = try await api.create(Deployment(metadata: ObjectMeta(name: "web"), spec: DeploymentSpec(replicas: 2, selector: LabelSelector(matchLabels: ["app": "web"]), template: template)))
+        #expect(d.metadata.generation == 1)
+        d.metadata.labels = ["touched": "yes"]
+        d = try await api.update(d)
+        #expect(d.metadata.generation == 1)  // metadata changes do not bump the generation
+        var status = DeploymentStatus()
+        status.readyReplicas = 2
+        d.status = status
+        d = try await api.updateStatus(d)
+        #expect(d.metadata.generation == 1)
+        #expect(d.status?.readyReplicas == 2)
+        d.spec?.replicas = 3
+        d.status?.readyReplicas = 0  // ignored by the main endpoint
+        d = try await api.update(d)
+        #expect(d.metadata.generation == 2)
+        #expect(d.status?.readyReplicas == 2)
+    }
+
+    @Test func labelAndFieldSelectors() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        _ = try await api.create(cm("a", labels: ["tier": "web", "env": "prod"]))
+        _ = try await api.create(cm("b", labels: ["tier": "api", "env": "prod"]))
+        _ = try await api.create(cm("c", labels: ["tier": "db"]))
+        func names(_ selector: String) async throws -> [String] {
+            try await api.list(ListOptions(labelSelector: selector)).items.compactMap(\.metadata.name).sorted()
+        }
+        #expect(try await names("env=prod") == ["a", "b"])
+        #expect(try await names("tier!=web") == ["b", "c"])
+        #expect(try await names("tier in (web,db)") == ["a", "c"])
+        #expect(try await names("tier notin (web,db)") == ["b"])
+        #expect(try await names("env") == ["a", "b"])
+        #expect(try await names("!env") == ["c"])
+        #expect(try await names("env=prod,tier=api") == ["b"])
+        let byName = try await api.list(ListOptions(fieldSelector: "metadata.name=c")).items
+        #expect(byName.map(\.metadata.name) == ["c"])
+        await #expect(throws: KubeError.self) { _ = try await api.list(ListOptions(fieldSelector: "spec.foo=bar")) }
+    }
+
+    @Test func serverSideApplyOwnsFieldsAndReportsConflicts() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        let created = try await api.apply(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cfg"], "data": ["a": "1", "b": "2"]], fieldManager: "alice")
+        #expect(created.data == ["a": "1", "b": "2"])
+        #expect(created.metadata.managedFields?.first?["manager"] == "alice")
+        do {
+            _ = try await api.apply(["metadata": ["name": "cfg"], "data": ["a": "changed"]], fieldManager: "bob")
+            Issue.record("expected a conflict")
+        } catch let e as KubeError {
+            #expect(e.isConflict)
+            #expect(e.status?.message?.contains("alice") == true)
+            #expect(e.status?.message?.contains(".data.a") == true)
+        }
+        let forced = try await api.apply(["metadata": ["name": "cfg"], "data": ["a": "changed"]], fieldManager: "bob", force: true)
+        #expect(forced.data?["a"] == "changed")
+        // alice stops applying b: it is removed; a now belongs to bob and stays.
+        let again = try await api.apply(["metadata": ["name": "cfg"], "data": [:]], fieldManager: "alice")
+        #expect(again.data == ["a": "changed"])
+    }
+
+    @Test func strategicMergeMergesContainersByName() async throws {
+        let cluster = try await startCluster { $0.simulateWorkloads = false }
+        defer { Task { await cluster.stop() } }
+        let api = Api<Deployment>(cluster.client(), namespace: "default")
+        let template = PodTemplateSpec(metadata: ObjectMeta(labels: ["app": "web"]),
+                                       spec: PodSpec(containers: [Container(name: "web", image: "web:1"), Container(name: "sidecar", image: "side:1")]))
+        _ = try await api.create(Deployment(metadata: ObjectMeta(name: "web"), spec: DeploymentSpec(selector: LabelSelector(matchLabels: ["app": "web"]), template: template)))
+        let patched = try await api.patch("web", .strategicMerge(["spec": ["template": ["spec": ["containers": [["name": "web", "image": "web:2"]]]]]]))
+        let containers = patched.spec?.template.spec?.containers ?? []
+        #expect(containers.map(\.name) == ["web", "sidecar"])
+        #expect(containers.first?.image == "web:2")
+        #expect(containers.last?.image == "side:1")
+    }
+
+    @Test func deploymentsAndJobsAreSimulated() async throws {
+        let cluster = try await startCluster {
+            $0.localJobExecutables = ["sh": "/bin/sh"]
+        }
+        defer { Task { await cluster.stop() } }
+        let client = cluster.client()
+        let deployments = Api<Deployment>(client, namespace: "default")
+        let template = PodTemplateSpec(metadata: ObjectMeta(labels: ["app": "web"]), spec: PodSpec(containers: [Container(name: "web", image: "web:1")]))
+        _ = try await deployments.create(Deployment(metadata: ObjectMeta(name: "web"), spec: DeploymentSpec(replicas: 3, selector: LabelSelector(matchLabels: ["app": "web"]), template: template)))
+        var ready: Deployment?
+        for _ in 0..<200 {
+            let d = try await deployments.get("web")
+            if d.status?.readyReplicas == 3, d.status?.observedGeneration == d.metadata.generation { ready = d; break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(ready?.status?.availableReplicas == 3)
+        #expect(ready?.status?.conditions?.contains { $0.type == "Available" && $0.status == "True" } == true)
+
+        let jobs = Api<Job>(client, namespace: "default")
+        func job(_ name: String, _ command: [String]) -> Job {
+            Job(metadata: ObjectMeta(name: name), spec: JobSpec(template: PodTemplateSpec(spec: PodSpec(containers: [Container(name: "c", image: "img", command: command)], restartPolicy: "Never"))))
+        }
+        _ = try await jobs.create(job("ok", ["sh", "-c", "exit 0"]))
+        _ = try await jobs.create(job("fails", ["sh", "-c", "echo broken >&2; exit 3"]))
+        _ = try await jobs.create(job("other", ["/usr/bin/backup-tool"]))
+        func finished(_ name: String) async throws -> Job? {
+            for _ in 0..<250 {
+                let j = try await jobs.get(name)
+                if j.status?.conditions?.contains(where: { $0.status == "True" }) == true { return j }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return nil
+        }
+        #expect(try await finished("ok")?.status?.conditions?.first?.type == "Complete")
+        let failed = try await finished("fails")
+        #expect(failed?.status?.conditions?.first?.type == "Failed")
+        #expect(failed?.status?.conditions?.first?.message?.contains("broken") == true)
+        #expect(try await finished("other")?.status?.succeeded == 1)
+    }
+
+    @Test func injectedFaultsAreSeenByTheClient() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let clock = ManualClock()
+        let api = Api<ConfigMap>(cluster.client(clock: clock), namespace: "default")
+        cluster.failNext(2, pathContains: "/configmaps", method: "GET", status: 429, retryAfterSeconds: 3)
+        _ = try await api.list()
+        #expect(clock.sleeps == [.seconds(3), .seconds(3)])
+        cluster.failNext(1, pathContains: "/configmaps", status: 500)
+        do { _ = try await api.list(); Issue.record("expected 500") } catch let e as KubeError { #expect(e.code == 500 && e.isRetryable) }
+    }
+
+    @Test func namespacesMustExistAndNamesMustBeValid() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = cluster.client()
+        do { _ = try await Api<ConfigMap>(client, namespace: "nope").create(ConfigMap(metadata: ObjectMeta(name: "x", namespace: "nope"))); Issue.record("expected 404") }
+        catch let e as KubeError { #expect(e.isNotFound) }
+        do { _ = try await Api<ConfigMap>(client, namespace: "default").create(ConfigMap(metadata: ObjectMeta(name: "Bad_Name"))); Issue.record("expected 422") }
+        catch let e as KubeError { #expect(e.isInvalid); #expect(e.status?.details?.causes?.first?.field == "metadata.name") }
+        do { _ = try await Api<ConfigMap>(client, namespace: "default").create(cm("dup")); _ = try await Api<ConfigMap>(client, namespace: "default").create(cm("dup")); Issue.record("expected 409") }
+        catch let e as KubeError { #expect(e.isAlreadyExists) }
+    }
+
+    @Test func stateSurvivesARestartWithADataDirectory() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await startCluster { $0.dataDirectory = dir }
+        try await first.installCRDs(widgetCRD)
+        let api = Api<ConfigMap>(first.client(), namespace: "default")
+        _ = try await api.create(cm("kept"))
+        _ = try await Api<DynamicObject>(first.client(), resource: widgetResource, namespace: "default")
+            .create(DynamicObject(["apiVersion": "example.salespot.by/v1", "kind": "Widget", "metadata": ["name": "w"], "spec": ["size": 2]]))
+        let version = try await api.get("kept").metadata.resourceVersion!
+        await first.stop()
+        let second = try await startCluster { $0.dataDirectory = dir }
+        defer { Task { await second.stop() } }
+        let kept = try await Api<ConfigMap>(second.client(), namespace: "default").get("kept")
+        #expect(kept.metadata.resourceVersion == version)
+        let w = try await Api<DynamicObject>(second.client(), resource: widgetResource, namespace: "default").get("w")
+        #expect(w[path: ["spec", "size"]] == 2)
+        // Versions keep increasing after a restart.
+        let next = try await Api<ConfigMap>(second.client(), namespace: "default").create(cm("new"))
+        #expect(Int(next.metadata.resourceVersion!)! > Int(version)!)
+    }
+}
