@@ -39,7 +39,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient"]),
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "LocalCluster"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),

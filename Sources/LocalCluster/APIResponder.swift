@@ -258,67 +258,62 @@ struct APIResponder: HTTPResponder {
 
     /// A watch response: one JSON event per line, bookmarks when asked, ended at timeoutSeconds.
     func watch(_ t: Target, query: [String: String], table: Bool) async throws -> Response {
-        let (id, stream) = try await state.watch(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                                 fields: try query["fieldSelector"].map(FieldSelectorQuery.init), resourceVersion: query["resourceVersion"])
+        let type = t.type
+        let apiVersion = type.descriptor.group.isEmpty ? t.version : "\(type.descriptor.group)/\(t.version)"
+        let plain = !table && t.version == type.descriptor.version
+        let render: @Sendable (String, JSONValue) -> [UInt8] = { kind, stored in
+            var object = stored
+            object["apiVersion"] = .string(apiVersion)
+            object["kind"] = .string(type.descriptor.kind)
+            if table {
+                object = TablePrinter.table(type, items: [object], listMeta: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? ""])
+            }
+            let event: JSONValue = ["type": .string(kind), "object": object]
+            var line = event.serialized(sortedKeys: false)
+            line.append(0x0A)
+            return line
+        }
+        let channel = WatchChannel()
+        let id = try await state.watch(type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
+                                       fields: try query["fieldSelector"].map(FieldSelectorQuery.init), resourceVersion: query["resourceVersion"],
+                                       channel: channel, plain: plain, render: render)
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)
         let state = self.state
         let interval = bookmarkInterval
-        let version = t.version
-        let type = t.type
+        // Ends the watch at its timeout and sends bookmarks meanwhile.
+        let ticker = Task {
+            let deadline = ContinuousClock.now + timeout
+            while !Task.isCancelled {
+                let wake = min(ContinuousClock.now + interval, deadline)
+                try? await Task.sleep(until: wake, clock: .continuous)
+                if Task.isCancelled { return }
+                if ContinuousClock.now >= deadline { await state.stopWatch(id); return }
+                if bookmarks {
+                    let rv = await state.resourceVersion
+                    let event: JSONValue = ["type": "BOOKMARK",
+                                            "object": ["kind": .string(type.descriptor.kind), "apiVersion": .string(apiVersion),
+                                                       "metadata": ["resourceVersion": .string(String(rv))]]]
+                    var line = event.serialized(sortedKeys: false)
+                    line.append(0x0A)
+                    channel.send(line)
+                }
+            }
+        }
         let headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-cache, private"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let deadline = ContinuousClock.now + timeout
-            let events = stream.map { Optional($0) }
-            // Merge events with a bookmark ticker and the deadline.
-            let merged = AsyncStream<WatchTick> { continuation in
-                let pump = Task {
-                    for await m in events { continuation.yield(.message(m!)) }
-                    continuation.finish()
-                }
-                let ticker = Task {
-                    var next = ContinuousClock.now + interval
-                    while !Task.isCancelled {
-                        let wake = min(next, deadline)
-                        try? await Task.sleep(until: wake, clock: .continuous)
-                        if ContinuousClock.now >= deadline { continuation.finish(); return }
-                        if bookmarks { continuation.yield(.bookmark) }
-                        next = ContinuousClock.now + interval
-                    }
-                }
-                continuation.onTermination = { _ in pump.cancel(); ticker.cancel() }
+            defer {
+                ticker.cancel()
+                Task { await state.stopWatch(id) }
             }
-            defer { Task { await state.stopWatch(id) } }
-            for await tick in merged {
-                var line: JSONValue
-                switch tick {
-                case .message(.closed):
-                    try await writer.finish(nil)
-                    return
-                case .message(.event(let kind, var object)):
-                    object["apiVersion"] = .string(type.descriptor.group.isEmpty ? version : "\(type.descriptor.group)/\(version)")
-                    object["kind"] = .string(type.descriptor.kind)
-                    if table {
-                        object = TablePrinter.table(type, items: [object], listMeta: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? ""])
-                    }
-                    line = ["type": .string(kind), "object": object]
-                case .bookmark:
-                    let rv = await state.resourceVersion
-                    line = ["type": "BOOKMARK", "object": ["kind": .string(type.descriptor.kind),
-                                                           "apiVersion": .string(type.descriptor.group.isEmpty ? version : "\(type.descriptor.group)/\(version)"),
-                                                           "metadata": ["resourceVersion": .string(String(rv)),
-                                                                        "annotations": ["k8s.io/initial-events-end": "true"]]]]
-                }
-                var bytes = line.serialized(sortedKeys: false)
-                bytes.append(0x0A)
+            while var bytes = await channel.next() {
+                // Let writers that are running right now add their events, then send them in one write.
+                await Task.yield()
+                bytes += channel.takePending()
                 try await writer.write(ByteBuffer(bytes: bytes))
             }
             try await writer.finish(nil)
         })
     }
 
-    enum WatchTick: Sendable {
-        case message(ClusterState.WatchMessage)
-        case bookmark
-    }
 }

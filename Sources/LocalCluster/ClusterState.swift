@@ -32,13 +32,11 @@ actor ClusterState {
         var namespace: String?
         var labels: LabelSelectorQuery?
         var fields: FieldSelectorQuery?
-        var continuation: AsyncStream<WatchMessage>.Continuation
-    }
-
-    /// What a watch stream carries.
-    enum WatchMessage: Sendable {
-        case event(type: String, object: JSONValue)
-        case closed
+        var channel: WatchChannel
+        /// Turns an event into the line this watcher's client asked for (its API version, or a Table).
+        var render: @Sendable (String, JSONValue) -> [UInt8]
+        /// Whether `render` is the plain storage-version JSON, so a line made once can be shared.
+        var plain: Bool
     }
 
     init(historyLimit: Int) {
@@ -403,12 +401,28 @@ actor ClusterState {
             if historyStart > 4096 { history.removeFirst(historyStart); historyStart = 0 }
         }
         history.append(entry)
-        for (_, w) in watchers where w.typeKey == typeKey { deliver(entry, to: w) }
+        var shared: [String: [UInt8]] = [:]
+        for (_, w) in watchers where w.typeKey == typeKey { deliver(entry, to: w, shared: &shared) }
         onChange?(typeKey, eventType, object)
     }
 
     /// Sends an event, turning a change that moves an object into or out of a selector into ADDED or DELETED.
     private func deliver(_ e: HistoryEntry, to w: Watcher) {
+        var shared: [String: [UInt8]] = [:]
+        deliver(e, to: w, shared: &shared)
+    }
+
+    private func deliver(_ e: HistoryEntry, to w: Watcher, shared: inout [String: [UInt8]]) {
+        func send(_ type: String) {
+            if w.plain {
+                if let line = shared[type] { w.channel.send(line); return }
+                let line = w.render(type, e.object)
+                shared[type] = line
+                w.channel.send(line)
+            } else {
+                w.channel.send(w.render(type, e.object))
+            }
+        }
         func matches(_ o: JSONValue?) -> Bool {
             guard let o else { return false }
             if let ns = w.namespace, o[path: ["metadata", "namespace"]]?.stringValue != ns { return false }
@@ -420,20 +434,21 @@ actor ClusterState {
         switch e.eventType {
         case "MODIFIED":
             let before = matches(e.old)
-            if now && before { w.continuation.yield(.event(type: "MODIFIED", object: e.object)) }
-            else if now { w.continuation.yield(.event(type: "ADDED", object: e.object)) }
-            else if before { w.continuation.yield(.event(type: "DELETED", object: e.object)) }
+            if now && before { send("MODIFIED") }
+            else if now { send("ADDED") }
+            else if before { send("DELETED") }
         default:
-            if now { w.continuation.yield(.event(type: e.eventType, object: e.object)) }
+            if now { send(e.eventType) }
         }
     }
 
     /// Opens a watch. With no resourceVersion (or "0") it starts with ADDED events for what exists; with one it
     /// replays the history after it, or fails with 410 when that is older than the retained history.
     func watch(_ type: ResourceType, namespace: String?, labels: LabelSelectorQuery?, fields: FieldSelectorQuery?,
-               resourceVersion from: String?) throws(APIFailure) -> (Int, AsyncStream<WatchMessage>) {
-        let (stream, continuation) = AsyncStream<WatchMessage>.makeStream()
-        let w = Watcher(typeKey: type.key, namespace: namespace, labels: labels, fields: fields, continuation: continuation)
+               resourceVersion from: String?, channel: WatchChannel, plain: Bool,
+               render: @escaping @Sendable (String, JSONValue) -> [UInt8]) throws(APIFailure) -> Int {
+        let w = Watcher(typeKey: type.key, namespace: namespace, labels: labels, fields: fields, channel: channel,
+                        render: render, plain: plain)
         if let from, !from.isEmpty, from != "0" {
             guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
             if rv < compactedThrough {
@@ -448,16 +463,16 @@ actor ClusterState {
         }
         nextWatcherID += 1
         watchers[nextWatcherID] = w
-        return (nextWatcherID, stream)
+        return nextWatcherID
     }
 
     func stopWatch(_ id: Int) {
-        watchers.removeValue(forKey: id)?.continuation.finish()
+        watchers.removeValue(forKey: id)?.channel.close()
     }
 
     /// Fault injection: ends every open watch, as an API server restart or a proxy timeout would.
     func closeAllWatches() {
-        for (_, w) in watchers { w.continuation.yield(.closed); w.continuation.finish() }
+        for (_, w) in watchers { w.channel.close() }
         watchers.removeAll()
     }
 
