@@ -153,12 +153,14 @@ public final class LocalCluster: Sendable {
         self.simulator = simulator
     }
 
-    /// Stops the server (open watches end) and saves state if a data directory is set.
+    /// Stops the server (open watches end) and saves state if a data directory is set. Returns without waiting for
+    /// idle client connections to close.
     public func stop() async {
         await state.closeAllWatches()
-        serverTask.cancel()
-        _ = try? await serverTask.value
         try? await persistence?.save()
+        // Graceful shutdown finishes in the background (it waits for idle keep-alive connections to close);
+        // the state is already saved and no watch is open.
+        serverTask.cancel()
     }
 
     /// A client configured for this cluster.

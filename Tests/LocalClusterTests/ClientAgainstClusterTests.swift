@@ -56,6 +56,22 @@ import TestSupport
         for try await e in stream { #expect(e.object?.metadata.name == "n9"); break }
     }
 
+    @Test func bookmarksCarryTheCurrentVersionAndWatchesEndAtTheirTimeout() async throws {
+        let cluster = try await startCluster { $0.bookmarkInterval = .milliseconds(50) }
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        let created = try await api.create(cm("a"))
+        var bookmark: String?
+        var events = 0
+        // timeoutSeconds: 1 makes the server end the stream by itself.
+        for try await e in api.watch(WatchOptions(resourceVersion: created.metadata.resourceVersion, timeoutSeconds: 1)) {
+            if case .bookmark(let rv) = e { bookmark = rv } else { events += 1 }
+        }
+        #expect(events == 0)
+        #expect(Int(bookmark ?? "") ?? 0 >= Int(created.metadata.resourceVersion!)!)
+        #expect(await cluster.openWatches == 0)
+    }
+
     @Test func staleUpdateGets409() async throws {
         let cluster = try await startCluster()
         defer { Task { await cluster.stop() } }
