@@ -26,6 +26,11 @@ let package = Package(
             "KubeCore", "CCurl",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Watch-driven controllers: watcher, store, work queue, controller, conditions, metrics.
+        .target(name: "KubeRuntime", dependencies: [
+            "KubeCore", "KubeClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The embedded Kubernetes API server: dev mode and tests.
         .target(name: "LocalCluster", dependencies: [
             "KubeCore", "KubeClient",
@@ -34,7 +39,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient", "LocalCluster",
+            "KubeClient", "KubeRuntime", "LocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,5 +50,6 @@ let package = Package(
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "TestSupport"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

@@ -176,6 +176,9 @@ public final class LocalCluster: Sendable {
         faults.add(.init(remaining: count, pathContains: pathContains, method: method, status: status, retryAfter: retryAfterSeconds))
     }
 
+    /// Removes every pending injected failure.
+    public func clearFaults() { faults.clear() }
+
     /// Ends every open watch stream, as a server restart or proxy timeout would.
     public func closeAllWatches() async { await state.closeAllWatches() }
 
@@ -215,6 +218,7 @@ final class FaultInjector: Sendable {
 
     func add(_ rule: Rule) { rules.withLock { $0.append(rule) } }
     func setDelay(_ d: Duration) { delay.withLock { $0 = d } }
+    func clear() { rules.withLock { $0.removeAll() } }
     var currentDelay: Duration { delay.withLock { $0 } }
 
     /// The failure to answer with, if a rule matches (consuming one of its uses).

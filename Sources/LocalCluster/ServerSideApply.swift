@@ -88,9 +88,13 @@ enum ServerSideApply {
             if patch[path: p] == .emptyObject, case .object? = result[path: p] { continue }
             result[path: p] = patch[path: p]
         }
+        let previousEntry = entries.first { $0["manager"]?.stringValue == manager && $0["operation"]?.stringValue == "Apply" }
         entries.removeAll { $0["manager"]?.stringValue == manager && $0["operation"]?.stringValue == "Apply" }
         entries.removeAll { $0["fieldsV1"] == .emptyObject }
-        entries.append(entry(manager: manager, apiVersion: patch["apiVersion"]?.stringValue ?? "", paths: applied, subresource: subresource))
+        var newEntry = entry(manager: manager, apiVersion: patch["apiVersion"]?.stringValue ?? "", paths: applied, subresource: subresource)
+        // Re-applying the same fields is a no-op: keep the entry's time so the object (and its version) do not change.
+        if let previousEntry, previousEntry["fieldsV1"] == newEntry["fieldsV1"] { newEntry["time"] = previousEntry["time"] }
+        entries.append(newEntry)
         result[path: ["metadata", "managedFields"]] = .array(entries)
         if let rv = patch[path: ["metadata", "resourceVersion"]] { result[path: ["metadata", "resourceVersion"]] = rv }
         return result
