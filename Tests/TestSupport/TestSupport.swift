@@ -101,3 +101,11 @@ public func runAsync(_ executable: String, _ args: [String], env: [String: Strin
         }
     }
 }
+
+/// A value behind a lock that closures can share (a Mutex cannot be captured by escaping closures).
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public var value: Value { mutex.withLock { $0 } }
+    public func mutate(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
+}

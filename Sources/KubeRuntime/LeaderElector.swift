@@ -1,0 +1,135 @@
+import KubeClient
+import KubeCore
+import Logging
+
+/// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection package does it.
+///
+/// Guarantees: at most one holder at a time as long as clocks agree within the lease duration; the leader renews
+/// every ``Config/retryPeriod`` and stops leading (cancelling its work at once) when it has not renewed within
+/// ``Config/renewDeadline``; another instance takes over once the lease has not been renewed for
+/// ``Config/leaseDuration``; on a clean stop the leader releases the lease so a successor need not wait.
+public struct LeaderElector: Sendable {
+    /// Timings, validated as client-go validates them.
+    public struct Config: Sendable {
+        /// How long a lease is valid without renewal. Default 15 s.
+        public var leaseDuration: Duration = .seconds(15)
+        /// How long the leader keeps trying to renew before giving up. Default 10 s.
+        public var renewDeadline: Duration = .seconds(10)
+        /// How often to try to acquire or renew. Default 2 s.
+        public var retryPeriod: Duration = .seconds(2)
+        public init() {}
+
+        /// client-go's rules: leaseDuration > renewDeadline > retryPeriod × 1.2, all positive.
+        public func validate() throws {
+            guard leaseDuration > .zero, renewDeadline > .zero, retryPeriod > .zero else {
+                throw KubeError.configuration(ConfigError(field: "leader election", message: "durations must be positive"))
+            }
+            guard leaseDuration > renewDeadline else {
+                throw KubeError.configuration(ConfigError(field: "leader election", message: "leaseDuration must be greater than renewDeadline"))
+            }
+            guard renewDeadline > retryPeriod * 1.2 else {
+                throw KubeError.configuration(ConfigError(field: "leader election", message: "renewDeadline must be greater than retryPeriod*1.2"))
+            }
+        }
+    }
+
+    public let api: Api<Lease>
+    public let name: String
+    public let identity: String
+    public let config: Config
+    let now: @Sendable () -> Time
+    let metrics: MetricsRegistry?
+    let logger: Logger
+
+    public init(api: Api<Lease>, name: String, identity: String, config: Config = Config(),
+                now: @escaping @Sendable () -> Time = { .now() }, metrics: MetricsRegistry? = nil,
+                logger: Logger = Logger(label: "salespot.leader")) throws {
+        try config.validate()
+        self.api = api
+        self.name = name
+        self.identity = identity
+        self.config = config
+        self.now = now
+        self.metrics = metrics
+        self.logger = logger
+        metrics?.declare("leader_election_master_status", "gauge", help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master.", labels: ["name"])
+        metrics?.set("leader_election_master_status", [name], 0)
+    }
+
+    /// Campaigns until the task is cancelled; runs `lead` while leading and cancels it at once when leadership is
+    /// lost. Returns after releasing the lease.
+    public func run(lead: @escaping @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            // Acquire.
+            while !Task.isCancelled {
+                if (try? await tryAcquireOrRenew()) == true { break }
+                try? await Task.sleep(for: jittered(config.retryPeriod))
+            }
+            if Task.isCancelled { break }
+            logger.info("became leader", metadata: ["lease": .string(name), "identity": .string(identity)])
+            metrics?.set("leader_election_master_status", [name], 1)
+            let work = Task { await lead() }
+            // Renew until a renewal deadline is missed.
+            var lastRenew = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: config.retryPeriod)
+                if Task.isCancelled { break }
+                if (try? await tryAcquireOrRenew()) == true {
+                    lastRenew = ContinuousClock.now
+                } else if ContinuousClock.now - lastRenew > config.renewDeadline {
+                    logger.error("lost the lease: could not renew within the deadline", metadata: ["lease": .string(name)])
+                    break
+                }
+            }
+            work.cancel()
+            await work.value
+            metrics?.set("leader_election_master_status", [name], 0)
+            if Task.isCancelled {
+                // Release in a task of its own: this one is cancelled, and so would be its requests.
+                await Task { await release() }.value
+                break
+            }
+        }
+    }
+
+    func jittered(_ d: Duration) -> Duration { d * (1 + Double.random(in: 0..<0.2)) }
+
+    /// One attempt: true when this identity holds the lease afterwards.
+    func tryAcquireOrRenew() async throws -> Bool {
+        let t = now()
+        let seconds = Int32(config.leaseDuration.components.seconds)
+        guard var lease = try await api.getIfExists(name) else {
+            _ = try await api.create(Lease(metadata: ObjectMeta(name: name),
+                                           spec: LeaseSpec(holderIdentity: identity, leaseDurationSeconds: seconds,
+                                                           acquireTime: MicroTime(t), renewTime: MicroTime(t), leaseTransitions: 0)))
+            return true
+        }
+        var spec = lease.spec ?? LeaseSpec()
+        let holder = spec.holderIdentity ?? ""
+        if !holder.isEmpty && holder != identity {
+            let renewed = spec.renewTime?.time ?? spec.acquireTime?.time ?? Time(secondsSince1970: 0)
+            let duration = Double(spec.leaseDurationSeconds ?? seconds)
+            if renewed.adding(seconds: duration) > t { return false }  // held and not expired
+        }
+        if holder != identity {
+            spec.acquireTime = MicroTime(t)
+            spec.leaseTransitions = (spec.leaseTransitions ?? 0) + (holder.isEmpty ? 0 : 1)
+        }
+        spec.holderIdentity = identity
+        spec.renewTime = MicroTime(t)
+        spec.leaseDurationSeconds = seconds
+        lease.spec = spec
+        _ = try await api.update(lease)  // resourceVersion makes a concurrent takeover fail with 409
+        return true
+    }
+
+    /// Gives the lease up (so a successor does not wait for it to expire).
+    func release() async {
+        guard var lease = try? await api.getIfExists(name), lease.spec?.holderIdentity == identity else { return }
+        lease.spec?.holderIdentity = ""
+        lease.spec?.leaseDurationSeconds = 1
+        lease.spec?.renewTime = MicroTime(now())
+        _ = try? await api.update(lease)
+        logger.info("released the lease", metadata: ["lease": .string(name)])
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+@testable import KubeRuntime
+
+@Suite struct LeaderElectionTests {
+    func fast() -> LeaderElector.Config {
+        var c = LeaderElector.Config()
+        c.leaseDuration = .seconds(1)
+        c.renewDeadline = .milliseconds(700)
+        c.retryPeriod = .milliseconds(150)
+        return c
+    }
+
+    @Test func configurationIsValidatedAsClientGoDoes() {
+        var c = LeaderElector.Config()
+        #expect(throws: Never.self) { try c.validate() }
+        c.renewDeadline = .seconds(20)
+        #expect(throws: KubeError.self) { try c.validate() }
+        c = LeaderElector.Config()
+        c.retryPeriod = .seconds(9)
+        #expect(throws: KubeError.self) { try c.validate() }
+    }
+
+    @Test func exactlyOneLeadsAndTheOtherTakesOverWithinTheLease() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let leases = Api<Lease>(client, namespace: "default")
+        let leading = Locked([String: Int]())  // identity -> ticks of work done while leading
+        let active = Locked(Set<String>())  // who is inside its leading work right now
+        let both = Locked(0)
+        let registry = MetricsRegistry()
+        func elector(_ id: String) throws -> LeaderElector {
+            try LeaderElector(api: leases, name: "salespot-operator", identity: id, config: fast(), metrics: id == "a" ? registry : nil)
+        }
+        func campaign(_ e: LeaderElector) -> Task<Void, Never> {
+            Task {
+                await e.run {
+                    active.mutate { $0.insert(e.identity) }
+                    while !Task.isCancelled {
+                        leading.mutate { $0[e.identity, default: 0] += 1 }
+                        if active.value.count > 1 { both.mutate { $0 += 1 } }
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                    active.mutate { $0.remove(e.identity) }
+                }
+            }
+        }
+        let a = try elector("a"), b = try elector("b")
+        let ta = campaign(a)
+        try await Task.sleep(for: .milliseconds(300))
+        let tb = campaign(b)
+        try await Task.sleep(for: .seconds(1.5))
+        let first = leading.value
+        #expect(first["a", default: 0] > 0)
+        #expect(first["b", default: 0] == 0)  // the non-leader did no work
+        #expect(registry.value("leader_election_master_status", ["salespot-operator"]) == 1)
+        let holder = try await leases.get("salespot-operator").spec?.holderIdentity
+        #expect(holder == "a")
+        // Stop the leader: b takes over within the lease duration.
+        let stopped = ContinuousClock.now
+        ta.cancel()
+        await ta.value
+        #expect(registry.value("leader_election_master_status", ["salespot-operator"]) == 0)
+        var tookOver: Duration?
+        for _ in 0..<100 {
+            if leading.value["b", default: 0] > 0 { tookOver = ContinuousClock.now - stopped; break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = try #require(tookOver)
+        #expect(elapsed < .seconds(1))
+        #expect(try await leases.get("salespot-operator").spec?.holderIdentity == "b")
+        #expect(try await leases.get("salespot-operator").spec?.leaseTransitions ?? 0 >= 0)
+        tb.cancel()
+        await tb.value
+        #expect(both.value == 0)
+    }
+}
