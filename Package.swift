@@ -29,6 +29,7 @@ let package = Package(
         // Watch-driven controllers: watcher, store, work queue, controller, conditions, metrics.
         .target(name: "KubeRuntime", dependencies: [
             "KubeCore", "KubeClient",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The embedded Kubernetes API server: dev mode and tests.

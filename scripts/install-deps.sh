@@ -8,8 +8,9 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in libcurl4-openssl-dev libyaml-dev pkg-config ca-certificates; do have_pkg "$p" || need+=("$p"); done
 if [ "$mode" = test ]; then
-    # Real peers the tests talk to: openssl (test CAs), python3 (an HTTPS server), nghttpd (an HTTP/2 server).
-    for p in openssl python3 nghttp2-server; do have_pkg "$p" || need+=("$p"); done
+    # Real peers the tests talk to: openssl (test CAs), python3 (an HTTPS server), nghttpd (an HTTP/2 server),
+    # promtool (checks /metrics).
+    for p in openssl python3 nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import KubeRuntime
 import LocalCluster
+import Logging
+import Synchronization
 import KubeClient
 import KubeCore
 
@@ -13,7 +16,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Dev.self, Config.self]
+        subcommands: [Dev.self, Example.self, Config.self]
     )
 }
 
@@ -94,6 +97,7 @@ struct Dev: AsyncParsableCommand {
 
         Press Ctrl+C to stop.
         """)
+        fflush(nil)
         await waitForTermination()
         print("stopping...")
         await cluster.stop()
@@ -113,4 +117,94 @@ func waitForTermination() async {
     }
     for await _ in stream { break }
     sources.forEach { $0.cancel() }
+}
+
+/// Flags of every long-running command: endpoints, leader election, logging, shutdown.
+struct ManagerOptions: ParsableArguments {
+    @Option(help: "Address of /metrics, /healthz and /readyz (host:port; port 0 picks one).")
+    var metricsBindAddress = "127.0.0.1:8080"
+
+    @Flag(inversion: .prefixedEnableDisable, help: "Leader election on a Lease, so only one instance reconciles.")
+    var leaderElection = false
+
+    @Option(help: "Namespace of the leader election Lease.")
+    var leaderElectionNamespace = "default"
+
+    @Option(help: "Seconds to let reconciles in flight finish after SIGTERM/SIGINT.")
+    var shutdownTimeout = 30
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    var host: String { String(metricsBindAddress.split(separator: ":").first ?? "127.0.0.1") }
+    var port: Int { Int(metricsBindAddress.split(separator: ":").last ?? "8080") ?? 8080 }
+}
+
+struct Example: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Runnable example controllers.", subcommands: [Mirror.self])
+
+    struct Mirror: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep a Secret mirroring every ConfigMap labelled mirror=true (owned by it, same name and namespace).")
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var manager: ManagerOptions
+
+        @Option(help: "Concurrent reconciles.")
+        var workers = 2
+
+        func run() async throws {
+            var logger = Logger(label: "salespot.mirror")
+            logger.logLevel = Logger.Level(rawValue: manager.logLevel) ?? .info
+            let registry = MetricsRegistry()
+            let metrics = ControllerMetrics(registry: registry)
+            let configuration = try connection.loadConfiguration()
+            let host = configuration.server
+            let client = KubeClient(configuration: configuration, observer: { record in
+                metrics.recordRequest(method: record.method, code: record.code, host: URLComponents(string: host)?.host ?? host)
+            })
+            let controller = MirrorController.make(client: client, workers: workers, metrics: metrics, logger: logger)
+            let endpoints = try await OperatorEndpoints.start(host: manager.host, port: manager.port, registry: registry,
+                                                              isReady: { controller.hasSynced })
+            print("mirror controller running; metrics on http://\(manager.host):\(endpoints.port)/metrics")
+            fflush(nil)
+            let work: Task<Void, Never>
+            if manager.leaderElection {
+                let elector = try LeaderElector(api: Api<Lease>(client, namespace: manager.leaderElectionNamespace),
+                                                name: "salespot-mirror", identity: ProcessInfo.processInfo.hostName + "-\(getpid())",
+                                                metrics: registry, logger: logger)
+                work = Task { await elector.run { await controller.run() } }
+            } else {
+                work = Task { await controller.run() }
+            }
+            await waitForTermination()
+            logger.info("shutting down", metadata: ["timeout": .stringConvertible(manager.shutdownTimeout)])
+            work.cancel()
+            endpoints.task.cancel()
+            if await finishes(work, within: .seconds(manager.shutdownTimeout)) {
+                logger.info("stopped cleanly")
+            } else {
+                logger.error("reconciles did not finish within the shutdown timeout; exiting")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+/// Waits for a task to finish, at most `timeout`.
+func finishes(_ task: Task<Void, Never>, within timeout: Duration) async -> Bool {
+    let done = DoneFlag()
+    Task { await task.value; done.set() }
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if done.isSet { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return done.isSet
+}
+
+final class DoneFlag: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
 }
