@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // System libraries, wrapped: nothing above KubeCore/KubeClient imports them.
@@ -31,6 +32,7 @@ let package = Package(
             "KubeCore", "KubeClient",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The embedded Kubernetes API server: dev mode and tests.
         .target(name: "LocalCluster", dependencies: [
@@ -43,6 +45,7 @@ let package = Package(
             "KubeClient", "KubeRuntime", "LocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
         .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "LocalCluster"]),

@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
+import KubeClient
+import KubeCore
 import KubeRuntime
 import LocalCluster
 import Logging
-import Synchronization
-import KubeClient
-import KubeCore
+import ServiceLifecycle
 
 /// The `salespot-operator` command: argument parsing and wiring only.
 @main
@@ -16,7 +16,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Dev.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, Example.self, Config.self]
     )
 }
 
@@ -36,93 +36,16 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-struct Config: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Inspect the client configuration.",
-        subcommands: [View.self]
-    )
-
-    struct View: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Print the resolved server, context, namespace and auth method (never a secret).")
-
-        @OptionGroup var connection: ConnectionOptions
-
-        func run() async throws {
-            print(try connection.loadConfiguration().summary)
-        }
-    }
-}
-
-struct Dev: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Start an embedded local Kubernetes API server with this project's CRDs and run until Ctrl+C.")
-
-    @Option(help: "Port on 127.0.0.1 (0 picks a free one).")
-    var port: Int = 0
-
-    @Option(help: "Keep the cluster's state in this directory across restarts.")
-    var dataDir: String?
-
-    @Option(help: "Directory of CustomResourceDefinition manifests to install.")
-    var crds: String = "crds"
-
-    @Option(help: "Where to write the kubeconfig. Default: .salespot/kubeconfig in the current directory.")
-    var kubeconfig: String = ".salespot/kubeconfig"
-
-    func run() async throws {
-        try FileManager.default.createDirectory(atPath: (kubeconfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var options = LocalCluster.Options()
-        options.port = port
-        options.dataDirectory = dataDir
-        options.kubeconfigPath = kubeconfig
-        options.localJobExecutables = ["salespot-operator": CommandLine.arguments[0]]
-        let cluster = try await LocalCluster.start(options)
-        var installed: [String] = []
-        if let files = try? FileManager.default.contentsOfDirectory(atPath: crds) {
-            for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-                let text = try String(contentsOfFile: (crds as NSString).appendingPathComponent(file), encoding: .utf8)
-                try await cluster.installCRDs(text)
-                installed.append(file)
-            }
-        }
-        print("""
-        LocalCluster is serving on \(cluster.server)
-        kubeconfig: \(cluster.kubeconfigPath)
-        CRDs installed: \(installed.isEmpty ? "none" : installed.joined(separator: ", "))
-
-        Try:
-          kubectl --kubeconfig \(cluster.kubeconfigPath) get namespaces
-          kubectl --kubeconfig \(cluster.kubeconfigPath) api-resources
-
-        Press Ctrl+C to stop.
-        """)
-        fflush(nil)
-        await waitForTermination()
-        print("stopping...")
-        await cluster.stop()
-    }
-}
-
-/// Waits for SIGINT or SIGTERM.
-func waitForTermination() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let (stream, continuation) = AsyncStream<Void>.makeStream()
-    let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-        let source = DispatchSource.makeSignalSource(signal: sig)
-        source.setEventHandler { continuation.yield() }
-        source.resume()
-        return source
-    }
-    for await _ in stream { break }
-    sources.forEach { $0.cancel() }
-}
-
-/// Flags of every long-running command: endpoints, leader election, logging, shutdown.
+/// Flags of the long-running commands: what to watch, endpoints, leader election, logging, shutdown.
 struct ManagerOptions: ParsableArguments {
-    @Option(help: "Address of /metrics, /healthz and /readyz (host:port; port 0 picks one).")
-    var metricsBindAddress = "127.0.0.1:8080"
+    @Option(help: "Comma-separated namespaces to watch. Default: all.")
+    var namespaces: String?
+
+    @Option(help: "Only reconcile objects matching this label selector (to shard work across instances).")
+    var labelSelector: String?
+
+    @Option(help: "Address of /metrics, /healthz and /readyz (host:port; port 0 picks a free one).")
+    var metricsBindAddress: String?
 
     @Flag(inversion: .prefixedEnableDisable, help: "Leader election on a Lease, so only one instance reconciles.")
     var leaderElection = false
@@ -133,11 +56,95 @@ struct ManagerOptions: ParsableArguments {
     @Option(help: "Seconds to let reconciles in flight finish after SIGTERM/SIGINT.")
     var shutdownTimeout = 30
 
+    @Option(help: "Concurrent reconciles per controller.")
+    var workers = 2
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
-    var host: String { String(metricsBindAddress.split(separator: ":").first ?? "127.0.0.1") }
-    var port: Int { Int(metricsBindAddress.split(separator: ":").last ?? "8080") ?? 8080 }
+    @Flag(help: "Write logs as JSON lines.")
+    var jsonLogs = false
+
+    func bootstrapLogging() -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = jsonLogs
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "salespot.operator")
+    }
+
+    func managerOptions(defaultAddress: String) -> Manager.Options {
+        let address = metricsBindAddress ?? defaultAddress
+        var o = Manager.Options()
+        o.endpointsHost = String(address.split(separator: ":").first ?? "127.0.0.1")
+        o.endpointsPort = Int(address.split(separator: ":").last ?? "8080") ?? 8080
+        o.leaderElection = leaderElection
+        o.leaseNamespace = leaderElectionNamespace
+        return o
+    }
+
+    var namespaceList: [String]? { namespaces.map { $0.split(separator: ",").map(String.init) } }
+}
+
+/// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
+/// they land; until then the runtime's reference controller is the one that runs.
+enum Controllers {
+    static let available = ["mirror"]
+
+    static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics,
+                     logger: Logger) throws -> [any ManagedController] {
+        try names.map { name in
+            switch name {
+            case "mirror":
+                return MirrorController.make(client: client, namespaces: options.namespaceList, workers: options.workers,
+                                             metrics: metrics, logger: logger)
+            default:
+                throw ValidationError("unknown controller '\(name)'; available: \(available.joined(separator: ", "))")
+            }
+        }
+    }
+}
+
+/// Builds the client with request metrics, the controllers and the manager, and runs them until a signal.
+func runManager(configuration: ClientConfiguration, controllers names: [String], options: ManagerOptions,
+                defaultAddress: String, extraServices: [any ServiceLifecycle.Service] = [],
+                announce: @escaping @Sendable (Int) -> Void) async throws {
+    let logger = Logger(label: "salespot.operator")
+    let registry = MetricsRegistry()
+    let metrics = ControllerMetrics(registry: registry)
+    let host = URLComponents(string: configuration.server)?.host ?? configuration.server
+    let client = KubeClient(configuration: configuration, observer: { record in
+        metrics.recordRequest(method: record.method, code: record.code, host: host)
+    })
+    let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, logger: logger)
+    let manager = Manager(client: client, controllers: controllers, options: options.managerOptions(defaultAddress: defaultAddress),
+                          registry: registry, logger: logger, onListening: announce)
+    try await Manager.runUntilSignalled(extraServices + [manager], shutdownTimeout: .seconds(options.shutdownTimeout), logger: logger)
+    logger.info("stopped")
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the operator: every registered controller, /metrics, /healthz, /readyz and optional leader election.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var manager: ManagerOptions
+
+    @Option(help: "Comma-separated controllers to run. Default: all (\(Controllers.available.joined(separator: ", "))).")
+    var controllers: String?
+
+    func run() async throws {
+        _ = manager.bootstrapLogging()
+        let names = controllers.map { $0.split(separator: ",").map(String.init) } ?? Controllers.available
+        try await runManager(configuration: try connection.loadConfiguration(), controllers: names, options: manager,
+                             defaultAddress: "127.0.0.1:8080") { port in
+            print("salespot-operator running; metrics on port \(port)")
+            fflush(nil)
+        }
+    }
 }
 
 struct Example: AsyncParsableCommand {
@@ -150,61 +157,97 @@ struct Example: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var manager: ManagerOptions
 
-        @Option(help: "Concurrent reconciles.")
-        var workers = 2
-
         func run() async throws {
-            var logger = Logger(label: "salespot.mirror")
-            logger.logLevel = Logger.Level(rawValue: manager.logLevel) ?? .info
-            let registry = MetricsRegistry()
-            let metrics = ControllerMetrics(registry: registry)
-            let configuration = try connection.loadConfiguration()
-            let host = configuration.server
-            let client = KubeClient(configuration: configuration, observer: { record in
-                metrics.recordRequest(method: record.method, code: record.code, host: URLComponents(string: host)?.host ?? host)
-            })
-            let controller = MirrorController.make(client: client, workers: workers, metrics: metrics, logger: logger)
-            let endpoints = try await OperatorEndpoints.start(host: manager.host, port: manager.port, registry: registry,
-                                                              isReady: { controller.hasSynced })
-            print("mirror controller running; metrics on http://\(manager.host):\(endpoints.port)/metrics")
-            fflush(nil)
-            let work: Task<Void, Never>
-            if manager.leaderElection {
-                let elector = try LeaderElector(api: Api<Lease>(client, namespace: manager.leaderElectionNamespace),
-                                                name: "salespot-mirror", identity: ProcessInfo.processInfo.hostName + "-\(getpid())",
-                                                metrics: registry, logger: logger)
-                work = Task { await elector.run { await controller.run() } }
-            } else {
-                work = Task { await controller.run() }
-            }
-            await waitForTermination()
-            logger.info("shutting down", metadata: ["timeout": .stringConvertible(manager.shutdownTimeout)])
-            work.cancel()
-            endpoints.task.cancel()
-            if await finishes(work, within: .seconds(manager.shutdownTimeout)) {
-                logger.info("stopped cleanly")
-            } else {
-                logger.error("reconciles did not finish within the shutdown timeout; exiting")
-                throw ExitCode(1)
+            _ = manager.bootstrapLogging()
+            try await runManager(configuration: try connection.loadConfiguration(), controllers: ["mirror"], options: manager,
+                                 defaultAddress: "127.0.0.1:8080") { port in
+                print("mirror controller running; metrics on http://127.0.0.1:\(port)/metrics")
+                fflush(nil)
             }
         }
     }
 }
 
-/// Waits for a task to finish, at most `timeout`.
-func finishes(_ task: Task<Void, Never>, within timeout: Duration) async -> Bool {
-    let done = DoneFlag()
-    Task { await task.value; done.set() }
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if done.isSet { return true }
-        try? await Task.sleep(for: .milliseconds(20))
+/// LocalCluster as a ServiceLifecycle service, so `dev` stops it with the manager.
+struct LocalClusterService: ServiceLifecycle.Service {
+    let cluster: LocalCluster
+    func run() async throws {
+        try? await gracefulShutdown()
+        await cluster.stop()
     }
-    return done.isSet
 }
 
-final class DoneFlag: Sendable {
-    private let flag = Mutex(false)
-    func set() { flag.withLock { $0 = true } }
-    var isSet: Bool { flag.withLock { $0 } }
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the operator against an embedded local Kubernetes API server with this project's CRDs, until Ctrl+C.")
+
+    @Option(help: "Port of the API server on 127.0.0.1 (0 picks a free one).")
+    var port: Int = 0
+
+    @Option(help: "Keep the cluster's state in this directory across restarts.")
+    var dataDir: String?
+
+    @Option(help: "Directory of CustomResourceDefinition manifests to install.")
+    var crds: String = "crds"
+
+    @Option(help: "Where to write the kubeconfig.")
+    var kubeconfig: String = ".salespot/kubeconfig"
+
+    @OptionGroup var manager: ManagerOptions
+
+    func run() async throws {
+        let logger = manager.bootstrapLogging()
+        try FileManager.default.createDirectory(atPath: (kubeconfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var options = LocalCluster.Options()
+        options.port = port
+        options.dataDirectory = dataDir
+        options.kubeconfigPath = kubeconfig
+        options.localJobExecutables = ["salespot-operator": CommandLine.arguments[0]]
+        let cluster = try await LocalCluster.start(options, logger: logger)
+        var installed: [String] = []
+        if let files = try? FileManager.default.contentsOfDirectory(atPath: crds) {
+            for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
+                try await cluster.installCRDs(try String(contentsOfFile: (crds as NSString).appendingPathComponent(file), encoding: .utf8))
+                installed.append(file)
+            }
+        }
+        let kubeconfigPath = cluster.kubeconfigPath
+        let server = cluster.server
+        let crdList = installed.isEmpty ? "none" : installed.joined(separator: ", ")
+        // The same manager as `run`, against the embedded cluster.
+        try await runManager(configuration: cluster.clientConfiguration(), controllers: Controllers.available, options: manager,
+                             defaultAddress: "127.0.0.1:0", extraServices: [LocalClusterService(cluster: cluster)]) { metricsPort in
+            print("""
+            LocalCluster is serving on \(server)
+            kubeconfig: \(kubeconfigPath)
+            CRDs installed: \(crdList)
+            operator: controllers \(Controllers.available.joined(separator: ", ")); metrics on http://127.0.0.1:\(metricsPort)/metrics
+
+            Try:
+              kubectl --kubeconfig \(kubeconfigPath) get namespaces
+              kubectl --kubeconfig \(kubeconfigPath) create configmap demo --dry-run=client -o yaml --from-literal=a=b \\
+                | kubectl --kubeconfig \(kubeconfigPath) label --local -f - mirror=true -o yaml \\
+                | kubectl --kubeconfig \(kubeconfigPath) apply -f -
+              kubectl --kubeconfig \(kubeconfigPath) get secret demo -o yaml
+
+            Press Ctrl+C to stop.
+            """)
+            fflush(nil)
+        }
+    }
+}
+
+struct Config: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Inspect the client configuration.", subcommands: [View.self])
+
+    struct View: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the resolved server, context, namespace and auth method (never a secret).")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            print(try connection.loadConfiguration().summary)
+        }
+    }
 }

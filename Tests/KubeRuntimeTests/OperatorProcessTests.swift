@@ -29,7 +29,7 @@ import TestSupport
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.executable)
         p.arguments = ["example", "mirror", "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
-                       "--shutdown-timeout", "20", "--enable-leader-election", "--log-level", "warning"]
+                       "--shutdown-timeout", "20", "--enable-leader-election", "--log-level", "warning", "--json-logs"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -53,7 +53,7 @@ import TestSupport
         #expect(text.contains("controller_runtime_reconcile_total{controller=\"mirror\",result=\"success\"}"))
         #expect(text.contains("workqueue_adds_total"))
         #expect(text.contains("rest_client_requests_total{code=\"200\",method=\"GET\",host=\"127.0.0.1\"}"))
-        #expect(text.contains("leader_election_master_status{name=\"salespot-mirror\"} 1"))
+        #expect(text.contains("leader_election_master_status{name=\"salespot-operator\"} 1"))
         #expect(!text.contains("cm-1"))  // no object names in labels
         let file = NSTemporaryDirectory() + "metrics-\(UUID().uuidString).txt"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
@@ -72,7 +72,7 @@ import TestSupport
         #expect(p.terminationStatus == 0)
         #expect(ContinuousClock.now - stopAt < .seconds(20))
         // It released the lease on the way out.
-        let lease = try await Api<Lease>(client, namespace: "default").get("salespot-mirror")
+        let lease = try await Api<Lease>(client, namespace: "default").get("salespot-operator")
         #expect(lease.spec?.holderIdentity == "")
     }
 }

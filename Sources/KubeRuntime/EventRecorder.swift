@@ -1,0 +1,64 @@
+import Foundation
+import KubeClient
+import KubeCore
+import Logging
+
+/// Records `events.k8s.io/v1` Events about objects, folding repeats into a series as client-go's recorder does:
+/// the same regarding object, type, reason, action and note within ``seriesWindow`` bump `series.count` and
+/// `series.lastObservedTime` on the existing Event instead of creating another.
+///
+/// Recording never throws: a failure is logged, since an Event must not fail a reconcile.
+public actor EventRecorder {
+    /// How long a repeat is folded into the earlier Event (client-go uses 6 minutes).
+    public static let seriesWindow: Double = 360
+
+    let client: KubeClient
+    let controller: String
+    let instance: String
+    let now: @Sendable () -> Time
+    let logger: Logger
+    private var recent: [String: (name: String, namespace: String, count: Int32, first: Time)] = [:]
+
+    public init(client: KubeClient, reportingController: String, reportingInstance: String,
+                now: @escaping @Sendable () -> Time = { .now() }, logger: Logger = Logger(label: "salespot.events")) {
+        self.client = client
+        self.controller = reportingController
+        self.instance = reportingInstance
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Records an Event. `type` is `Normal` or `Warning`; `reason` is CamelCase; `action` what was done.
+    public func record(regarding: ObjectReference, type: String = "Normal", reason: String, action: String, note: String) async {
+        let namespace = regarding.namespace ?? "default"
+        let api = Api<Event>(client, namespace: namespace)
+        let key = [regarding.uid ?? regarding.name ?? "", type, reason, action, note].joined(separator: "\u{1}")
+        let t = now()
+        do {
+            if let previous = recent[key], t.secondsSince1970 - previous.first.secondsSince1970 < Self.seriesWindow {
+                let count = previous.count + 1
+                _ = try await api.patch(previous.name, .merge(["series": ["count": .int(Int64(count)),
+                                                                          "lastObservedTime": .string(MicroTime(t).description)]]))
+                recent[key] = (previous.name, namespace, count, previous.first)
+                return
+            }
+            var event = Event(metadata: ObjectMeta(name: "\(regarding.name ?? "object").\(String(UInt64.random(in: 0...UInt64.max), radix: 16))",
+                                                   namespace: namespace))
+            event.eventTime = MicroTime(t)
+            event.reportingController = controller
+            event.reportingInstance = instance
+            event.action = action
+            event.reason = reason
+            event.regarding = regarding
+            event.note = String(note.prefix(1024))
+            event.type = type
+            let created = try await api.create(event)
+            recent[key] = (created.metadata.name ?? "", namespace, 1, t)
+            if recent.count > 4096 {
+                recent = recent.filter { t.secondsSince1970 - $0.value.first.secondsSince1970 < Self.seriesWindow }
+            }
+        } catch {
+            logger.warning("could not record event", metadata: ["reason": .string(reason), "error": .string("\(error)")])
+        }
+    }
+}

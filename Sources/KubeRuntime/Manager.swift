@@ -1,0 +1,94 @@
+import Foundation
+import KubeClient
+import KubeCore
+import Logging
+import ServiceLifecycle
+
+/// A controller the ``Manager`` can run.
+public protocol ManagedController: Sendable {
+    var name: String { get }
+    /// Whether its caches have completed their first list.
+    var hasSynced: Bool { get }
+    /// Runs until cancelled, then drains reconciles in flight.
+    func run() async
+}
+
+extension Controller: ManagedController {}
+
+/// Runs controllers with the operator's endpoints and, optionally, leader election: a ServiceLifecycle `Service`,
+/// so SIGTERM/SIGINT in a `ServiceGroup` stop it gracefully (workers finish what they hold, then it returns).
+public struct Manager: ServiceLifecycle.Service {
+    /// How the manager runs.
+    public struct Options: Sendable {
+        /// Host of /metrics, /healthz and /readyz. Default 127.0.0.1 (use 0.0.0.0 in a pod).
+        public var endpointsHost = "127.0.0.1"
+        /// Port; 0 picks a free one. Default 8080.
+        public var endpointsPort = 8080
+        /// Elect a leader on a Lease before reconciling. Default off.
+        public var leaderElection = false
+        public var leaseName = "salespot-operator"
+        public var leaseNamespace = "default"
+        public var identity = ProcessInfo.processInfo.hostName + "-\(getpid())"
+        public var leaderConfig = LeaderElector.Config()
+        public init() {}
+    }
+
+    public let client: KubeClient
+    public let controllers: [any ManagedController]
+    public let options: Options
+    public let registry: MetricsRegistry
+    let logger: Logger
+    /// Called with the bound endpoints port once it is listening.
+    let onListening: @Sendable (Int) -> Void
+
+    public init(client: KubeClient, controllers: [any ManagedController], options: Options = Options(),
+                registry: MetricsRegistry, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.client = client
+        self.controllers = controllers
+        self.options = options
+        self.registry = registry
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// Ready once every controller has synced its caches (a non-leader has no caches and is ready when not leading).
+    public var isReady: Bool { controllers.allSatisfy(\.hasSynced) }
+
+    public func run() async throws {
+        let controllers = self.controllers
+        let endpoints = try await OperatorEndpoints.start(host: options.endpointsHost, port: options.endpointsPort,
+                                                          registry: registry, isReady: { controllers.allSatisfy(\.hasSynced) },
+                                                          logger: logger)
+        onListening(endpoints.port)
+        defer { endpoints.task.cancel() }
+        let elector = options.leaderElection
+            ? try LeaderElector(api: Api<Lease>(client, namespace: options.leaseNamespace), name: options.leaseName,
+                                identity: options.identity, config: options.leaderConfig, metrics: registry, logger: logger)
+            : nil
+        let logger = self.logger
+        try await cancelWhenGracefulShutdown {
+            if let elector {
+                await elector.run { await Self.runAll(controllers) }
+            } else {
+                await Self.runAll(controllers)
+            }
+            logger.info("controllers stopped")
+        }
+    }
+
+    static func runAll(_ controllers: [any ManagedController]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for c in controllers { group.addTask { await c.run() } }
+        }
+    }
+
+    /// Runs the manager (and any other services, such as a LocalCluster) until SIGTERM or SIGINT, giving reconciles
+    /// in flight up to `shutdownTimeout` to finish.
+    public static func runUntilSignalled(_ services: [any ServiceLifecycle.Service], shutdownTimeout: Duration, logger: Logger) async throws {
+        var config = ServiceGroupConfiguration(services: services.map { .init(service: $0) },
+                                               gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        config.maximumGracefulShutdownDuration = shutdownTimeout
+        config.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: config).run()
+    }
+}
