@@ -38,18 +38,20 @@ public struct LeaderElector: Sendable {
     public let identity: String
     public let config: Config
     let now: @Sendable () -> Time
+    let sleep: @Sendable (Duration) async throws -> Void
     let metrics: MetricsRegistry?
     let logger: Logger
 
     public init(api: Api<Lease>, name: String, identity: String, config: Config = Config(),
-                now: @escaping @Sendable () -> Time = { .now() }, metrics: MetricsRegistry? = nil,
-                logger: Logger = Logger(label: "salespot.leader")) throws {
+                now: @escaping @Sendable () -> Time = { .now() }, clock: some Clock<Duration> = ContinuousClock(),
+                metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "salespot.leader")) throws {
         try config.validate()
         self.api = api
         self.name = name
         self.identity = identity
         self.config = config
         self.now = now
+        self.sleep = { try await clock.sleep(for: $0) }
         self.metrics = metrics
         self.logger = logger
         metrics?.declare("leader_election_master_status", "gauge", help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master.", labels: ["name"])
@@ -63,7 +65,7 @@ public struct LeaderElector: Sendable {
             // Acquire.
             while !Task.isCancelled {
                 if (try? await tryAcquireOrRenew()) == true { break }
-                try? await Task.sleep(for: jittered(config.retryPeriod))
+                do { try await sleep(jittered(config.retryPeriod)) } catch { break }
             }
             if Task.isCancelled { break }
             logger.info("became leader", metadata: ["lease": .string(name), "identity": .string(identity)])
@@ -72,8 +74,7 @@ public struct LeaderElector: Sendable {
             // Renew until a renewal deadline is missed.
             var lastRenew = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: config.retryPeriod)
-                if Task.isCancelled { break }
+                do { try await sleep(config.retryPeriod) } catch { break }
                 if (try? await tryAcquireOrRenew()) == true {
                     lastRenew = ContinuousClock.now
                 } else if ContinuousClock.now - lastRenew > config.renewDeadline {

@@ -13,15 +13,16 @@ public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
     public var description: String { namespace.isEmpty ? name : "\(namespace)/\(name)" }
 }
 
-/// The cache of watched objects, with indexes by namespace and by owner uid.
+/// The cache of watched objects, with indexes by namespace, owner uid and label.
 ///
 /// Guarantees: readers take a short lock and copy out values (objects are value types), so they never hold up the
-/// watcher; memory is the objects plus two small indexes.
+/// watcher; memory is the objects plus three small indexes.
 public final class Store<T: KubernetesObject>: Sendable {
     private struct State {
         var objects: [ObjectRef: T] = [:]
         var byNamespace: [String: Set<ObjectRef>] = [:]
         var byOwner: [String: Set<ObjectRef>] = [:]
+        var byLabel: [String: Set<ObjectRef>] = [:]
         var relisting: Set<ObjectRef>?
         var synced = false
     }
@@ -41,6 +42,11 @@ public final class Store<T: KubernetesObject>: Sendable {
     /// Objects with an owner reference to this uid.
     public func owned(by uid: String) -> [T] {
         state.withLock { s in (s.byOwner[uid] ?? []).compactMap { s.objects[$0] } }
+    }
+
+    /// Objects carrying the label `key=value`.
+    public func labelled(_ key: String, _ value: String) -> [T] {
+        state.withLock { s in (s.byLabel["\(key)=\(value)"] ?? []).compactMap { s.objects[$0] } }
     }
 
     /// Applies a watcher event; returns the refs it touched (for enqueueing).
@@ -84,6 +90,7 @@ public final class Store<T: KubernetesObject>: Sendable {
         if let old { unindex(&s, ref, old) }
         s.byNamespace[ref.namespace, default: []].insert(ref)
         for owner in o.metadata.ownerReferences ?? [] { s.byOwner[owner.uid, default: []].insert(ref) }
+        for (k, v) in o.metadata.labels ?? [:] { s.byLabel["\(k)=\(v)", default: []].insert(ref) }
         return old
     }
 
@@ -99,6 +106,11 @@ public final class Store<T: KubernetesObject>: Sendable {
         for owner in o.metadata.ownerReferences ?? [] {
             s.byOwner[owner.uid]?.remove(ref)
             if s.byOwner[owner.uid]?.isEmpty == true { s.byOwner[owner.uid] = nil }
+        }
+        for (k, v) in o.metadata.labels ?? [:] {
+            let key = "\(k)=\(v)"
+            s.byLabel[key]?.remove(ref)
+            if s.byLabel[key]?.isEmpty == true { s.byLabel[key] = nil }
         }
     }
 }

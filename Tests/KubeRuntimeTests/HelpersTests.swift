@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+@testable import KubeRuntime
+
+@Suite struct HelpersTests {
+    @Test func finalizersAreAddedAndRemovedWithTestGuards() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(KubeClient(configuration: cluster.clientConfiguration()), namespace: "default")
+        var cm = try await api.create(ConfigMap(metadata: ObjectMeta(name: "f"), data: [:]))
+        cm = try await Finalizers.add("salespot.by/a", to: cm, api: api)
+        cm = try await Finalizers.add("salespot.by/b", to: cm, api: api)
+        cm = try await Finalizers.add("salespot.by/b", to: cm, api: api)  // idempotent
+        #expect(cm.metadata.finalizers == ["salespot.by/a", "salespot.by/b"])
+        // A stale copy cannot clobber a concurrent change: the test operation fails.
+        let stale = cm
+        _ = try await Finalizers.remove("salespot.by/a", from: cm, api: api)
+        do {
+            _ = try await Finalizers.remove("salespot.by/a", from: stale, api: api)
+            Issue.record("expected the guarded patch to fail")
+        } catch let e as KubeError {
+            #expect(e.isInvalid)
+        }
+        #expect(try await api.get("f").metadata.finalizers == ["salespot.by/b"])
+        // Deleting waits for the last finalizer.
+        _ = try await api.delete("f")
+        let marked = try await api.get("f")
+        #expect(marked.metadata.deletionTimestamp != nil)
+        _ = try await Finalizers.remove("salespot.by/b", from: marked, api: api)
+        #expect(try await api.getIfExists("f") == nil)
+    }
+
+    @Test func eventsFoldRepeatsIntoASeries() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let cm = try await Api<ConfigMap>(client, namespace: "default").create(ConfigMap(metadata: ObjectMeta(name: "x"), data: [:]))
+        let recorder = EventRecorder(client: client, reportingController: "salespot.by/test", reportingInstance: "test-1")
+        let ref = ObjectReference(apiVersion: "v1", kind: "ConfigMap", name: "x", namespace: "default", uid: cm.metadata.uid)
+        for _ in 0..<3 { await recorder.record(regarding: ref, reason: "Synced", action: "Sync", note: "mirrored") }
+        await recorder.record(regarding: ref, type: "Warning", reason: "Failed", action: "Sync", note: "boom")
+        let events = try await Api<Event>(client, namespace: "default").list().items
+        #expect(events.count == 2)
+        let synced = try #require(events.first { $0.reason == "Synced" })
+        #expect(synced.series?.count == 3)
+        #expect(synced.regarding?.uid == cm.metadata.uid)
+        #expect(synced.reportingController == "salespot.by/test")
+        #expect(events.first { $0.reason == "Failed" }?.type == "Warning")
+    }
+
+    @Test func ownerReferencesAndLabelIndex() throws {
+        var owner = ConfigMap(metadata: ObjectMeta(name: "o", namespace: "ns"))
+        owner.metadata.uid = "u-1"
+        let ref = try #require(owner.ownerReference(resource: ConfigMap.resource))
+        #expect(ref == OwnerReference(apiVersion: "v1", kind: "ConfigMap", name: "o", uid: "u-1", controller: true, blockOwnerDeletion: true))
+        var dependent = Secret(metadata: ObjectMeta(name: "d", namespace: "ns", labels: ["app": "web"]))
+        dependent.metadata.ownerReferences = [ref]
+        #expect(dependent.isControlled(by: "u-1"))
+        let store = Store<Secret>()
+        store.apply(.apply(dependent))
+        #expect(store.owned(by: "u-1").count == 1)
+        #expect(store.labelled("app", "web").count == 1)
+        #expect(store.list(namespace: "ns").count == 1)
+        dependent.metadata.labels = ["app": "api"]
+        store.apply(.apply(dependent))
+        #expect(store.labelled("app", "web").isEmpty)
+        store.apply(.delete(dependent))
+        #expect(store.count == 0 && store.owned(by: "u-1").isEmpty)
+    }
+
+    @Test func aRelistDropsObjectsThatAreGone() {
+        let store = Store<ConfigMap>()
+        store.apply(.initStart)
+        store.apply(.initApply(ConfigMap(metadata: ObjectMeta(name: "a", namespace: "n"))))
+        store.apply(.initApply(ConfigMap(metadata: ObjectMeta(name: "b", namespace: "n"))))
+        store.apply(.initDone)
+        #expect(store.hasSynced && store.count == 2)
+        store.apply(.initStart)
+        store.apply(.initApply(ConfigMap(metadata: ObjectMeta(name: "a", namespace: "n"))))
+        let gone = store.apply(.initDone)
+        #expect(gone.map(\.ref.name) == ["b"])
+        #expect(store.count == 1)
+    }
+}
