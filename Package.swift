@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "LocalCluster"]),
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),

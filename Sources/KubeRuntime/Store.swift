@@ -27,8 +27,24 @@ public final class Store<T: KubernetesObject>: Sendable {
         var synced = false
     }
     private let state = Mutex(State())
+    private let transform: @Sendable (T) -> T
 
-    public init() {}
+    /// Drops what a controller rarely reads but costs the most memory: `metadata.managedFields` and the raw JSON
+    /// kept for read-modify-write (as controller-runtime's `TransformStripManagedFields`). Update a cached object
+    /// with a patch or server-side apply, or read it fresh before a full update.
+    public static var stripManagedFields: @Sendable (T) -> T {
+        { o in
+            var copy = o
+            copy.metadata.managedFields = nil
+            copy.rawJSON = nil
+            return copy
+        }
+    }
+
+    /// - Parameter transform: applied to every object before it is cached. Default ``stripManagedFields``.
+    public init(transform: @escaping @Sendable (T) -> T = Store.stripManagedFields) {
+        self.transform = transform
+    }
 
     /// Whether the first list has completed.
     public var hasSynced: Bool { state.withLock { $0.synced } }
@@ -57,7 +73,8 @@ public final class Store<T: KubernetesObject>: Sendable {
             case .initStart:
                 s.relisting = []
                 return []
-            case .initApply(let o):
+            case .initApply(let raw):
+                let o = transform(raw)
                 let ref = ObjectRef(o.metadata)
                 s.relisting?.insert(ref)
                 let old = Self.put(&s, ref, o)
@@ -73,7 +90,8 @@ public final class Store<T: KubernetesObject>: Sendable {
                 s.relisting = nil
                 s.synced = true
                 return gone
-            case .apply(let o):
+            case .apply(let raw):
+                let o = transform(raw)
                 let ref = ObjectRef(o.metadata)
                 let old = Self.put(&s, ref, o)
                 return [(ref, o, old)]

@@ -193,12 +193,24 @@ func option(_ name: String, default value: Int) -> Int {
 switch args.first {
 case "watch-decode":
     try watchDecode(events: option("--events", default: 100_000))
+case "mirror":
+    try await mirrorBench(objects: option("--objects", default: 1000))
+case "latency":
+    try await latencyBench(objects: option("--changes", default: 5000), rate: option("--rate", default: 1000))
+case "cache":
+    try await cacheBench(objects: option("--objects", default: 10_000))
+case "cache-child":
+    let i = CommandLine.arguments.firstIndex(of: "--kubeconfig")!
+    try await cacheChild(kubeconfig: CommandLine.arguments[i + 1])
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))
 default:
     print("""
-    usage: salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
+    usage: salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
+           salespot-bench latency [--changes N] [--rate R]   change-to-reconcile-start latency p50/p99
+           salespot-bench cache [--objects N]         steady RSS of a controller caching N Deployments
+           salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
              create then update N ConfigMaps with W watchers (defaults 10000, 10, 16)
            salespot-bench watch-decode [--events N] [--only TEXT]
              decode a watch stream of N Deployment events (default 100000); --only runs the phases whose name has TEXT
