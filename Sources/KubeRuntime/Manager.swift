@@ -3,6 +3,7 @@ import KubeClient
 import KubeCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A controller the ``Manager`` can run.
 public protocol ManagedController: Sendable {
@@ -24,6 +25,10 @@ public struct Manager: ServiceLifecycle.Service {
         public var endpointsHost = "127.0.0.1"
         /// Port; 0 picks a free one. Default 8080.
         public var endpointsPort = 8080
+        /// A second address for /healthz and /readyz only (controller-runtime's --health-probe-bind-address);
+        /// `nil` serves the probes on the metrics address.
+        public var probesHost: String?
+        public var probesPort: Int?
         /// Elect a leader on a Lease before reconciling. Default off.
         public var leaderElection = false
         public var leaseName = "salespot-operator"
@@ -51,16 +56,22 @@ public struct Manager: ServiceLifecycle.Service {
         self.onListening = onListening
     }
 
-    /// Ready once every controller has synced its caches (a non-leader has no caches and is ready when not leading).
-    public var isReady: Bool { controllers.allSatisfy(\.hasSynced) }
-
     public func run() async throws {
         let controllers = self.controllers
+        // Ready once every controller has synced its caches. A standby (not leading) runs no caches and is ready,
+        // so a rollout of several replicas is not held up by the ones waiting for the lease.
+        let leading = LeadingFlag(options.leaderElection ? false : true)
+        let isReady: @Sendable () -> Bool = { !leading.value || controllers.allSatisfy(\.hasSynced) }
         let endpoints = try await OperatorEndpoints.start(host: options.endpointsHost, port: options.endpointsPort,
-                                                          registry: registry, isReady: { controllers.allSatisfy(\.hasSynced) },
-                                                          logger: logger)
+                                                          registry: registry, isReady: isReady, logger: logger)
         onListening(endpoints.port)
         defer { endpoints.task.cancel() }
+        var probes: (port: Int, task: Task<Void, any Error>)?
+        if let port = options.probesPort {
+            probes = try await OperatorEndpoints.start(host: options.probesHost ?? options.endpointsHost, port: port,
+                                                       registry: registry, isReady: isReady, logger: logger)
+        }
+        defer { probes?.task.cancel() }
         let elector = options.leaderElection
             ? try LeaderElector(api: Api<Lease>(client, namespace: options.leaseNamespace), name: options.leaseName,
                                 identity: options.identity, config: options.leaderConfig, metrics: registry, logger: logger)
@@ -68,7 +79,11 @@ public struct Manager: ServiceLifecycle.Service {
         let logger = self.logger
         try await cancelWhenGracefulShutdown {
             if let elector {
-                await elector.run { await Self.runAll(controllers) }
+                await elector.run {
+                    leading.set(true)
+                    await Self.runAll(controllers)
+                    leading.set(false)
+                }
             } else {
                 await Self.runAll(controllers)
             }
@@ -91,4 +106,12 @@ public struct Manager: ServiceLifecycle.Service {
         config.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: config).run()
     }
+}
+
+/// Whether this instance currently leads (for readiness).
+final class LeadingFlag: Sendable {
+    private let flag: Mutex<Bool>
+    init(_ v: Bool) { flag = Mutex(v) }
+    func set(_ v: Bool) { flag.withLock { $0 = v } }
+    var value: Bool { flag.withLock { $0 } }
 }

@@ -13,11 +13,13 @@ public enum MirrorController {
     public static let fieldManager = "salespot-mirror"
 
     /// Builds the controller.
-    public static func make(client: KubeClient, namespaces: [String]? = nil, workers: Int = 2,
+    /// - Parameter shardSelector: an extra label selector, to split the ConfigMaps across operator instances.
+    public static func make(client: KubeClient, namespaces: [String]? = nil, shardSelector: String? = nil, workers: Int = 2,
                             metrics: ControllerMetrics? = nil, logger: Logger = Logger(label: "salespot.mirror")) -> Controller<ConfigMap> {
         let secrets = Store<Secret>()
         let secretApi = Api<Secret>(client)
-        return Controller(name: "mirror", api: Api<ConfigMap>(client), namespaces: namespaces, labelSelector: labelSelector,
+        let selector = [labelSelector, shardSelector].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ",")
+        return Controller(name: "mirror", api: Api<ConfigMap>(client), namespaces: namespaces, labelSelector: selector,
                           workers: workers, metrics: metrics, logger: logger) { request in
             guard let cm = request.object else { return .awaitChange }  // deleted: the Secret is garbage-collected
             guard let uid = cm.metadata.uid, let name = cm.metadata.name else { return .awaitChange }

@@ -47,6 +47,9 @@ struct ManagerOptions: ParsableArguments {
     @Option(help: "Address of /metrics, /healthz and /readyz (host:port; port 0 picks a free one).")
     var metricsBindAddress: String?
 
+    @Option(help: "A separate address for /healthz and /readyz (host:port). Default: served on the metrics address.")
+    var healthProbeBindAddress: String?
+
     @Flag(inversion: .prefixedEnableDisable, help: "Leader election on a Lease, so only one instance reconciles.")
     var leaderElection = false
 
@@ -81,6 +84,10 @@ struct ManagerOptions: ParsableArguments {
         var o = Manager.Options()
         o.endpointsHost = String(address.split(separator: ":").first ?? "127.0.0.1")
         o.endpointsPort = Int(address.split(separator: ":").last ?? "8080") ?? 8080
+        if let probes = healthProbeBindAddress {
+            o.probesHost = String(probes.split(separator: ":").first ?? "127.0.0.1")
+            o.probesPort = Int(probes.split(separator: ":").last ?? "8081") ?? 8081
+        }
         o.leaderElection = leaderElection
         o.leaseNamespace = leaderElectionNamespace
         return o
@@ -99,7 +106,8 @@ enum Controllers {
         try names.map { name in
             switch name {
             case "mirror":
-                return MirrorController.make(client: client, namespaces: options.namespaceList, workers: options.workers,
+                return MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                             workers: options.workers,
                                              metrics: metrics, logger: logger)
             default:
                 throw ValidationError("unknown controller '\(name)'; available: \(available.joined(separator: ", "))")

@@ -26,25 +26,8 @@ import TestSupport
         let maps = Api<ConfigMap>(client)
         for i in 0..<40 { _ = try await maps.create(configMap(i, value: "v")) }
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.executable)
-        p.arguments = ["example", "mirror", "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
-                       "--shutdown-timeout", "20", "--enable-leader-election", "--log-level", "warning", "--json-logs"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let (p, port) = try await Self.launch(cluster)
         defer { stopProcess(p) }
-        let line = await Task.detached { () -> String in
-            var data = Data()
-            while !data.contains(0x0A) {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                data.append(chunk)
-            }
-            return String(decoding: data, as: UTF8.self)
-        }.value
-        let port = try #require(line.split(separator: ":").last.flatMap { Int($0.split(separator: "/").first ?? "") }, "no port in '\(line)'")
         #expect(try await waitForMirrors(client, count: 40))
 
         // /metrics is valid Prometheus text and carries controller-runtime's names.
@@ -63,6 +46,16 @@ import TestSupport
         let ready = try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/readyz"))
         #expect(ready.status == 200)
 
+        // A second instance stands by: ready (so a rollout is not held up), not leading, reconciling nothing.
+        let (standby, standbyPort) = try await Self.launch(cluster)
+        defer { stopProcess(standby) }
+        try await Task.sleep(for: .milliseconds(500))
+        let standbyReady = try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(standbyPort)/readyz"))
+        #expect(standbyReady.status == 200)
+        let standbyMetrics = String(decoding: try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(standbyPort)/metrics")).body, as: UTF8.self)
+        #expect(standbyMetrics.contains("leader_election_master_status{name=\"salespot-operator\"} 0"))
+        #expect(!standbyMetrics.contains("controller_runtime_reconcile_total{"))
+
         // SIGTERM while reconciles are under way: it ends cleanly, inside the timeout.
         for i in 40..<140 { _ = try await maps.create(configMap(i, value: "v")) }
         let stopAt = ContinuousClock.now
@@ -71,8 +64,37 @@ import TestSupport
         #expect(!p.isRunning)
         #expect(p.terminationStatus == 0)
         #expect(ContinuousClock.now - stopAt < .seconds(20))
-        // It released the lease on the way out.
-        let lease = try await Api<Lease>(client, namespace: "default").get("salespot-operator")
-        #expect(lease.spec?.holderIdentity == "")
+        // It released the lease on the way out, and the standby takes over and finishes the work.
+        #expect(try await waitForMirrors(client, count: 140))
+        var holder: String?
+        for _ in 0..<150 {
+            holder = try await Api<Lease>(client, namespace: "default").get("salespot-operator").spec?.holderIdentity
+            if holder?.hasSuffix("-\(standby.processIdentifier)") == true { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(holder?.hasSuffix("-\(standby.processIdentifier)") == true, "holder \(holder ?? "none")")
+    }
+
+    /// Starts `example mirror` with leader election; returns it and its metrics port.
+    static func launch(_ cluster: LocalCluster) async throws -> (Process, Int) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["example", "mirror", "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
+                       "--shutdown-timeout", "20", "--enable-leader-election", "--log-level", "warning", "--json-logs"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let line = await Task.detached { () -> String in
+            var data = Data()
+            while !data.contains(0x0A) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                data.append(chunk)
+            }
+            return String(decoding: data, as: UTF8.self)
+        }.value
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0.split(separator: "/").first ?? "") }, "no port in '\(line)'")
+        return (p, port)
     }
 }
