@@ -95,77 +95,64 @@ public final class KubeClient: Sendable {
     /// Sends a request and returns the 2xx response, or throws the mapped ``KubeError``.
     public func send(method: String, path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
                      contentType: String? = nil, accept: String = "application/json") async throws -> HTTPResponse {
-        var attempt = 0
-        var refreshedAfter401 = false
-        while true {
-            let creds = try await authenticator.credentials()
-            var request = HTTPRequest(method: method, url: url(path: path, query: query), body: body,
-                                      timeout: requestTimeout, clientIdentity: creds.clientIdentity)
+        let url = self.url(path: path, query: query)
+        let timeout = requestTimeout
+        return try await exchange(method: method, path: path, metricMethod: method, build: { creds in
+            var request = HTTPRequest(method: method, url: url, body: body, timeout: timeout, clientIdentity: creds.clientIdentity)
             request.headers.add("Accept", accept)
-            request.headers.add("User-Agent", userAgent)
             if let contentType { request.headers.add("Content-Type", contentType) }
-            if let auth = creds.authorization { request.headers.add("Authorization", auth) }
-            let started = ContinuousClock.now
-            let response: HTTPResponse
-            do {
-                response = try await transport.send(request)
-            } catch {
-                record(method, "<error>", started)
-                throw error
-            }
-            record(method, String(response.status), started)
-            if (200..<300).contains(response.status) { return response }
-            let error = KubeError.fromResponse(code: response.status, body: response.body, headers: response.headers,
-                                               method: method, path: path)
-            if response.status == 401, !refreshedAfter401, await authenticator.canRefresh {
-                refreshedAfter401 = true
-                await authenticator.invalidate()
-                continue
-            }
-            if let wait = retryDelay(for: error, status: response.status), attempt < maxRetries {
-                attempt += 1
-                logger.debug("retrying after server asked to wait", metadata: [
-                    "method": .string(method), "code": .stringConvertible(response.status),
-                    "attempt": .stringConvertible(attempt), "wait": .stringConvertible(wait)])
-                try await sleep(wait)
-                continue
-            }
-            throw error
-        }
+            return request
+        }, perform: { try await self.transport.send($0) }, status: \.status, failure: { ($0.body, $0.headers) })
     }
 
     /// Sends a streaming request (watch); returns once the response head is in. Errors as ``send(method:path:query:body:contentType:accept:)``.
     public func stream(method: String = "GET", path: String, query: [(String, String)] = [],
                        idleTimeout: Duration? = nil) async throws -> HTTPStreamingResponse {
+        let url = self.url(path: path, query: query)
+        return try await exchange(method: method, path: path, metricMethod: "WATCH", build: { creds in
+            var request = HTTPRequest(method: method, url: url, idleTimeout: idleTimeout, clientIdentity: creds.clientIdentity)
+            request.headers.add("Accept", "application/json")
+            return request
+        }, perform: { try await self.transport.stream($0) }, status: \.status, failure: { ((try? await $0.collect()) ?? [], $0.headers) })
+    }
+
+    /// One request with the client's guarantees: credentials, metrics, error mapping, a refresh and retry after a
+    /// 401 when the credential can be refreshed, and Retry-After retries.
+    private func exchange<R: Sendable>(method: String, path: String, metricMethod: String,
+                                       build: (Authenticator.Credentials) -> HTTPRequest,
+                                       perform: (HTTPRequest) async throws -> R,
+                                       status: (R) -> Int,
+                                       failure: (R) async -> ([UInt8], HTTPHeaders)) async throws -> R {
         var attempt = 0
         var refreshedAfter401 = false
         while true {
             let creds = try await authenticator.credentials()
-            var request = HTTPRequest(method: method, url: url(path: path, query: query), idleTimeout: idleTimeout,
-                                      clientIdentity: creds.clientIdentity)
-            request.headers.add("Accept", "application/json")
+            var request = build(creds)
             request.headers.add("User-Agent", userAgent)
             if let auth = creds.authorization { request.headers.add("Authorization", auth) }
             let started = ContinuousClock.now
-            let response: HTTPStreamingResponse
+            let response: R
             do {
-                response = try await transport.stream(request)
+                response = try await perform(request)
             } catch {
-                record("WATCH", "<error>", started)
+                record(metricMethod, "<error>", started)
                 throw error
             }
-            record("WATCH", String(response.status), started)
-            if (200..<300).contains(response.status) { return response }
-            let body = (try? await response.collect()) ?? []
-            let error = KubeError.fromResponse(code: response.status, body: body, headers: response.headers,
-                                               method: method, path: path)
-            if response.status == 401, !refreshedAfter401, await authenticator.canRefresh {
+            let code = status(response)
+            record(metricMethod, String(code), started)
+            if (200..<300).contains(code) { return response }
+            let (body, headers) = await failure(response)
+            let error = KubeError.fromResponse(code: code, body: body, headers: headers, method: method, path: path)
+            if code == 401, !refreshedAfter401, await authenticator.canRefresh {
                 refreshedAfter401 = true
                 await authenticator.invalidate()
                 continue
             }
-            if let wait = retryDelay(for: error, status: response.status), attempt < maxRetries {
+            if let wait = retryDelay(for: error, status: code), attempt < maxRetries {
                 attempt += 1
+                logger.debug("retrying after the server asked to wait", metadata: [
+                    "method": .string(method), "code": .stringConvertible(code),
+                    "attempt": .stringConvertible(attempt), "wait": .stringConvertible(wait)])
                 try await sleep(wait)
                 continue
             }
