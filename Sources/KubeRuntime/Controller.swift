@@ -37,7 +37,7 @@ public struct Controller<T: KubernetesObject>: Sendable {
     public typealias Reconcile = @Sendable (ReconcileRequest<T>) async throws -> Action
 
     public let name: String
-    public let store = Store<T>()
+    public let store: Store<T>
     public let queue: WorkQueue<ObjectRef>
     let primaries: [Watcher<T>]
     var secondaries: [@Sendable (WorkQueue<ObjectRef>) async -> Void] = []
@@ -54,9 +54,10 @@ public struct Controller<T: KubernetesObject>: Sendable {
     ///   - namespaces: `nil` watches every namespace; otherwise one watch per namespace.
     ///   - labelSelector: only objects matching it (for sharding work across operator instances).
     public init(name: String, api: Api<T>, namespaces: [String]? = nil, labelSelector: String? = nil, workers: Int = 1,
-                resync: Duration? = nil, clock: some Clock<Duration> = ContinuousClock(), metrics: ControllerMetrics? = nil,
+                resync: Duration? = nil, cache: Store<T>.Representation = .decoded, clock: some Clock<Duration> = ContinuousClock(), metrics: ControllerMetrics? = nil,
                 logger: Logger = Logger(label: "salespot.controller"), reconcile: @escaping Reconcile) {
         self.name = name
+        self.store = Store<T>(representation: cache)
         self.workers = max(1, workers)
         self.resync = resync
         self.reconcile = reconcile
@@ -113,11 +114,20 @@ public struct Controller<T: KubernetesObject>: Sendable {
                 }
             }
             for secondary in secondaries { group.addTask { await secondary(queue) } }
+            // Once the first list has been reconciled, give the heap it used back to the system.
+            group.addTask {
+                while !Task.isCancelled {
+                    let depth = await queue.depth
+                    if store.hasSynced && depth == 0 { break }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                if !Task.isCancelled { returnFreedMemory() }
+            }
             if let resync {
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await sleep(resync) } catch { return }
-                        for o in store.list() { await queue.add(ObjectRef(o.metadata)) }
+                        for ref in store.refs() { await queue.add(ref) }
                     }
                 }
             }

@@ -145,7 +145,7 @@ func latencyBench(objects n: Int, rate: Int) async throws {
 }
 
 /// Steady RSS of a process caching N Deployment-sized objects.
-func cacheBench(objects n: Int) async throws {
+func cacheBench(objects n: Int, compact: Bool) async throws {
     var options = LocalCluster.Options()
     options.simulateWorkloads = false
     let cluster = try await LocalCluster.start(options)
@@ -165,28 +165,23 @@ func cacheBench(objects n: Int) async throws {
         }
         try await group.waitForAll()
     }
-    let (child, line) = try startChild(CommandLine.arguments[0], ["cache-child", "--kubeconfig", cluster.kubeconfigPath])
+    let (child, line) = try startChild(CommandLine.arguments[0], ["cache-child", "--kubeconfig", cluster.kubeconfigPath] + (compact ? ["--compact"] : []))
     defer { child.terminate(); child.waitUntilExit() }
     try await Task.sleep(for: .seconds(2))
     let f = processFigures(child.processIdentifier)
     print("cache: \(line.trimmingCharacters(in: .whitespacesAndNewlines))")
-    print(String(format: "cache: a controller caching %d Deployments (about 3 KiB of JSON each): steady RSS %.1f MiB, peak %.1f MiB",
-                 n, f.rssMiB, f.peakMiB))
+    print(String(format: "cache: a controller caching %d Deployments (about 3 KiB of JSON each, %@ store): steady RSS %.1f MiB, peak %.1f MiB",
+                 n, compact ? "compact" : "decoded", f.rssMiB, f.peakMiB))
     await cluster.stop()
 }
 
 /// The child of ``cacheBench``: a controller on Deployments that only caches; prints when synced, then idles.
-func cacheChild(kubeconfig: String) async throws {
+func cacheChild(kubeconfig: String, compact: Bool) async throws {
     let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig)
-    let controller = Controller(name: "cache", api: Api<Deployment>(client), workers: 1) { _ in .awaitChange }
+    let controller = Controller(name: "cache", api: Api<Deployment>(client), workers: 1, cache: compact ? .compact : .decoded) { _ in .awaitChange }
     let task = Task { await controller.run() }
     while !controller.hasSynced { try await Task.sleep(for: .milliseconds(10)) }
-    let before = processFigures(getpid()).rssMiB
-    _ = mallocTrim(0)
-    print(String(format: "synced %d objects; RSS %.1f MiB before malloc_trim, %.1f MiB after", controller.store.count, before, processFigures(getpid()).rssMiB))
+    print(String(format: "synced %d objects; RSS %.1f MiB", controller.store.count, processFigures(getpid()).rssMiB))
     fflush(nil)
     await task.value
 }
-
-/// glibc's malloc_trim, which Swift's Glibc module does not export: returns freed heap pages to the system.
-@_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32

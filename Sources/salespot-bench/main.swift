@@ -198,10 +198,10 @@ case "mirror":
 case "latency":
     try await latencyBench(objects: option("--changes", default: 5000), rate: option("--rate", default: 1000))
 case "cache":
-    try await cacheBench(objects: option("--objects", default: 10_000))
+    try await cacheBench(objects: option("--objects", default: 10_000), compact: CommandLine.arguments.contains("--compact"))
 case "cache-child":
     let i = CommandLine.arguments.firstIndex(of: "--kubeconfig")!
-    try await cacheChild(kubeconfig: CommandLine.arguments[i + 1])
+    try await cacheChild(kubeconfig: CommandLine.arguments[i + 1], compact: CommandLine.arguments.contains("--compact"))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))
@@ -209,7 +209,7 @@ default:
     print("""
     usage: salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
            salespot-bench latency [--changes N] [--rate R]   change-to-reconcile-start latency p50/p99
-           salespot-bench cache [--objects N]         steady RSS of a controller caching N Deployments
+           salespot-bench cache [--objects N] [--compact]   steady RSS of a controller caching N Deployments
            salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
              create then update N ConfigMaps with W watchers (defaults 10000, 10, 16)
            salespot-bench watch-decode [--events N] [--only TEXT]

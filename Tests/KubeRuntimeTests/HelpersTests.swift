@@ -72,6 +72,21 @@ import TestSupport
         #expect(store.count == 0 && store.owned(by: "u-1").isEmpty)
     }
 
+    @Test func compactStoreRoundTripsAndIndexes() {
+        let store = Store<ConfigMap>(representation: .compact)
+        var cm = ConfigMap(metadata: ObjectMeta(name: "a", namespace: "n", labels: ["tier": "web"]), data: ["k": "v", "unicode": "жёлтый ✓"])
+        cm.metadata.managedFields = [["manager": "kubectl"]]
+        cm.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "X", name: "o", uid: "u", controller: true)]
+        store.apply(.apply(cm))
+        let got = store.get(ObjectRef(namespace: "n", name: "a"))
+        #expect(got?.data == cm.data)
+        #expect(got?.metadata.managedFields == nil)  // stripped
+        #expect(store.owned(by: "u").count == 1)
+        #expect(store.labelled("tier", "web").count == 1)
+        store.apply(.delete(cm))
+        #expect(store.count == 0 && store.owned(by: "u").isEmpty && store.labelled("tier", "web").isEmpty)
+    }
+
     @Test func aRelistDropsObjectsThatAreGone() {
         let store = Store<ConfigMap>()
         store.apply(.initStart)
