@@ -8,14 +8,14 @@ actor ClusterState {
     /// Events retained for watches that resume from a resourceVersion; older ones get 410 Gone.
     let historyLimit: Int
     private(set) var types: [String: ResourceType] = [:]
-    private var objects: [String: [String: JSONValue]] = [:]
+    var objects: [String: [String: JSONValue]] = [:]
     private(set) var resourceVersion: Int64 = 1
-    private var history: [HistoryEntry] = []
-    private var historyStart = 0
+    var history: [HistoryEntry] = []
+    var historyStart = 0
     /// Events at or below this version have been dropped from the history.
-    private(set) var compactedThrough: Int64 = 1
-    private var watchers: [Int: Watcher] = [:]
-    private var nextWatcherID = 0
+    var compactedThrough: Int64 = 1
+    var watchers: [Int: Watcher] = [:]
+    var nextWatcherID = 0
     /// Called after every committed change (for persistence and workload simulation).
     var onChange: (@Sendable (String, String, JSONValue) -> Void)?
 
@@ -388,100 +388,5 @@ actor ClusterState {
                 }
             }
         }
-    }
-
-    // MARK: watch
-
-    private func record(_ typeKey: String, _ eventType: String, _ object: JSONValue, old: JSONValue?) {
-        let rv = Int64(object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "") ?? resourceVersion
-        let entry = HistoryEntry(rv: rv, typeKey: typeKey, eventType: eventType, object: object, old: old)
-        if history.count - historyStart >= historyLimit {
-            compactedThrough = history[historyStart].rv
-            historyStart += 1
-            if historyStart > 4096 { history.removeFirst(historyStart); historyStart = 0 }
-        }
-        history.append(entry)
-        var shared: [String: [UInt8]] = [:]
-        for (_, w) in watchers where w.typeKey == typeKey { deliver(entry, to: w, shared: &shared) }
-        onChange?(typeKey, eventType, object)
-    }
-
-    /// Sends an event, turning a change that moves an object into or out of a selector into ADDED or DELETED.
-    private func deliver(_ e: HistoryEntry, to w: Watcher) {
-        var shared: [String: [UInt8]] = [:]
-        deliver(e, to: w, shared: &shared)
-    }
-
-    private func deliver(_ e: HistoryEntry, to w: Watcher, shared: inout [String: [UInt8]]) {
-        func send(_ type: String) {
-            if w.plain {
-                if let line = shared[type] { w.channel.send(line); return }
-                let line = w.render(type, e.object)
-                shared[type] = line
-                w.channel.send(line)
-            } else {
-                w.channel.send(w.render(type, e.object))
-            }
-        }
-        func matches(_ o: JSONValue?) -> Bool {
-            guard let o else { return false }
-            if let ns = w.namespace, o[path: ["metadata", "namespace"]]?.stringValue != ns { return false }
-            if let l = w.labels, !l.matches(Self.labels(o)) { return false }
-            if let f = w.fields, !f.matches(o) { return false }
-            return true
-        }
-        let now = matches(e.object)
-        switch e.eventType {
-        case "MODIFIED":
-            let before = matches(e.old)
-            if now && before { send("MODIFIED") }
-            else if now { send("ADDED") }
-            else if before { send("DELETED") }
-        default:
-            if now { send(e.eventType) }
-        }
-    }
-
-    /// Opens a watch. With no resourceVersion (or "0") it starts with ADDED events for what exists; with one it
-    /// replays the history after it, or fails with 410 when that is older than the retained history.
-    func watch(_ type: ResourceType, namespace: String?, labels: LabelSelectorQuery?, fields: FieldSelectorQuery?,
-               resourceVersion from: String?, channel: WatchChannel, plain: Bool,
-               render: @escaping @Sendable (String, JSONValue) -> [UInt8]) throws(APIFailure) -> Int {
-        let w = Watcher(typeKey: type.key, namespace: namespace, labels: labels, fields: fields, channel: channel,
-                        render: render, plain: plain)
-        if let from, !from.isEmpty, from != "0" {
-            guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
-            if rv < compactedThrough {
-                throw .gone("too old resource version: \(rv) (\(compactedThrough))")
-            }
-            for e in history[historyStart...] where e.rv > rv && e.typeKey == type.key { deliver(e, to: w) }
-        } else {
-            let bucket = objects[type.key] ?? [:]
-            for key in bucket.keys.sorted() {
-                deliver(HistoryEntry(rv: 0, typeKey: type.key, eventType: "ADDED", object: bucket[key]!, old: nil), to: w)
-            }
-        }
-        nextWatcherID += 1
-        watchers[nextWatcherID] = w
-        return nextWatcherID
-    }
-
-    func stopWatch(_ id: Int) {
-        watchers.removeValue(forKey: id)?.channel.close()
-    }
-
-    /// Fault injection: ends every open watch, as an API server restart or a proxy timeout would.
-    func closeAllWatches() {
-        for (_, w) in watchers { w.channel.close() }
-        watchers.removeAll()
-    }
-
-    var openWatches: Int { watchers.count }
-
-    /// Drops the whole history, so any resume from an earlier version gets 410 (for tests).
-    func compactHistory() {
-        compactedThrough = resourceVersion
-        history.removeAll()
-        historyStart = 0
     }
 }
