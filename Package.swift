@@ -34,6 +34,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Blue/green deployments: the BlueGreenDeployment type and its controller.
+        .target(name: "BlueGreen", dependencies: [
+            "KubeCore", "KubeClient", "KubeRuntime",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The embedded Kubernetes API server: dev mode and tests.
         .target(name: "LocalCluster", dependencies: [
             "KubeCore", "KubeClient",
@@ -55,5 +60,6 @@ let package = Package(
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "TestSupport"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

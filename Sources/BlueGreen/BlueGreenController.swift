@@ -1,0 +1,274 @@
+import Foundation
+import KubeClient
+import KubeCore
+import KubeRuntime
+import Logging
+
+/// Reconciles BlueGreenDeployments, in the original design's order: check prerequisites; find the active colour;
+/// bring the target colour up with the new template; wait until every replica is ready; point the preview Service at
+/// it; promote (automatically or when asked) by switching the active Service's selector; keep the old colour for
+/// `scaleDownDelaySeconds` (going back inside it is an instant switch); then scale it to zero.
+///
+/// Guarantees: the active Service is only ever switched to a colour whose Deployment has observed its spec and has
+/// every replica ready; a missing Service or an invalid template stops the rollout with a Stalled condition and a
+/// Warning Event, and the Service is left as it was. Everything is derived from the cluster (Deployments, Service
+/// selector, status), so a restarted operator carries on where the last one stopped.
+public enum BlueGreenController {
+    /// The label that tells the colours apart, on Deployments, pods and Service selectors.
+    public static let colorLabel = "salespot.by/color"
+    /// The label carrying a hash of the pod template a Deployment runs.
+    public static let templateHashLabel = "salespot.by/template-hash"
+    public static let fieldManager = "salespot-bluegreen"
+
+    /// Builds the controller.
+    public static func make(client: KubeClient, namespaces: [String]? = nil, shardSelector: String? = nil, workers: Int = 2,
+                            metrics: ControllerMetrics? = nil, events: EventRecorder? = nil,
+                            now: @escaping @Sendable () -> Time = { .now() },
+                            logger: Logger = Logger(label: "salespot.bluegreen")) -> Controller<BlueGreenDeployment> {
+        let deployments = Store<Deployment>()
+        let reconciler = Reconciler(client: client, deployments: deployments, events: events, now: now)
+        return Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
+                          labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
+            guard let bgd = request.object else { return .awaitChange }
+            return try await reconciler.reconcile(bgd)
+        }
+        .owns(Api<Deployment>(client), store: deployments)
+    }
+
+    /// A stable hash of the pod template, so an unchanged template is recognised after a restart.
+    public static func templateHash(_ template: JSONValue) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for b in template.serialized(sortedKeys: true) {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return String(h, radix: 36)
+    }
+}
+
+/// The reconcile logic, separate from the controller wiring.
+struct Reconciler: Sendable {
+    let client: KubeClient
+    let deployments: Store<Deployment>
+    let events: EventRecorder?
+    let now: @Sendable () -> Time
+
+    struct Invalid: Error, CustomStringConvertible {
+        let reason: String
+        let description: String
+    }
+
+    func deploymentName(_ bgd: BlueGreenDeployment, _ color: Color) -> String { "\(bgd.metadata.name ?? "")-\(color.rawValue)" }
+
+    func reconcile(_ bgd: BlueGreenDeployment) async throws -> Action {
+        let ns = bgd.metadata.namespace ?? "default"
+        let services = Api<Service>(client, namespace: ns)
+        let generation = bgd.metadata.generation
+        var status = bgd.status ?? BlueGreenDeployment.Status()
+        func event(_ reason: String, _ action: String, _ note: String, warning: Bool = false) async {
+            await events?.record(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
+                                                            name: bgd.metadata.name, namespace: ns, uid: bgd.metadata.uid),
+                                 type: warning ? "Warning" : "Normal", reason: reason, action: action, note: note)
+        }
+
+        // 1. Prerequisites.
+        guard let service = try await services.getIfExists(bgd.spec.activeService) else {
+            return try await stall(bgd, &status, reason: "ServiceNotFound",
+                                   message: "active Service \"\(bgd.spec.activeService)\" does not exist", event: event)
+        }
+        if let preview = bgd.spec.previewService, try await services.getIfExists(preview) == nil {
+            return try await stall(bgd, &status, reason: "ServiceNotFound", message: "preview Service \"\(preview)\" does not exist", event: event)
+        }
+        let matchLabels = bgd.spec.selector.matchLabels ?? [:]
+        let templateLabels = bgd.spec.template[path: ["metadata", "labels"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
+        guard !matchLabels.isEmpty, matchLabels.allSatisfy({ templateLabels[$0.key] == $0.value }) else {
+            return try await stall(bgd, &status, reason: "InvalidSelector",
+                                   message: "spec.selector.matchLabels must be non-empty and carried by spec.template.metadata.labels", event: event)
+        }
+        guard (bgd.spec.template[path: ["spec", "containers"]]?.arrayValue ?? []).isEmpty == false else {
+            return try await stall(bgd, &status, reason: "InvalidTemplate", message: "spec.template.spec.containers is empty", event: event)
+        }
+
+        // 2. The active colour: what the Service selects, else what the status says.
+        let active = service.spec?.selector?[BlueGreenController.colorLabel].flatMap(Color.init(rawValue:))
+            ?? status.activeColor.flatMap(Color.init(rawValue:))
+        let hash = BlueGreenController.templateHash(bgd.spec.template)
+        let replicas = bgd.spec.replicas ?? 2
+        func current(_ c: Color) -> Deployment? { deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, c))) }
+        func isReady(_ d: Deployment?) -> Bool {
+            guard let d, let s = d.status else { return false }
+            return (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1)
+                && (s.readyReplicas ?? 0) >= (d.spec?.replicas ?? replicas) && (s.updatedReplicas ?? 0) >= (d.spec?.replicas ?? replicas)
+                && d.spec?.replicas == replicas
+        }
+        for c in Color.allCases {
+            if let d = current(c) {
+                status.colors = status.colors ?? [:]
+                status.colors?[c.rawValue] = .init(image: d.spec?.template.spec?.containers.first?.image, replicas: d.spec?.replicas,
+                                                   readyReplicas: d.status?.readyReplicas ?? 0)
+            }
+        }
+
+        // 3. Abort: traffic back to the previous colour if it is still there; the new colour scaled down.
+        if bgd.spec.abort == true {
+            if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
+               current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
+                try await switchService(services, bgd.spec.activeService, matchLabels, previous)
+                await event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
+                try await scale(bgd, a, to: 0)
+                status.activeColor = previous.rawValue
+            } else if let preview = status.previewColor.flatMap(Color.init(rawValue:)), preview != active {
+                try await scale(bgd, preview, to: 0)
+            }
+            status.previewColor = nil
+            status.phase = "Aborted"
+            setConditions(&status, ready: active != nil, reconciling: false, stalled: ("Aborted", "rollout aborted; set spec.abort to false to resume"), generation: generation)
+            await event("Aborted", "Abort", "rollout aborted")
+            try await writeStatus(bgd, status)
+            return .awaitChange
+        }
+
+        // 4. Nothing to roll out: the active colour runs the desired template.
+        if let a = active, current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash,
+           bgd.spec.activeColor == nil || bgd.spec.activeColor == a.rawValue {
+            try await ensureDeployment(bgd, a, hash: hash, replicas: replicas)
+            var requeue: Duration?
+            if let old = status.previewColor.flatMap(Color.init(rawValue:)), old != a, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
+                let due = status.scaleDownAt ?? now()
+                if due <= now() {
+                    try await scale(bgd, old, to: 0)
+                    await event("ScaledDown", "ScaleDown", "scaled \(old.rawValue) down after the rollback window")
+                    status.previewColor = nil
+                    status.scaleDownAt = nil
+                } else {
+                    requeue = .seconds(max(0.1, due.secondsSince1970 - now().secondsSince1970))
+                }
+            } else if status.previewColor != nil, status.previewColor != a.rawValue, current(status.previewColor.flatMap(Color.init(rawValue:)) ?? a.other).map({ ($0.spec?.replicas ?? 0) == 0 }) ?? true {
+                status.previewColor = nil
+            }
+            status.activeColor = a.rawValue
+            let ready = isReady(current(a))
+            status.phase = ready ? (requeue == nil ? "Healthy" : "Promoted") : "Degraded"
+            setConditions(&status, ready: ready, reconciling: requeue != nil, stalled: nil, generation: generation,
+                          readyReason: requeue == nil ? "Healthy" : "Promoted")
+            try await writeStatus(bgd, status)
+            return requeue.map { .requeue(after: $0) } ?? (ready ? .awaitChange : .requeue(after: .seconds(2)))
+        }
+
+        // 5. Roll out: bring the target colour up with the new template.
+        let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
+        if status.previewColor != target.rawValue {
+            await event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
+        }
+        try await ensureDeployment(bgd, target, hash: hash, replicas: replicas)
+        status.previewColor = target.rawValue
+        status.activeColor = active?.rawValue
+        guard isReady(current(target)) else {
+            status.phase = "Progressing"
+            setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
+                          readyReason: "Progressing", reconcilingMessage: "waiting for \(target.rawValue) to be ready")
+            try await writeStatus(bgd, status)
+            return .requeue(after: .seconds(1))
+        }
+        if let preview = bgd.spec.previewService {
+            try await switchService(services, preview, matchLabels, target)
+        }
+        // 6. Promote.
+        let manual = bgd.spec.promotion?.mode == "Manual" && active != nil
+        if manual && bgd.spec.promote != true {
+            status.phase = "Paused"
+            setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
+                          readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion")
+            await event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
+            try await writeStatus(bgd, status)
+            return .awaitChange
+        }
+        await event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
+        try await switchService(services, bgd.spec.activeService, matchLabels, target)
+        await event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
+        if bgd.spec.promote == true {
+            _ = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
+        }
+        status.activeColor = target.rawValue
+        status.previewColor = active?.rawValue
+        status.lastSwitchTime = now()
+        status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
+        status.phase = "Promoted"
+        setConditions(&status, ready: true, reconciling: active != nil, stalled: nil, generation: generation, readyReason: "Promoted")
+        try await writeStatus(bgd, status)
+        return active == nil ? .awaitChange : .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
+    }
+
+    func stall(_ bgd: BlueGreenDeployment, _ status: inout BlueGreenDeployment.Status, reason: String, message: String,
+               event: (String, String, String, Bool) async -> Void) async throws -> Action {
+        let changed = status.conditions?.first(where: { $0.type == "Stalled" })?.reason != reason
+        status.phase = "Degraded"
+        setConditions(&status, ready: false, reconciling: false, stalled: (reason, message), generation: bgd.metadata.generation)
+        if changed { await event(reason, "Validate", message, true) }
+        try await writeStatus(bgd, status)
+        // Services are not watched: look again in a while.
+        return .requeue(after: .seconds(15))
+    }
+
+    func setConditions(_ status: inout BlueGreenDeployment.Status, ready: Bool, reconciling: Bool, stalled: (String, String)?,
+                       generation: Int64?, readyReason: String = "Healthy", reconcilingMessage: String = "rollout in progress") {
+        var c = status.conditions ?? []
+        let t = now()
+        Conditions.set(&c, type: "Ready", status: ready && stalled == nil, reason: stalled?.0 ?? readyReason,
+                       message: stalled?.1 ?? (ready ? "the active colour is available" : "the active colour is not available"),
+                       observedGeneration: generation, now: t)
+        if reconciling { Conditions.set(&c, type: "Reconciling", status: true, reason: readyReason, message: reconcilingMessage, observedGeneration: generation, now: t) }
+        else { Conditions.remove(&c, type: "Reconciling") }
+        if let stalled { Conditions.set(&c, type: "Stalled", status: true, reason: stalled.0, message: stalled.1, observedGeneration: generation, now: t) }
+        else { Conditions.remove(&c, type: "Stalled") }
+        status.conditions = c
+        status.observedGeneration = generation
+    }
+
+    func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws {
+        guard status != bgd.status else { return }
+        let json = try JSONValueEncoder().encode(status)
+        _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace)
+            .patchStatus(bgd.metadata.name ?? "", .merge(["status": json]))
+    }
+
+    func switchService(_ services: Api<Service>, _ name: String, _ matchLabels: [String: String], _ color: Color) async throws {
+        var selector = matchLabels
+        selector[BlueGreenController.colorLabel] = color.rawValue
+        let current = try await services.get(name)
+        guard current.spec?.selector != selector else { return }
+        _ = try await services.patch(name, .merge(["spec": ["selector": .object(JSONObject(selector.mapValues { .string($0) }))]]),
+                                     fieldManager: BlueGreenController.fieldManager)
+    }
+
+    func scale(_ bgd: BlueGreenDeployment, _ color: Color, to replicas: Int32) async throws {
+        let api = Api<Deployment>(client, namespace: bgd.metadata.namespace)
+        guard try await api.getIfExists(deploymentName(bgd, color)) != nil else { return }
+        _ = try await api.patch(deploymentName(bgd, color), .merge(["spec": ["replicas": .int(Int64(replicas))]]),
+                                fieldManager: BlueGreenController.fieldManager)
+    }
+
+    /// Server-side applies the colour's Deployment: the template with the colour label, the selector, the replicas.
+    func ensureDeployment(_ bgd: BlueGreenDeployment, _ color: Color, hash: String, replicas: Int32) async throws {
+        let ns = bgd.metadata.namespace ?? "default"
+        if let d = deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, color))),
+           d.metadata.labels?[BlueGreenController.templateHashLabel] == hash, d.spec?.replicas == replicas { return }
+        var labels = bgd.spec.selector.matchLabels ?? [:]
+        labels[BlueGreenController.colorLabel] = color.rawValue
+        var template = bgd.spec.template
+        for (k, v) in labels { template[path: ["metadata", "labels", k]] = .string(v) }
+        var deploymentLabels = labels
+        deploymentLabels[BlueGreenController.templateHashLabel] = hash
+        guard let owner = bgd.ownerReference(resource: BlueGreenDeployment.resource) else { return }
+        let body: JSONValue = [
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": ["name": .string(deploymentName(bgd, color)), "namespace": .string(ns),
+                         "labels": .object(JSONObject(deploymentLabels.mapValues { .string($0) })),
+                         "ownerReferences": [try JSONValueEncoder().encode(owner)]],
+            "spec": ["replicas": .int(Int64(replicas)),
+                     "selector": ["matchLabels": .object(JSONObject(labels.mapValues { .string($0) }))],
+                     "template": template],
+        ]
+        _ = try await Api<Deployment>(client, namespace: ns).apply(body, fieldManager: BlueGreenController.fieldManager, force: true)
+    }
+}

@@ -1,0 +1,83 @@
+import KubeCore
+
+/// `ops.salespot.by/v1alpha1 BlueGreenDeployment`: see crds/bluegreendeployments.ops.salespot.by.yaml.
+public struct BlueGreenDeployment: KubernetesResource, Hashable {
+    public static let resource = ResourceDescriptor(group: "ops.salespot.by", version: "v1alpha1", resource: "bluegreendeployments",
+                                                    kind: "BlueGreenDeployment", namespaced: true)
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var status: Status?
+    @RawJSON public var rawJSON: JSONValue?
+
+    public init(metadata: ObjectMeta, spec: Spec) {
+        self.apiVersion = Self.resource.apiVersion
+        self.kind = Self.resource.kind
+        self.metadata = metadata
+        self.spec = spec
+    }
+
+    /// The desired state.
+    public struct Spec: Codable, Sendable, Hashable {
+        public var replicas: Int32?
+        public var selector: LabelSelector
+        /// The pod template (core/v1 PodTemplateSpec), kept as JSON.
+        public var template: JSONValue
+        public var activeService: String
+        public var previewService: String?
+        public var activeColor: String?
+        public var promotion: Promotion?
+        public var promote: Bool?
+        public var abort: Bool?
+        public var scaleDownDelaySeconds: Int?
+        public var healthCheck: JSONValue?
+
+        public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
+                    previewService: String? = nil) {
+            self.replicas = replicas
+            self.selector = selector
+            self.template = template
+            self.activeService = activeService
+            self.previewService = previewService
+        }
+    }
+
+    /// How the new colour becomes active.
+    public struct Promotion: Codable, Sendable, Hashable {
+        /// `Automatic` (default) or `Manual`.
+        public var mode: String?
+        public init(mode: String? = nil) { self.mode = mode }
+    }
+
+    /// What the operator observed.
+    public struct Status: Codable, Sendable, Hashable {
+        public var observedGeneration: Int64?
+        public var activeColor: String?
+        public var previewColor: String?
+        public var phase: String?
+        public var lastSwitchTime: Time?
+        public var scaleDownAt: Time?
+        public var colors: [String: ColorStatus]?
+        public var conditions: [Condition]?
+        public init() {}
+    }
+
+    /// One colour's Deployment as observed.
+    public struct ColorStatus: Codable, Sendable, Hashable {
+        public var image: String?
+        public var replicas: Int32?
+        public var readyReplicas: Int32?
+        public init(image: String? = nil, replicas: Int32? = nil, readyReplicas: Int32? = nil) {
+            self.image = image
+            self.replicas = replicas
+            self.readyReplicas = readyReplicas
+        }
+    }
+}
+
+/// The two colours.
+public enum Color: String, Sendable, CaseIterable {
+    case blue, green
+    public var other: Color { self == .blue ? .green : .blue }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+import BlueGreen
+import KubeClient
+import KubeCore
+import KubeRuntime
+import LocalCluster
+import TestSupport
+
+let sharedPKI: String = NSTemporaryDirectory() + "salespot-bluegreen-pki-\(getpid())"
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// A LocalCluster with the project's CRDs, Deployment simulation on, and a running blue/green controller.
+struct Harness {
+    let cluster: LocalCluster
+    let client: KubeClient
+    let running: Task<Void, Never>
+
+    static func start(readyDelay: Duration = .milliseconds(150)) async throws -> Harness {
+        var options = LocalCluster.Options()
+        options.pkiDirectory = sharedPKI
+        options.deploymentReadyDelay = readyDelay
+        let cluster = try await LocalCluster.start(options)
+        try await cluster.installCRDs(try String(contentsOfFile: repository + "/crds/bluegreendeployments.ops.salespot.by.yaml", encoding: .utf8))
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let controller = BlueGreenController.make(client: client, events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen", reportingInstance: "test"))
+        return Harness(cluster: cluster, client: client, running: Task { await controller.run() })
+    }
+
+    func stop() {
+        running.cancel()
+        Task { await cluster.stop() }
+    }
+
+    func service(_ name: String, app: String) async throws {
+        _ = try await Api<Service>(client, namespace: "default").create(Service(metadata: ObjectMeta(name: name),
+            spec: ServiceSpec(selector: ["app": app], ports: [ServicePort(port: 80, targetPort: 8080)])))
+    }
+
+    func bgd(_ name: String, image: String, service: String, delay: Int = 1, manual: Bool = false) async throws {
+        var spec = BlueGreenDeployment.Spec(replicas: 2, selector: LabelSelector(matchLabels: ["app": name]),
+                                            template: ["metadata": ["labels": ["app": .string(name)]],
+                                                       "spec": ["containers": [["name": "app", "image": .string(image)]]]],
+                                            activeService: service)
+        spec.scaleDownDelaySeconds = delay
+        if manual { spec.promotion = .init(mode: "Manual") }
+        _ = try await api.create(BlueGreenDeployment(metadata: ObjectMeta(name: name), spec: spec))
+    }
+
+    var api: Api<BlueGreenDeployment> { Api<BlueGreenDeployment>(client, namespace: "default") }
+
+    func setImage(_ name: String, _ image: String) async throws {
+        _ = try await api.patch(name, .merge(["spec": ["template": ["spec": ["containers": [["name": "app", "image": .string(image)]]]]]]))
+    }
+
+    func selectedColor(_ service: String) async throws -> String? {
+        try await Api<Service>(client, namespace: "default").get(service).spec?.selector?["salespot.by/color"]
+    }
+
+    func deployment(_ name: String) async throws -> Deployment? {
+        try await Api<Deployment>(client, namespace: "default").getIfExists(name)
+    }
+
+    /// Polls until `condition` holds (at most `timeout`).
+    func eventually(_ timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return false
+    }
+}
+
+@Suite struct BlueGreenControllerTests {
+    @Test func fullRolloutBlueToGreenNeverSelectingAnUnreadyColour() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1)
+        // Watch the Service: whenever it selects a colour, that colour must have every replica ready.
+        let violations = Locked([String]())
+        let monitor = Task {
+            while !Task.isCancelled {
+                if let color = try? await h.selectedColor("api"), let d = try? await h.deployment("api-\(color)"),
+                   (d.status?.readyReplicas ?? 0) < 2, (d.spec?.replicas ?? 0) > 0 {
+                    violations.mutate { $0.append("\(color) selected with \(d.status?.readyReplicas ?? 0) ready") }
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        defer { monitor.cancel() }
+        #expect(try await h.eventually { try await h.selectedColor("api") == "blue" })
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        let promoted = try await h.api.get("api")
+        #expect(promoted.status?.activeColor == "green")
+        #expect(promoted.status?.conditions?.first { $0.type == "Ready" }?.status == "True")
+        #expect(try await h.deployment("api-blue")?.spec?.replicas == 2)  // kept for rollback
+        // After the delay the old colour is scaled down.
+        #expect(try await h.eventually { try await h.deployment("api-blue")?.spec?.replicas == 0 })
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        let final = try await h.api.get("api")
+        #expect(final.status?.observedGeneration == final.metadata.generation)
+        #expect(final.status?.colors?["green"]?.image == "api:2")
+        #expect(violations.value.isEmpty, "\(violations.value)")
+        // Every step is an Event, in order.
+        let events = try await Api<Event>(h.client, namespace: "default").list().items
+            .sorted { ($0.eventTime?.time.secondsSince1970 ?? 0) < ($1.eventTime?.time.secondsSince1970 ?? 0) }
+            .map { "\($0.reason ?? ""):\($0.note ?? "")" }
+        let expected = ["Deploying:bringing up blue", "Ready:blue", "Promoted:traffic switched to blue",
+                        "Deploying:bringing up green", "Ready:green", "Promoted:traffic switched to green", "ScaledDown:scaled blue"]
+        var index = 0
+        for e in events where index < expected.count && e.hasPrefix(expected[index]) { index += 1 }
+        #expect(index == expected.count, "events: \(events)")
+    }
+
+    @Test func revertingInsideTheDelayIsAnInstantSwitch() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("web", app: "web")
+        try await h.bgd("web", image: "web:1", service: "web", delay: 60)
+        #expect(try await h.eventually { try await h.selectedColor("web") == "blue" })
+        try await h.setImage("web", "web:2")
+        #expect(try await h.eventually { try await h.selectedColor("web") == "green" })
+        let blueGeneration = try await h.deployment("web-blue")?.metadata.generation
+        let start = ContinuousClock.now
+        try await h.setImage("web", "web:1")  // back to what blue runs
+        #expect(try await h.eventually { try await h.selectedColor("web") == "blue" })
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(try await h.deployment("web-blue")?.metadata.generation == blueGeneration)  // no new rollout
+    }
+
+    @Test func manualPromotionAndAbort() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("shop", app: "shop")
+        try await h.bgd("shop", image: "shop:1", service: "shop", manual: true)
+        #expect(try await h.eventually { try await h.selectedColor("shop") == "blue" })  // the first colour goes live at once
+        try await h.setImage("shop", "shop:2")
+        #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Paused" })
+        #expect(try await h.selectedColor("shop") == "blue")
+        _ = try await h.api.patch("shop", .merge(["spec": ["abort": true]]))
+        #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Aborted" })
+        #expect(try await h.eventually { try await h.deployment("shop-green")?.spec?.replicas == 0 })
+        #expect(try await h.selectedColor("shop") == "blue")
+        let stalled = try await h.api.get("shop").status?.conditions?.first { $0.type == "Stalled" }
+        #expect(stalled?.reason == "Aborted")
+        // Resume, then promote by hand.
+        _ = try await h.api.patch("shop", .merge(["spec": ["abort": false]]))
+        #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Paused" })
+        _ = try await h.api.patch("shop", .merge(["spec": ["promote": true]]))
+        #expect(try await h.eventually { try await h.selectedColor("shop") == "green" })
+        #expect(try await h.eventually { try await h.api.get("shop").spec.promote == nil })
+    }
+
+    @Test func aMissingServiceStallsThatResourceOnly() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("good", app: "good")
+        try await h.bgd("orphan", image: "x:1", service: "no-such-service")
+        try await h.bgd("good", image: "good:1", service: "good")
+        #expect(try await h.eventually {
+            try await h.api.get("orphan").status?.conditions?.first { $0.type == "Stalled" }?.reason == "ServiceNotFound"
+        })
+        let orphan = try await h.api.get("orphan")
+        #expect(orphan.status?.conditions?.first { $0.type == "Ready" }?.status == "False")
+        #expect(try await h.deployment("orphan-blue") == nil)  // nothing deployed
+        #expect(try await h.eventually { try await h.selectedColor("good") == "blue" })
+        let warnings = try await Api<Event>(h.client, namespace: "default").list().items.filter { $0.type == "Warning" && $0.reason == "ServiceNotFound" }
+        #expect(warnings.count == 1)
+    }
+
+    @Test func aRestartedOperatorCarriesOnMidRollout() async throws {
+        let h = try await Harness.start(readyDelay: .milliseconds(600))
+        defer { h.stop() }
+        try await h.service("cart", app: "cart")
+        try await h.bgd("cart", image: "cart:1", service: "cart")
+        #expect(try await h.eventually { try await h.selectedColor("cart") == "blue" })
+        try await h.setImage("cart", "cart:2")
+        #expect(try await h.eventually { try await h.deployment("cart-green") != nil })
+        h.running.cancel()  // the operator goes away while green is coming up
+        let controller = BlueGreenController.make(client: h.client)
+        let second = Task { await controller.run() }
+        defer { second.cancel() }
+        #expect(try await h.eventually { try await h.selectedColor("cart") == "green" })
+        let names = try await Api<Deployment>(h.client, namespace: "default").list().items.compactMap(\.metadata.name).sorted()
+        #expect(names == ["cart-blue", "cart-green"])
+    }
+}
