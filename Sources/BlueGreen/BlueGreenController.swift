@@ -21,12 +21,16 @@ public enum BlueGreenController {
     public static let fieldManager = "salespot-bluegreen"
 
     /// Builds the controller.
+    /// - Parameter serviceAddresses: where to connect for a Service host (`NAME.NS.svc:PORT` → `HOST:PORT`), for
+    ///   dev mode and tests where cluster DNS does not exist; in a cluster, leave it empty.
     public static func make(client: KubeClient, namespaces: [String]? = nil, shardSelector: String? = nil, workers: Int = 2,
                             metrics: ControllerMetrics? = nil, events: EventRecorder? = nil,
+                            serviceAddresses: [String: String] = [:],
                             now: @escaping @Sendable () -> Time = { .now() },
                             logger: Logger = Logger(label: "salespot.bluegreen")) -> Controller<BlueGreenDeployment> {
         let deployments = Store<Deployment>()
-        let reconciler = Reconciler(client: client, deployments: deployments, events: events, now: now)
+        let reconciler = Reconciler(client: client, deployments: deployments, events: events, now: now,
+                                    checker: HealthChecker(serviceAddresses: serviceAddresses))
         return Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
                           labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
             guard let bgd = request.object else { return .awaitChange }
@@ -52,6 +56,7 @@ struct Reconciler: Sendable {
     let deployments: Store<Deployment>
     let events: EventRecorder?
     let now: @Sendable () -> Time
+    let checker: HealthChecker
 
     struct Invalid: Error, CustomStringConvertible {
         let reason: String
@@ -173,6 +178,43 @@ struct Reconciler: Sendable {
         if let preview = bgd.spec.previewService {
             try await switchService(services, preview, matchLabels, target)
         }
+        // The HTTP health check, through the preview Service, before any traffic moves.
+        if let check = bgd.spec.healthCheck, let httpGet = check["httpGet"] {
+            guard let preview = bgd.spec.previewService else {
+                return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.healthCheck.httpGet needs spec.previewService", event: event)
+            }
+            var progress = status.healthCheck ?? BlueGreenDeployment.HealthCheckStatus()
+            if progress.template != hash { progress = BlueGreenDeployment.HealthCheckStatus(template: hash, successes: 0, failures: 0) }
+            let failureThreshold = Int(check["failureThreshold"]?.intValue ?? 3)
+            // A template that failed its checks stays failed: only a new template (or abort) moves on.
+            if (progress.failures ?? 0) >= failureThreshold { return .awaitChange }
+            let url = "http://\(preview).\(ns).svc:\(httpGet["port"]?.intValue ?? 80)\(httpGet["path"]?.stringValue ?? "/")"
+            let result = await checker.check(url: url, expectedStatus: Int(httpGet["expectedStatus"]?.intValue ?? 200),
+                                             timeout: .seconds(Int(check["timeoutSeconds"]?.intValue ?? 5)))
+            progress.lastResult = result.description
+            let period = Duration.seconds(Int(check["periodSeconds"]?.intValue ?? 5))
+            if result.healthy {
+                progress.successes = (progress.successes ?? 0) + 1
+                progress.failures = 0
+            } else {
+                progress.failures = (progress.failures ?? 0) + 1
+                progress.successes = 0
+            }
+            status.healthCheck = progress
+            if (progress.failures ?? 0) >= failureThreshold {
+                _ = try await stall(bgd, &status, reason: "HealthCheckFailed",
+                                    message: "\(target.rawValue) failed its health check \(progress.failures ?? 0) times: \(result.description); traffic stays on \(active?.rawValue ?? "nothing")",
+                                    event: event)
+                return .awaitChange
+            }
+            if (progress.successes ?? 0) < Int(check["successThreshold"]?.intValue ?? 1) {
+                status.phase = "Progressing"
+                setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil,
+                              generation: generation, readyReason: "HealthChecking", reconcilingMessage: "checking \(url): \(result.description)")
+                try await writeStatus(bgd, status)
+                return .requeue(after: period)
+            }
+        }
         // 6. Promote.
         let manual = bgd.spec.promotion?.mode == "Manual" && active != nil
         if manual && bgd.spec.promote != true {
@@ -270,5 +312,31 @@ struct Reconciler: Sendable {
                      "template": template],
         ]
         _ = try await Api<Deployment>(client, namespace: ns).apply(body, fieldManager: BlueGreenController.fieldManager, force: true)
+    }
+}
+
+/// Sends the HTTP GET of a health check.
+struct HealthChecker: Sendable {
+    let transport = CurlTransport()
+    let serviceAddresses: [String: String]
+
+    struct Result: CustomStringConvertible {
+        var healthy: Bool
+        var description: String
+    }
+
+    func check(url: String, expectedStatus: Int, timeout: Duration) async -> Result {
+        var request = HTTPRequest(method: "GET", url: url, timeout: timeout)
+        if let parts = URLComponents(string: url), let host = parts.host {
+            let key = "\(host):\(parts.port ?? 80)"
+            if let target = serviceAddresses[key] { request.connectTo = ["\(key):\(target)"] }
+        }
+        do {
+            let response = try await transport.send(request)
+            return Result(healthy: response.status == expectedStatus,
+                          description: "GET \(url) answered \(response.status), expected \(expectedStatus)")
+        } catch {
+            return Result(healthy: false, description: "GET \(url) failed: \(error)")
+        }
     }
 }

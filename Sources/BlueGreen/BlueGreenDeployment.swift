@@ -58,9 +58,24 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var phase: String?
         public var lastSwitchTime: Time?
         public var scaleDownAt: Time?
+        public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?
         public var conditions: [Condition]?
         public init() {}
+    }
+
+    /// Progress of the health checks of the preview colour.
+    public struct HealthCheckStatus: Codable, Sendable, Hashable {
+        public var template: String?
+        public var successes: Int?
+        public var failures: Int?
+        public var lastResult: String?
+        public init(template: String? = nil, successes: Int? = nil, failures: Int? = nil, lastResult: String? = nil) {
+            self.template = template
+            self.successes = successes
+            self.failures = failures
+            self.lastResult = lastResult
+        }
     }
 
     /// One colour's Deployment as observed.

@@ -88,7 +88,12 @@ final class CurlTransfer: @unchecked Sendable {
                 try check(salespot_easy_setopt_blob(easy, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count), "client key")
             }
         }
-        if let serverName = tls.serverName, let parts = URLParts(url), parts.host != serverName {
+        if !request.connectTo.isEmpty {
+            var list: UnsafeMutablePointer<curl_slist>?
+            for entry in request.connectTo { list = curl_slist_append(list, entry) }
+            headerScratch = list
+            try check(salespot_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, list), "connect-to")
+        } else if let serverName = tls.serverName, let parts = URLParts(url), parts.host != serverName {
             // Verify against (and send SNI for) tls-server-name while connecting to the real host: the URL names the
             // TLS name, and CONNECT_TO routes that name to the configured address.
             url = parts.replacingHost(with: serverName)

@@ -55,6 +55,9 @@ public struct HTTPRequest: Sendable {
     public var idleTimeout: Duration?
     /// A client certificate to present for this request (from an exec plugin), over the transport's own.
     public var clientIdentity: TLSIdentity?
+    /// Connect to another address than the URL's host: `HOST:PORT:CONNECT-HOST:CONNECT-PORT` entries (libcurl's
+    /// CONNECT_TO), e.g. to reach `svc.ns.svc:80` on a loopback port in tests and dev mode.
+    public var connectTo: [String] = []
 
     public init(method: String, url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8]? = nil,
                 timeout: Duration? = nil, idleTimeout: Duration? = nil, clientIdentity: TLSIdentity? = nil) {

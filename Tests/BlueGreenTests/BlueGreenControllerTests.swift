@@ -16,14 +16,15 @@ struct Harness {
     let client: KubeClient
     let running: Task<Void, Never>
 
-    static func start(readyDelay: Duration = .milliseconds(150)) async throws -> Harness {
+    static func start(readyDelay: Duration = .milliseconds(150), serviceAddresses: [String: String] = [:]) async throws -> Harness {
         var options = LocalCluster.Options()
         options.pkiDirectory = sharedPKI
         options.deploymentReadyDelay = readyDelay
         let cluster = try await LocalCluster.start(options)
         try await cluster.installCRDs(try String(contentsOfFile: repository + "/crds/bluegreendeployments.ops.salespot.by.yaml", encoding: .utf8))
         let client = KubeClient(configuration: cluster.clientConfiguration())
-        let controller = BlueGreenController.make(client: client, events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen", reportingInstance: "test"))
+        let controller = BlueGreenController.make(client: client, events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen", reportingInstance: "test"),
+                                                  serviceAddresses: serviceAddresses)
         return Harness(cluster: cluster, client: client, running: Task { await controller.run() })
     }
 
@@ -37,13 +38,16 @@ struct Harness {
             spec: ServiceSpec(selector: ["app": app], ports: [ServicePort(port: 80, targetPort: 8080)])))
     }
 
-    func bgd(_ name: String, image: String, service: String, delay: Int = 1, manual: Bool = false) async throws {
+    func bgd(_ name: String, image: String, service: String, delay: Int = 1, manual: Bool = false,
+             preview: String? = nil, healthCheck: JSONValue? = nil) async throws {
         var spec = BlueGreenDeployment.Spec(replicas: 2, selector: LabelSelector(matchLabels: ["app": name]),
                                             template: ["metadata": ["labels": ["app": .string(name)]],
                                                        "spec": ["containers": [["name": "app", "image": .string(image)]]]],
                                             activeService: service)
         spec.scaleDownDelaySeconds = delay
         if manual { spec.promotion = .init(mode: "Manual") }
+        spec.previewService = preview
+        spec.healthCheck = healthCheck
         _ = try await api.create(BlueGreenDeployment(metadata: ObjectMeta(name: name), spec: spec))
     }
 
@@ -114,6 +118,49 @@ struct Harness {
         var index = 0
         for e in events where index < expected.count && e.hasPrefix(expected[index]) { index += 1 }
         #expect(index == expected.count, "events: \(events)")
+    }
+
+    @Test func aFailingHealthCheckStopsTheRolloutAndAFixResumesIt() async throws {
+        // A real HTTP server stands in for the preview Service: /health exists only once the test "fixes" it.
+        let python = try requireTool("python3")
+        let docroot = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: docroot) }
+        let port = Int.random(in: 42000..<52000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: python)
+        server.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", docroot]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { stopProcess(server) }
+        try "ok".write(toFile: docroot + "/health", atomically: true, encoding: .utf8)
+        let h = try await Harness.start(serviceAddresses: ["pay-preview.default.svc:80": "127.0.0.1:\(port)"])
+        defer { h.stop() }
+        try await h.service("pay", app: "pay")
+        try await h.service("pay-preview", app: "pay")
+        let check: JSONValue = ["httpGet": ["path": "/health", "port": 80, "expectedStatus": 200], "periodSeconds": 1, "failureThreshold": 2]
+        try await h.bgd("pay", image: "pay:1", service: "pay", preview: "pay-preview", healthCheck: check)
+        #expect(try await h.eventually { try await h.selectedColor("pay") == "blue" })
+        // The new version is broken: its health endpoint is gone.
+        try FileManager.default.removeItem(atPath: docroot + "/health")
+        try await h.setImage("pay", "pay:2")
+        #expect(try await h.eventually {
+            try await h.api.get("pay").status?.conditions?.first { $0.type == "Stalled" }?.reason == "HealthCheckFailed"
+        })
+        #expect(try await h.selectedColor("pay") == "blue")  // traffic untouched
+        #expect(try await h.selectedColor("pay-preview") == "green")  // the preview shows the candidate
+        let stalled = try await h.api.get("pay")
+        #expect(stalled.status?.healthCheck?.lastResult?.contains("404") == true)
+        // The endpoint coming back does not promote the template that failed ...
+        try "ok".write(toFile: docroot + "/health", atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await h.selectedColor("pay") == "blue")
+        // ... fixing the image (a new template) resumes the rollout.
+        try await h.setImage("pay", "pay:3")
+        #expect(try await h.eventually { try await h.selectedColor("pay") == "green" })
+        let done = try await h.api.get("pay")
+        #expect(done.status?.conditions?.contains { $0.type == "Stalled" } == false)
+        #expect(done.status?.colors?["green"]?.image == "pay:3")
     }
 
     @Test func revertingInsideTheDelayIsAnInstantSwitch() async throws {
