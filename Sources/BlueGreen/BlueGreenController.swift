@@ -33,7 +33,12 @@ public enum BlueGreenController {
                                     checker: HealthChecker(serviceAddresses: serviceAddresses))
         return Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
                           labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
-            guard let bgd = request.object else { return .awaitChange }
+            guard let cached = request.object else { return .awaitChange }
+            // Decide on the latest state, not the cache: a status written a moment ago (health-check counts, the
+            // rollback window) may not have reached the cache yet, and acting on it could promote a failed template
+            // or scale down too early. The status write is also guarded by resourceVersion.
+            guard let bgd = try await Api<BlueGreenDeployment>(client, namespace: cached.metadata.namespace)
+                .getIfExists(cached.metadata.name ?? "") else { return .awaitChange }
             return try await reconciler.reconcile(bgd)
         }
         .owns(Api<Deployment>(client), store: deployments)
@@ -139,7 +144,12 @@ struct Reconciler: Sendable {
             try await ensureDeployment(bgd, a, hash: hash, replicas: replicas)
             var requeue: Duration?
             if let old = status.previewColor.flatMap(Color.init(rawValue:)), old != a, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
-                let due = status.scaleDownAt ?? now()
+                // No recorded deadline (a status lost to a conflict): start the window now rather than cut it short.
+                guard let due = status.scaleDownAt else {
+                    status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
+                    try await writeStatus(bgd, status)
+                    return .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
+                }
                 if due <= now() {
                     try await scale(bgd, old, to: 0)
                     await event("ScaledDown", "ScaleDown", "scaled \(old.rawValue) down after the rollback window")
@@ -270,8 +280,11 @@ struct Reconciler: Sendable {
     func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws {
         guard status != bgd.status else { return }
         let json = try JSONValueEncoder().encode(status)
+        // The resourceVersion makes a write based on a stale read fail with 409 (and be retried) instead of
+        // overwriting newer status.
         _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace)
-            .patchStatus(bgd.metadata.name ?? "", .merge(["status": json]))
+            .patchStatus(bgd.metadata.name ?? "", .merge(["metadata": ["resourceVersion": .string(bgd.metadata.resourceVersion ?? "")],
+                                                          "status": json]))
     }
 
     func switchService(_ services: Api<Service>, _ name: String, _ matchLabels: [String: String], _ color: Color) async throws {

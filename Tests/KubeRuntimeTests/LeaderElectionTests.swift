@@ -53,7 +53,7 @@ import TestSupport
         }
         let a = try elector("a"), b = try elector("b")
         let ta = campaign(a)
-        try await Task.sleep(for: .milliseconds(300))
+        for _ in 0..<250 where leading.value["a", default: 0] == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let tb = campaign(b)
         try await Task.sleep(for: .seconds(1.5))
         let first = leading.value
