@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient", "KubeRuntime", "LocalCluster",
+            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,6 +3,7 @@ import KubeClient
 import KubeCore
 import KubeRuntime
 import Logging
+import Synchronization
 
 /// Reconciles BlueGreenDeployments, in the original design's order: check prerequisites; find the active colour;
 /// bring the target colour up with the new template; wait until every replica is ready; point the preview Service at
@@ -29,8 +30,14 @@ public enum BlueGreenController {
                             now: @escaping @Sendable () -> Time = { .now() },
                             logger: Logger = Logger(label: "salespot.bluegreen")) -> Controller<BlueGreenDeployment> {
         let deployments = Store<Deployment>()
+        metrics?.registry.declare("salespot_bluegreen_switches_total", "counter", help: "Traffic switches between colours", labels: ["namespace"])
+        metrics?.registry.declare("salespot_bluegreen_rollout_duration_seconds", "histogram",
+                                  help: "Time from a new template to traffic switched to it", labels: ["namespace"])
+        metrics?.registry.declare("salespot_bluegreen_active_color", "gauge",
+                                  help: "BlueGreenDeployments whose active Service selects each colour", labels: ["namespace", "color"])
         let reconciler = Reconciler(client: client, deployments: deployments, events: events, now: now,
-                                    checker: HealthChecker(serviceAddresses: serviceAddresses))
+                                    checker: HealthChecker(serviceAddresses: serviceAddresses), metrics: metrics?.registry,
+                                    activeColors: ActiveColors())
         return Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
                           labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
             guard let cached = request.object else { return .awaitChange }
@@ -62,6 +69,8 @@ struct Reconciler: Sendable {
     let events: EventRecorder?
     let now: @Sendable () -> Time
     let checker: HealthChecker
+    let metrics: MetricsRegistry?
+    let activeColors: ActiveColors
 
     struct Invalid: Error, CustomStringConvertible {
         let reason: String
@@ -131,6 +140,7 @@ struct Reconciler: Sendable {
                 try await scale(bgd, preview, to: 0)
             }
             status.previewColor = nil
+            status.rolloutStartTime = nil
             status.phase = "Aborted"
             setConditions(&status, ready: active != nil, reconciling: false, stalled: ("Aborted", "rollout aborted; set spec.abort to false to resume"), generation: generation)
             await event("Aborted", "Abort", "rollout aborted")
@@ -162,6 +172,7 @@ struct Reconciler: Sendable {
                 status.previewColor = nil
             }
             status.activeColor = a.rawValue
+            activeColors.set(ObjectRef(bgd.metadata), a, registry: metrics)
             let ready = isReady(current(a))
             status.phase = ready ? (requeue == nil ? "Healthy" : "Promoted") : "Degraded"
             setConditions(&status, ready: ready, reconciling: requeue != nil, stalled: nil, generation: generation,
@@ -172,8 +183,9 @@ struct Reconciler: Sendable {
 
         // 5. Roll out: bring the target colour up with the new template.
         let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
-        if status.previewColor != target.rawValue {
+        if status.rolloutStartTime == nil {
             await event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
+            status.rolloutStartTime = now()
         }
         try await ensureDeployment(bgd, target, hash: hash, replicas: replicas)
         status.previewColor = target.rawValue
@@ -238,11 +250,17 @@ struct Reconciler: Sendable {
         await event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
         try await switchService(services, bgd.spec.activeService, matchLabels, target)
         await event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
+        metrics?.add("salespot_bluegreen_switches_total", [ns])
+        if let started = status.rolloutStartTime, active != nil {
+            metrics?.observe("salespot_bluegreen_rollout_duration_seconds", [ns], max(0, now().secondsSince1970 - started.secondsSince1970))
+        }
+        activeColors.set(ObjectRef(bgd.metadata), target, registry: metrics)
         if bgd.spec.promote == true {
             _ = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
         }
         status.activeColor = target.rawValue
         status.previewColor = active?.rawValue
+        status.rolloutStartTime = nil
         status.lastSwitchTime = now()
         status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
         status.phase = "Promoted"
@@ -279,12 +297,11 @@ struct Reconciler: Sendable {
 
     func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws {
         guard status != bgd.status else { return }
-        let json = try JSONValueEncoder().encode(status)
-        // The resourceVersion makes a write based on a stale read fail with 409 (and be retried) instead of
-        // overwriting newer status.
-        _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace)
-            .patchStatus(bgd.metadata.name ?? "", .merge(["metadata": ["resourceVersion": .string(bgd.metadata.resourceVersion ?? "")],
-                                                          "status": json]))
+        // A full replacement (so cleared fields go away), guarded by the resourceVersion that was read: a write
+        // based on a stale read fails with 409 and is retried instead of overwriting newer status.
+        var updated = bgd
+        updated.status = status
+        _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace).updateStatus(updated)
     }
 
     func switchService(_ services: Api<Service>, _ name: String, _ matchLabels: [String: String], _ color: Color) async throws {
@@ -350,6 +367,24 @@ struct HealthChecker: Sendable {
                           description: "GET \(url) answered \(response.status), expected \(expectedStatus)")
         } catch {
             return Result(healthy: false, description: "GET \(url) failed: \(error)")
+        }
+    }
+}
+
+/// Which colour each resource's Service selects, summed per namespace and colour for the
+/// `salespot_bluegreen_active_color` gauge (no label carries an object name).
+final class ActiveColors: Sendable {
+    private let state = Mutex([ObjectRef: Color]())
+
+    func set(_ ref: ObjectRef, _ color: Color, registry: MetricsRegistry?) {
+        let counts = state.withLock { s -> [String: [Color: Int]] in
+            s[ref] = color
+            var out: [String: [Color: Int]] = [:]
+            for (r, c) in s { out[r.namespace, default: [:]][c, default: 0] += 1 }
+            return out
+        }
+        for (ns, byColor) in counts {
+            for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ns, c.rawValue], Double(byColor[c] ?? 0)) }
         }
     }
 }

@@ -57,6 +57,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var previewColor: String?
         public var phase: String?
         public var lastSwitchTime: Time?
+        /// When the rollout of the current template began.
+        public var rolloutStartTime: Time?
         public var scaleDownAt: Time?
         public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?

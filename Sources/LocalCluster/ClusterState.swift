@@ -184,6 +184,7 @@ actor ClusterState {
             o[path: ["metadata", field]] = nil
         }
         o[path: ["metadata", "generation"]] = 1
+        if type.key == "/services" { o = Self.defaultService(o, next: resourceVersion) }
         if type.hasStatusSubresource && type.definedBy != nil { o["status"] = nil }
         o = try validated(type, o, name: name)
         if type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
@@ -210,6 +211,28 @@ actor ClusterState {
         o = stamp(o)
         objects[type.key, default: [:]][key] = o
         record(type.key, "ADDED", o, old: nil)
+        return o
+    }
+
+    /// What kube-apiserver fills in on a Service: type ClusterIP, a cluster IP, TCP ports whose targetPort
+    /// defaults to the port, sessionAffinity None.
+    static func defaultService(_ service: JSONValue, next: Int64) -> JSONValue {
+        var o = service
+        let type = o[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
+        o[path: ["spec", "type"]] = .string(type)
+        if type != "ExternalName", o[path: ["spec", "clusterIP"]] == nil {
+            let ip = "10.96.\((next / 250) % 250).\(next % 250 + 1)"
+            o[path: ["spec", "clusterIP"]] = .string(ip)
+            o[path: ["spec", "clusterIPs"]] = [.string(ip)]
+        }
+        if o[path: ["spec", "sessionAffinity"]] == nil { o[path: ["spec", "sessionAffinity"]] = "None" }
+        if var ports = o[path: ["spec", "ports"]]?.arrayValue {
+            for i in ports.indices {
+                if ports[i]["protocol"] == nil { ports[i]["protocol"] = "TCP" }
+                if ports[i]["targetPort"] == nil { ports[i]["targetPort"] = ports[i]["port"] }
+            }
+            o[path: ["spec", "ports"]] = .array(ports)
+        }
         return o
     }
 

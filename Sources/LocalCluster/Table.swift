@@ -45,9 +45,9 @@ enum TablePrinter {
                 if path == "#data" { cells.append(.string(String((o["data"]?.objectValue?.count ?? 0) + (o["binaryData"]?.objectValue?.count ?? 0)))) }
                 else if path.contains("/") {
                     let parts = path.split(separator: "/").map(String.init)
-                    let a = JSONPath.evaluate(parts[0], o).map(cellText)?.stringValue ?? "0"
-                    let b = JSONPath.evaluate(parts[1], o).map(cellText)?.stringValue ?? "0"
-                    cells.append(.string("\(a.isEmpty ? "0" : a)/\(b)"))
+                    let a = JSONPath.evaluate(parts[0], o)?.intValue ?? 0
+                    let b = JSONPath.evaluate(parts[1], o)?.intValue ?? 0
+                    cells.append(.string("\(a)/\(b)"))
                 } else { cells.append(JSONPath.evaluate(path, o).map(cellText) ?? "<none>") }
             }
         }

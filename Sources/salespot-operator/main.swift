@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlueGreen
 import Foundation
 import KubeClient
 import KubeCore
@@ -16,7 +17,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Run.self, Dev.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, Example.self, Config.self]
     )
 }
 
@@ -99,12 +100,18 @@ struct ManagerOptions: ParsableArguments {
 /// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
 /// they land; until then the runtime's reference controller is the one that runs.
 enum Controllers {
-    static let available = ["mirror"]
+    static let available = ["bluegreen", "mirror"]
 
     static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics,
                      logger: Logger) throws -> [any ManagedController] {
         try names.map { name in
             switch name {
+            case "bluegreen":
+                return BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                                workers: options.workers, metrics: metrics,
+                                                events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen",
+                                                                      reportingInstance: ProcessInfo.processInfo.hostName),
+                                                logger: logger)
             case "mirror":
                 return MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                              workers: options.workers,
@@ -219,6 +226,27 @@ struct Dev: AsyncParsableCommand {
                 installed.append(file)
             }
         }
+        // The samples, so a newcomer sees a rollout happen.
+        var samples: [String] = []
+        if let files = try? FileManager.default.contentsOfDirectory(atPath: "manifests/samples") {
+            let client = KubeClient(configuration: cluster.clientConfiguration())
+            for file in files.sorted() where file.hasSuffix(".yaml") {
+                for doc in try YAML.parseAll(try String(contentsOfFile: "manifests/samples/" + file, encoding: .utf8)) {
+                    guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
+                    let resource: ResourceDescriptor? = switch kind {
+                    case "Service": Service.resource
+                    case "BlueGreenDeployment": BlueGreenDeployment.resource
+                    case "ConfigMap": ConfigMap.resource
+                    default: nil
+                    }
+                    guard let resource, resource.apiVersion == apiVersion else { continue }
+                    _ = try await Api<DynamicObject>(client, resource: resource, namespace: "default")
+                        .apply(doc, fieldManager: "salespot-dev", force: true)
+                }
+                samples.append(file)
+            }
+        }
+        let sampleList = samples.isEmpty ? "none" : samples.joined(separator: ", ")
         let kubeconfigPath = cluster.kubeconfigPath
         let server = cluster.server
         let crdList = installed.isEmpty ? "none" : installed.joined(separator: ", ")
@@ -229,10 +257,13 @@ struct Dev: AsyncParsableCommand {
             LocalCluster is serving on \(server)
             kubeconfig: \(kubeconfigPath)
             CRDs installed: \(crdList)
+            samples applied: \(sampleList)
             operator: controllers \(Controllers.available.joined(separator: ", ")); metrics on http://127.0.0.1:\(metricsPort)/metrics
 
             Try:
-              kubectl --kubeconfig \(kubeconfigPath) get namespaces
+              kubectl --kubeconfig \(kubeconfigPath) get bluegreendeployments,deployments,services
+              salespot-operator bluegreen deploy api --image registry.salespot.by/api:1.1.0 --kubeconfig \(kubeconfigPath)
+              salespot-operator bluegreen status --all --kubeconfig \(kubeconfigPath)
               kubectl --kubeconfig \(kubeconfigPath) create configmap demo --dry-run=client -o yaml --from-literal=a=b \\
                 | kubectl --kubeconfig \(kubeconfigPath) label --local -f - mirror=true -o yaml \\
                 | kubectl --kubeconfig \(kubeconfigPath) apply -f -
@@ -256,6 +287,127 @@ struct Config: AsyncParsableCommand {
 
         func run() async throws {
             print(try connection.loadConfiguration().summary)
+        }
+    }
+}
+
+/// `salespot-operator bluegreen ...`: the original design's blue-green-deploy.sh, by patching the resources.
+struct BlueGreenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bluegreen", abstract: "Drive BlueGreenDeployments: deploy, promote, abort, status.",
+        subcommands: [Deploy.self, Promote.self, Abort.self, Status.self])
+
+    /// Which resources a command acts on: one by name, or every one matching a label selector with --all.
+    struct Target: ParsableArguments {
+        @Argument(help: "The BlueGreenDeployment (omit with --all).")
+        var name: String?
+
+        @Flag(help: "Act on every BlueGreenDeployment in the namespace (narrowed with --selector), as the original design's `all`.")
+        var all = false
+
+        @Option(name: [.customShort("l"), .long], help: "Label selector for --all, e.g. app.kubernetes.io/part-of=salespot.")
+        var selector: String?
+
+        func validate() throws {
+            if all == (name != nil) { throw ValidationError("give a name or --all") }
+        }
+
+        func resolve(_ api: Api<BlueGreenDeployment>) async throws -> [BlueGreenDeployment] {
+            if let name { return [try await api.get(name)] }
+            return try await api.listAll(ListOptions(labelSelector: selector)).items
+        }
+    }
+
+    static func api(_ connection: ConnectionOptions) throws -> Api<BlueGreenDeployment> {
+        let configuration = try connection.loadConfiguration()
+        return Api<BlueGreenDeployment>(KubeClient(configuration: configuration), namespace: configuration.namespace)
+    }
+
+    struct Deploy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Roll out to a colour, optionally with a new image for the first container.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: Target
+        @Option(help: "The colour to deploy to: blue or green. Default: the idle colour.")
+        var color: String?
+        @Option(help: "New image of the first container.")
+        var image: String?
+
+        func validate() throws {
+            if let color, Color(rawValue: color) == nil { throw ValidationError("--color must be blue or green") }
+            if color == nil && image == nil { throw ValidationError("give --color, --image or both") }
+        }
+
+        func run() async throws {
+            let api = try BlueGreenCommand.api(connection)
+            for bgd in try await target.resolve(api) {
+                var spec: JSONValue = [:]
+                if let color { spec["activeColor"] = .string(color) }
+                if let image {
+                    var template = bgd.spec.template
+                    guard var containers = template[path: ["spec", "containers"]]?.arrayValue, !containers.isEmpty else {
+                        throw ValidationError("\(bgd.metadata.name ?? ""): the template has no containers")
+                    }
+                    containers[0]["image"] = .string(image)
+                    template[path: ["spec", "containers"]] = .array(containers)
+                    spec["template"] = template
+                }
+                _ = try await api.patch(bgd.metadata.name ?? "", .merge(["spec": spec]), fieldManager: "salespot-cli")
+                print("bluegreendeployment/\(bgd.metadata.name ?? "") deploying\(color.map { " to \($0)" } ?? "")\(image.map { " with \($0)" } ?? "")")
+            }
+        }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Promote a preview that waits for manual promotion.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let api = try BlueGreenCommand.api(connection)
+            for bgd in try await target.resolve(api) {
+                _ = try await api.patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": true, "abort": nil]]), fieldManager: "salespot-cli")
+                print("bluegreendeployment/\(bgd.metadata.name ?? "") promoted")
+            }
+        }
+    }
+
+    struct Abort: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Abort a rollout (traffic back, new colour scaled down); --resume undoes it.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: Target
+        @Flag(help: "Clear a previous abort so the rollout can go on.")
+        var resume = false
+
+        func run() async throws {
+            let api = try BlueGreenCommand.api(connection)
+            for bgd in try await target.resolve(api) {
+                _ = try await api.patch(bgd.metadata.name ?? "", .merge(["spec": ["abort": resume ? nil : true]]), fieldManager: "salespot-cli")
+                print("bluegreendeployment/\(bgd.metadata.name ?? "") \(resume ? "resumed" : "aborted")")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the colours, phase and readiness.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let api = try BlueGreenCommand.api(connection)
+            let rows = try await target.resolve(api).map { b -> [String] in
+                let s = b.status
+                let ready = s?.conditions?.first { $0.type == "Ready" }
+                let colors = Color.allCases.compactMap { c in
+                    s?.colors?[c.rawValue].map { "\(c.rawValue)=\($0.image ?? "?") \($0.readyReplicas ?? 0)/\($0.replicas ?? 0)" }
+                }.joined(separator: ", ")
+                return [b.metadata.name ?? "", s?.activeColor ?? "-", s?.previewColor ?? "-", s?.phase ?? "Pending",
+                        ready.map { "\($0.status) (\($0.reason ?? ""))" } ?? "Unknown", colors]
+            }
+            let header = ["NAME", "ACTIVE", "PREVIEW", "PHASE", "READY", "COLOURS"]
+            let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+            for row in [header] + rows {
+                print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 2, withPad: " ", startingAt: 0) }.joined())
+            }
         }
     }
 }

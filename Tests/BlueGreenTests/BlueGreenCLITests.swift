@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import BlueGreen
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+
+/// `salespot-operator bluegreen ...` as a real process: it drives resources by patching them.
+@Suite struct BlueGreenCLITests {
+    static var executable: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("salespot-operator").path
+    }
+
+    @Test func deployPromoteAbortAndStatusPatchTheResources() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.service("web", app: "web")
+        try await h.bgd("api", image: "api:1", service: "api", manual: true)
+        try await h.bgd("web", image: "web:1", service: "web", manual: true)
+        _ = try await h.api.patch("api", .merge(["metadata": ["labels": ["part-of": "salespot"]]]))
+        _ = try await h.api.patch("web", .merge(["metadata": ["labels": ["part-of": "salespot"]]]))
+        #expect(try await h.eventually {
+            let web = try await h.selectedColor("web")
+            let api = try await h.selectedColor("api")
+            return web == "blue" && api == "blue"
+        })
+        func cli(_ args: String...) async throws -> (status: Int32, out: String, err: String) {
+            try await runAsync(Self.executable, ["bluegreen"] + args + ["--kubeconfig", h.cluster.kubeconfigPath])
+        }
+        let deploy = try await cli("deploy", "api", "--image", "api:2")
+        #expect(deploy.status == 0, "\(deploy.err)")
+        #expect(try await h.api.get("api").spec.template[path: ["spec", "containers"]]?[0]?["image"] == "api:2")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
+        let promote = try await cli("promote", "api")
+        #expect(promote.status == 0)
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        // --all with a selector acts on every matching resource (the original design's `all`).
+        _ = try await cli("deploy", "--all", "-l", "part-of=salespot", "--color", "green")
+        #expect(try await h.api.get("web").spec.activeColor == "green")
+        #expect(try await h.api.get("api").spec.activeColor == "green")
+        let abort = try await cli("abort", "--all", "-l", "part-of=salespot")
+        #expect(abort.status == 0)
+        #expect(try await h.api.get("web").spec.abort == true)
+        let status = try await cli("status", "--all")
+        #expect(status.out.contains("NAME"))
+        #expect(status.out.contains("api"))
+        #expect(status.out.contains("web"))
+        let bad = try await cli("deploy", "api", "--color", "purple")
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("blue or green"))
+    }
+}
