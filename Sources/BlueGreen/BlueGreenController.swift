@@ -95,6 +95,9 @@ struct Reconciler: Sendable {
             return try await stall(bgd, &status, reason: "ServiceNotFound",
                                    message: "active Service \"\(bgd.spec.activeService)\" does not exist", event: event)
         }
+        if let ingress = bgd.spec.ingress, try await Api<Ingress>(client, namespace: ns).getIfExists(ingress.name) == nil {
+            return try await stall(bgd, &status, reason: "IngressNotFound", message: "Ingress \"\(ingress.name)\" does not exist", event: event)
+        }
         if let preview = bgd.spec.previewService, try await services.getIfExists(preview) == nil {
             return try await stall(bgd, &status, reason: "ServiceNotFound", message: "preview Service \"\(preview)\" does not exist", event: event)
         }
@@ -249,6 +252,7 @@ struct Reconciler: Sendable {
         }
         await event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
         try await switchService(services, bgd.spec.activeService, matchLabels, target)
+        if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         await event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
         metrics?.add("salespot_bluegreen_switches_total", [ns])
         if let started = status.rolloutStartTime, active != nil {
@@ -311,6 +315,46 @@ struct Reconciler: Sendable {
         guard current.spec?.selector != selector else { return }
         _ = try await services.patch(name, .merge(["spec": ["selector": .object(JSONObject(selector.mapValues { .string($0) }))]]),
                                      fieldManager: BlueGreenController.fieldManager)
+    }
+
+    /// Points the Ingress at the colour: per-colour Services (NAME-blue, NAME-green, owned, with the active
+    /// Service's ports) are kept, and every backend naming the active Service or a colour Service is switched.
+    func switchIngress(_ bgd: BlueGreenDeployment, _ ingressName: String, _ active: Service, _ color: Color) async throws {
+        let ns = bgd.metadata.namespace ?? "default"
+        let name = bgd.metadata.name ?? ""
+        guard let owner = bgd.ownerReference(resource: BlueGreenDeployment.resource) else { return }
+        var labels = bgd.spec.selector.matchLabels ?? [:]
+        for c in Color.allCases {
+            labels[BlueGreenController.colorLabel] = c.rawValue
+            let ports = try JSONValueEncoder().encode(active.spec?.ports ?? [])
+            let svc: JSONValue = ["apiVersion": "v1", "kind": "Service",
+                                  "metadata": ["name": .string("\(name)-\(c.rawValue)"), "namespace": .string(ns),
+                                               "ownerReferences": [try JSONValueEncoder().encode(owner)]],
+                                  "spec": ["selector": .object(JSONObject(labels.mapValues { .string($0) })), "ports": ports]]
+            _ = try await Api<Service>(client, namespace: ns).apply(svc, fieldManager: BlueGreenController.fieldManager, force: true)
+        }
+        let api = Api<Ingress>(client, namespace: ns)
+        var ingress = try await api.get(ingressName)
+        let names: Set<String> = [active.metadata.name ?? "", "\(name)-blue", "\(name)-green"]
+        let targetName = "\(name)-\(color.rawValue)"
+        var changed = false
+        func retarget(_ backend: inout IngressBackend?) {
+            if let svc = backend?.service, names.contains(svc.name), svc.name != targetName {
+                backend?.service?.name = targetName
+                changed = true
+            }
+        }
+        var defaultBackend = ingress.spec?.defaultBackend
+        retarget(&defaultBackend)
+        if defaultBackend != nil { ingress.spec?.defaultBackend = defaultBackend }
+        for r in (ingress.spec?.rules ?? []).indices {
+            for p in (ingress.spec?.rules?[r].http?.paths ?? []).indices {
+                var backend: IngressBackend? = ingress.spec?.rules?[r].http?.paths[p].backend
+                retarget(&backend)
+                if let backend { ingress.spec?.rules?[r].http?.paths[p].backend = backend }
+            }
+        }
+        if changed { _ = try await api.update(ingress, fieldManager: BlueGreenController.fieldManager) }
     }
 
     func scale(_ bgd: BlueGreenDeployment, _ color: Color, to replicas: Int32) async throws {

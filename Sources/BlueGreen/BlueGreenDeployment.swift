@@ -32,6 +32,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var abort: Bool?
         public var scaleDownDelaySeconds: Int?
         public var healthCheck: JSONValue?
+        /// An Ingress whose backends follow the active colour.
+        public var ingress: IngressRef?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {
@@ -41,6 +43,12 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
             self.activeService = activeService
             self.previewService = previewService
         }
+    }
+
+    /// Names an Ingress in the same namespace.
+    public struct IngressRef: Codable, Sendable, Hashable {
+        public var name: String
+        public init(name: String) { self.name = name }
     }
 
     /// How the new colour becomes active.

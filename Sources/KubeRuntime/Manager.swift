@@ -65,13 +65,11 @@ public struct Manager: ServiceLifecycle.Service {
         let endpoints = try await OperatorEndpoints.start(host: options.endpointsHost, port: options.endpointsPort,
                                                           registry: registry, isReady: isReady, logger: logger)
         onListening(endpoints.port)
-        defer { endpoints.task.cancel() }
-        var probes: (port: Int, task: Task<Void, any Error>)?
+        var probes: OperatorEndpoints.Handle?
         if let port = options.probesPort {
             probes = try await OperatorEndpoints.start(host: options.probesHost ?? options.endpointsHost, port: port,
                                                        registry: registry, isReady: isReady, logger: logger)
         }
-        defer { probes?.task.cancel() }
         let elector = options.leaderElection
             ? try LeaderElector(api: Api<Lease>(client, namespace: options.leaseNamespace), name: options.leaseName,
                                 identity: options.identity, config: options.leaderConfig, metrics: registry, logger: logger)
@@ -89,6 +87,8 @@ public struct Manager: ServiceLifecycle.Service {
             }
             logger.info("controllers stopped")
         }
+        await endpoints.stop()
+        await probes?.stop()
     }
 
     static func runAll(_ controllers: [any ManagedController]) async {

@@ -9,6 +9,8 @@ actor ClusterState {
     let historyLimit: Int
     private(set) var types: [String: ResourceType] = [:]
     var objects: [String: [String: JSONValue]] = [:]
+    /// The uid of every stored object, so the garbage collector can tell a dangling owner reference at once.
+    var uids: Set<String> = []
     private(set) var resourceVersion: Int64 = 1
     var history: [HistoryEntry] = []
     var historyStart = 0
@@ -91,6 +93,7 @@ actor ClusterState {
         compactedThrough = resourceVersion
         for (typeKey, items) in restored {
             objects[typeKey] = items
+            for o in items.values { if let uid = o[path: ["metadata", "uid"]]?.stringValue { uids.insert(uid) } }
             if typeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
                 for crd in items.values { if let t = try? ResourceType.fromCRD(crd) { types[t.key] = t } }
             }
@@ -210,7 +213,9 @@ actor ClusterState {
         }
         o = stamp(o)
         objects[type.key, default: [:]][key] = o
+        if let uid = o[path: ["metadata", "uid"]]?.stringValue { uids.insert(uid) }
         record(type.key, "ADDED", o, old: nil)
+        collectIfOwnersAreGone(type, o)
         return o
     }
 
@@ -315,6 +320,7 @@ actor ClusterState {
         if new[path: ["metadata", "deletionTimestamp"]] != nil,
            (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
             objects[type.key]?[key] = nil
+            if let uid = new[path: ["metadata", "uid"]]?.stringValue { uids.remove(uid) }
             record(type.key, "DELETED", new, old: old)
             collectGarbage(ownerUID: new[path: ["metadata", "uid"]]?.stringValue, policy: "Background")
             return new
@@ -365,6 +371,7 @@ actor ClusterState {
         var gone = old
         gone[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
         objects[type.key]?[key] = nil
+        if let uid { uids.remove(uid) }
         record(type.key, "DELETED", gone, old: old)
         if type.key == "/namespaces" { deleteNamespaceContents(name) }
         if type.definedBy == nil, type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource,
@@ -387,6 +394,15 @@ actor ClusterState {
                 _ = try? delete(t, namespace: ns, name: o[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
             }
         }
+    }
+
+    /// An object created with owner references that all name objects which no longer exist (its owner was deleted
+    /// while it was being made) is collected at once, as the garbage collector would collect it shortly after.
+    private func collectIfOwnersAreGone(_ type: ResourceType, _ o: JSONValue) {
+        let owners = o[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []
+        guard !owners.isEmpty, owners.allSatisfy({ !uids.contains($0["uid"]?.stringValue ?? "") }) else { return }
+        _ = try? delete(type, namespace: o[path: ["metadata", "namespace"]]?.stringValue,
+                        name: o[path: ["metadata", "name"]]?.stringValue ?? "", propagation: "Background", preconditions: nil)
     }
 
     /// Garbage collection: dependents whose owner references name `ownerUID` are deleted (or, with `Orphan`, freed).

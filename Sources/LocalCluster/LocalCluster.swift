@@ -5,6 +5,7 @@ import NIOSSL
 import KubeClient
 import KubeCore
 import Logging
+import ServiceLifecycle
 import NIOCore
 import Synchronization
 
@@ -51,6 +52,7 @@ public final class LocalCluster: Sendable {
     let state: ClusterState
     let faults: FaultInjector
     private let serverTask: Task<Void, any Error>
+    private let serviceGroup: ServiceGroup
     private let persistence: Persistence?
     private let simulator: WorkloadSimulator?
 
@@ -97,7 +99,10 @@ public final class LocalCluster: Sendable {
                                   readyContinuation.finish()
                               },
                               logger: quiet)
-        let task = Task { try await app.run() }
+        // Run the server as a ServiceLifecycle service so that stopping it is a graceful shutdown: cancelling the task
+        // that runs it races with connections being accepted, which NIO's async channels do not allow.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: quiet))
+        let task = Task { try await group.run() }
         var port = 0
         for await p in ready { port = p }
         guard port > 0 else {
@@ -129,7 +134,7 @@ public final class LocalCluster: Sendable {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         let simulator = options.simulateWorkloads ? WorkloadSimulator(state: state, options: options) : nil
         let cluster = LocalCluster(options: options, token: token, port: port, kubeconfigPath: path, caPEM: caPEM, state: state,
-                                   faults: faults, serverTask: task, persistence: persistence, simulator: simulator)
+                                   faults: faults, serverTask: task, serviceGroup: group, persistence: persistence, simulator: simulator)
         let sim = simulator
         let pers = persistence
         await state.setOnChange { typeKey, eventType, object in
@@ -140,7 +145,8 @@ public final class LocalCluster: Sendable {
     }
 
     private init(options: Options, token: String, port: Int, kubeconfigPath: String, caPEM: [UInt8], state: ClusterState,
-                 faults: FaultInjector, serverTask: Task<Void, any Error>, persistence: Persistence?, simulator: WorkloadSimulator?) {
+                 faults: FaultInjector, serverTask: Task<Void, any Error>, serviceGroup: ServiceGroup, persistence: Persistence?,
+                 simulator: WorkloadSimulator?) {
         self.options = options
         self.token = token
         self.port = port
@@ -149,6 +155,7 @@ public final class LocalCluster: Sendable {
         self.state = state
         self.faults = faults
         self.serverTask = serverTask
+        self.serviceGroup = serviceGroup
         self.persistence = persistence
         self.simulator = simulator
     }
@@ -160,7 +167,7 @@ public final class LocalCluster: Sendable {
         try? await persistence?.save()
         // Graceful shutdown finishes in the background (it waits for idle keep-alive connections to close);
         // the state is already saved and no watch is open.
-        serverTask.cancel()
+        await serviceGroup.triggerGracefulShutdown()
     }
 
     /// A client configured for this cluster.

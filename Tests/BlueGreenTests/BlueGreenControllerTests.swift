@@ -163,6 +163,29 @@ struct Harness {
         #expect(done.status?.conditions?.contains { $0.type == "Stalled" } == false)
     }
 
+    @Test func theIngressFollowsTheActiveColour() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("site", app: "site")
+        let backend = IngressBackend(service: IngressServiceBackend(name: "site", port: ServiceBackendPort(number: 80)))
+        _ = try await Api<Ingress>(h.client, namespace: "default").create(Ingress(metadata: ObjectMeta(name: "site"), spec: IngressSpec(
+            rules: [IngressRule(host: "salespot.by", http: HTTPIngressRuleValue(paths: [HTTPIngressPath(path: "/", backend: backend)]))])))
+        try await h.bgd("site", image: "site:1", service: "site")
+        _ = try await h.api.patch("site", .merge(["spec": ["ingress": ["name": "site"]]]))
+        func ingressTarget() async throws -> String? {
+            try await Api<Ingress>(h.client, namespace: "default").get("site").spec?.rules?.first?.http?.paths.first?.backend.service?.name
+        }
+        #expect(try await h.eventually { try await ingressTarget() == "site-blue" })
+        try await h.setImage("site", "site:2")
+        #expect(try await h.eventually { try await ingressTarget() == "site-green" })
+        let green = try await Api<Service>(h.client, namespace: "default").get("site-green")
+        #expect(green.spec?.selector == ["app": "site", "salespot.by/color": "green"])
+        #expect(green.spec?.ports?.first?.port == 80)
+        try await h.setImage("site", "site:3")
+        #expect(try await h.eventually { try await ingressTarget() == "site-blue" })
+        #expect(try await h.api.get("site").status?.conditions?.contains { $0.type == "Stalled" } == false)
+    }
+
     @Test func revertingInsideTheDelayIsAnInstantSwitch() async throws {
         let h = try await Harness.start()
         defer { h.stop() }
