@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster"]),
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),

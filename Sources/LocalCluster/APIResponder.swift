@@ -218,7 +218,23 @@ struct APIResponder: HTTPResponder {
         }
     }
 
+    /// Applies a patch. As kube-apiserver's update loop does, a patch that does not name a resourceVersion is retried
+    /// on a fresh read when another write got in between the read and the write; one that names it gets the 409.
     func patch(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
+        let pinned = patch[path: ["metadata", "resourceVersion"]] != nil
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await patchOnce(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun)
+            } catch let f as APIFailure where f.code == 409 && f.status.reason == "Conflict" && !pinned && attempt < 10
+                && !(f.status.details?.causes?.contains { $0.reason == "FieldManagerConflict" } ?? false) {
+                continue
+            }
+        }
+    }
+
+    func patchOnce(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
         let current = try? await state.get(t.type, namespace: t.namespace, name: name)
         if contentType == "application/apply-patch+yaml" {
             guard let manager = query["fieldManager"], !manager.isEmpty else {

@@ -193,6 +193,8 @@ func option(_ name: String, default value: Int) -> Int {
 switch args.first {
 case "watch-decode":
     try watchDecode(events: option("--events", default: 100_000))
+case "bluegreen":
+    try await blueGreenBench(resources: option("--resources", default: 500), workers: option("--workers", default: 4))
 case "mirror":
     try await mirrorBench(objects: option("--objects", default: 1000))
 case "latency":
@@ -207,7 +209,8 @@ case "localcluster":
                                 concurrency: option("--concurrency", default: 16))
 default:
     print("""
-    usage: salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
+    usage: salespot-bench bluegreen [--resources N] [--workers W]   N rollouts at once: ready-to-switch latency, fairness
+           salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
            salespot-bench latency [--changes N] [--rate R]   change-to-reconcile-start latency p50/p99
            salespot-bench cache [--objects N] [--compact]   steady RSS of a controller caching N Deployments
            salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
