@@ -98,8 +98,12 @@ struct Reconciler: Sendable {
         if let ingress = bgd.spec.ingress, try await Api<Ingress>(client, namespace: ns).getIfExists(ingress.name) == nil {
             return try await stall(bgd, &status, reason: "IngressNotFound", message: "Ingress \"\(ingress.name)\" does not exist", event: event)
         }
-        if let preview = bgd.spec.previewService, try await services.getIfExists(preview) == nil {
-            return try await stall(bgd, &status, reason: "ServiceNotFound", message: "preview Service \"\(preview)\" does not exist", event: event)
+        var previewService: Service?
+        if let preview = bgd.spec.previewService {
+            previewService = try await services.getIfExists(preview)
+            if previewService == nil {
+                return try await stall(bgd, &status, reason: "ServiceNotFound", message: "preview Service \"\(preview)\" does not exist", event: event)
+            }
         }
         let matchLabels = bgd.spec.selector.matchLabels ?? [:]
         let templateLabels = bgd.spec.template[path: ["metadata", "labels"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
@@ -135,7 +139,7 @@ struct Reconciler: Sendable {
         if bgd.spec.abort == true {
             if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
                current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
-                try await switchService(services, bgd.spec.activeService, matchLabels, previous)
+                try await switchService(services, service, matchLabels, previous)
                 await event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
                 try await scale(bgd, a, to: 0)
                 status.activeColor = previous.rawValue
@@ -200,8 +204,8 @@ struct Reconciler: Sendable {
             try await writeStatus(bgd, status)
             return .requeue(after: .seconds(1))
         }
-        if let preview = bgd.spec.previewService {
-            try await switchService(services, preview, matchLabels, target)
+        if let previewService {
+            try await switchService(services, previewService, matchLabels, target)
         }
         // The HTTP health check, through the preview Service, before any traffic moves.
         if let check = bgd.spec.healthCheck, let httpGet = check["httpGet"] {
@@ -251,7 +255,7 @@ struct Reconciler: Sendable {
             return .awaitChange
         }
         await event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
-        try await switchService(services, bgd.spec.activeService, matchLabels, target)
+        try await switchService(services, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         await event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
         metrics?.add("salespot_bluegreen_switches_total", [ns])
@@ -308,11 +312,11 @@ struct Reconciler: Sendable {
         _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace).updateStatus(updated)
     }
 
-    func switchService(_ services: Api<Service>, _ name: String, _ matchLabels: [String: String], _ color: Color) async throws {
+    /// Points a Service (as read at the start of this reconcile) at a colour; a merge patch, so nothing else changes.
+    func switchService(_ services: Api<Service>, _ current: Service, _ matchLabels: [String: String], _ color: Color) async throws {
         var selector = matchLabels
         selector[BlueGreenController.colorLabel] = color.rawValue
-        let current = try await services.get(name)
-        guard current.spec?.selector != selector else { return }
+        guard current.spec?.selector != selector, let name = current.metadata.name else { return }
         _ = try await services.patch(name, .merge(["spec": ["selector": .object(JSONObject(selector.mapValues { .string($0) }))]]),
                                      fieldManager: BlueGreenController.fieldManager)
     }
