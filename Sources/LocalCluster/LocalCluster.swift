@@ -37,7 +37,8 @@ public final class LocalCluster: Sendable {
         public var deploymentReadyDelay: Duration = .seconds(1)
         /// How long a Job that is not this project's executable takes to complete. Default 1 s.
         public var jobDuration: Duration = .seconds(1)
-        /// Executable names whose Jobs run as local processes (the project's own executable). Default `salespot-operator`.
+        /// Jobs whose first command word has one of these names run as local processes, at the mapped path
+        /// (`dev` maps `salespot-operator` to its own executable). Default: none; other Jobs complete after ``jobDuration``.
         public var localJobExecutables: [String: String] = [:]
         public init() {}
     }
