@@ -114,7 +114,7 @@ public struct LeaderElector: Sendable {
         }
         if holder != identity {
             spec.acquireTime = MicroTime(t)
-            spec.leaseTransitions = (spec.leaseTransitions ?? 0) + (holder.isEmpty ? 0 : 1)
+            spec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1  // as client-go: every change of holder
         }
         spec.holderIdentity = identity
         spec.renewTime = MicroTime(t)
