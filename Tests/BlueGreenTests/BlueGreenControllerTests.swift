@@ -126,13 +126,8 @@ struct Harness {
         let docroot = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: docroot) }
         let port = Int.random(in: 42000..<52000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", docroot]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { stopProcess(server) }
+        let server = try startServer(python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", docroot])
+        defer { server.stop() }
         try "ok".write(toFile: docroot + "/health", atomically: true, encoding: .utf8)
         let h = try await Harness.start(serviceAddresses: ["pay-preview.default.svc:80": "127.0.0.1:\(port)"])
         defer { h.stop() }

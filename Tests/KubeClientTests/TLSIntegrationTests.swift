@@ -145,13 +145,8 @@ final class TLSFixture: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: docroot, withIntermediateDirectories: true)
         try #"{"kind":"Status"}"#.write(toFile: docroot + "/version", atomically: true, encoding: .utf8)
         let port = Int.random(in: 40000..<60000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: nghttpd)
-        server.arguments = ["-d", docroot, "--address=127.0.0.1", String(port), fixture.dir + "/server.key", fixture.dir + "/server.crt"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { stopProcess(server) }
+        let server = try startServer(nghttpd, ["-d", docroot, "--address=127.0.0.1", String(port), fixture.dir + "/server.key", fixture.dir + "/server.crt"])
+        defer { server.stop() }
         let config = ClientConfiguration(server: "https://127.0.0.1:\(port)", tls: TLSConfiguration(caPEM: fixture.file("ca.crt")))
         let client = KubeClient(configuration: config)
         var response: HTTPResponse?

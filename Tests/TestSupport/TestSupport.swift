@@ -109,3 +109,46 @@ public final class Locked<Value: Sendable>: Sendable {
     public var value: Value { mutex.withLock { $0 } }
     public func mutate(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
 }
+
+/// A helper server started by a test.
+public final class ServerProcess: Sendable {
+    let shell: Process
+    /// The server's own pid (the shell around it reports it).
+    public let pid: Int32
+
+    init(shell: Process, pid: Int32) {
+        self.shell = shell
+        self.pid = pid
+    }
+
+    /// Stops the server and the shell around it.
+    public func stop() {
+        // SIGKILL: the test runner's children may inherit an ignored SIGTERM.
+        if pid > 0 { kill(pid, SIGKILL) }
+        stopProcess(shell)
+    }
+}
+
+/// Starts a helper server for a test so that it does not outlive the test process: a shell runs it in the
+/// background, reports its pid, and kills it when its standard input (a pipe this process holds) closes, which
+/// happens when the test process exits, a crash included. Stop it early with ``ServerProcess/stop()``.
+public func startServer(_ executable: String, _ args: [String]) throws -> ServerProcess {
+    let quoted = ([executable] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    // fd 3 keeps the pipe (background jobs get /dev/null as stdin).
+    p.arguments = ["-c", "exec 3<&0; \(quoted) >/dev/null 2>&1 & child=$!; echo $child; "
+                       + "(cat <&3 >/dev/null; kill $child 2>/dev/null) & wait $child"]
+    p.standardInput = Pipe()
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    var line = Data()
+    while !line.contains(0x0A) {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line.append(chunk)
+    }
+    return ServerProcess(shell: p, pid: Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+}
