@@ -160,7 +160,9 @@ struct Reconciler: Sendable {
            bgd.spec.activeColor == nil || bgd.spec.activeColor == a.rawValue {
             try await ensureDeployment(bgd, a, hash: hash, replicas: replicas)
             var requeue: Duration?
-            if let old = status.previewColor.flatMap(Color.init(rawValue:)), old != a, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
+            // The colour kept for rollback, while it still runs.
+            let kept = status.previewColor.flatMap(Color.init(rawValue:)).flatMap { $0 == a ? nil : $0 }
+            if let old = kept, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
                 // No recorded deadline (a status lost to a conflict): start the window now rather than cut it short.
                 guard let due = status.scaleDownAt else {
                     status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
@@ -175,8 +177,10 @@ struct Reconciler: Sendable {
                 } else {
                     requeue = .seconds(max(0.1, due.secondsSince1970 - now().secondsSince1970))
                 }
-            } else if status.previewColor != nil, status.previewColor != a.rawValue, current(status.previewColor.flatMap(Color.init(rawValue:)) ?? a.other).map({ ($0.spec?.replicas ?? 0) == 0 }) ?? true {
+            } else {
+                // Nothing kept for rollback any more.
                 status.previewColor = nil
+                status.scaleDownAt = nil
             }
             status.activeColor = a.rawValue
             activeColors.set(ObjectRef(bgd.metadata), a, registry: metrics)
@@ -208,20 +212,18 @@ struct Reconciler: Sendable {
             try await switchService(services, previewService, matchLabels, target)
         }
         // The HTTP health check, through the preview Service, before any traffic moves.
-        if let check = bgd.spec.healthCheck, let httpGet = check["httpGet"] {
+        if let check = bgd.spec.healthCheck, let httpGet = check.httpGet {
             guard let preview = bgd.spec.previewService else {
                 return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.healthCheck.httpGet needs spec.previewService", event: event)
             }
             var progress = status.healthCheck ?? BlueGreenDeployment.HealthCheckStatus()
             if progress.template != hash { progress = BlueGreenDeployment.HealthCheckStatus(template: hash, successes: 0, failures: 0) }
-            let failureThreshold = Int(check["failureThreshold"]?.intValue ?? 3)
             // A template that failed its checks stays failed: only a new template (or abort) moves on.
-            if (progress.failures ?? 0) >= failureThreshold { return .awaitChange }
-            let url = "http://\(preview).\(ns).svc:\(httpGet["port"]?.intValue ?? 80)\(httpGet["path"]?.stringValue ?? "/")"
-            let result = await checker.check(url: url, expectedStatus: Int(httpGet["expectedStatus"]?.intValue ?? 200),
-                                             timeout: .seconds(Int(check["timeoutSeconds"]?.intValue ?? 5)))
+            if (progress.failures ?? 0) >= check.failuresAllowed { return .awaitChange }
+            let url = "http://\(preview).\(ns).svc:\(httpGet.port)\(httpGet.path)"
+            let result = await checker.check(url: url, expectedStatus: httpGet.expectedStatus ?? 200, timeout: check.timeout)
             progress.lastResult = result.description
-            let period = Duration.seconds(Int(check["periodSeconds"]?.intValue ?? 5))
+            let period = check.period
             if result.healthy {
                 progress.successes = (progress.successes ?? 0) + 1
                 progress.failures = 0
@@ -230,13 +232,13 @@ struct Reconciler: Sendable {
                 progress.successes = 0
             }
             status.healthCheck = progress
-            if (progress.failures ?? 0) >= failureThreshold {
+            if (progress.failures ?? 0) >= check.failuresAllowed {
                 _ = try await stall(bgd, &status, reason: "HealthCheckFailed",
                                     message: "\(target.rawValue) failed its health check \(progress.failures ?? 0) times: \(result.description); traffic stays on \(active?.rawValue ?? "nothing")",
                                     event: event)
                 return .awaitChange
             }
-            if (progress.successes ?? 0) < Int(check["successThreshold"]?.intValue ?? 1) {
+            if (progress.successes ?? 0) < check.successesNeeded {
                 status.phase = "Progressing"
                 setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil,
                               generation: generation, readyReason: "HealthChecking", reconcilingMessage: "checking \(url): \(result.description)")

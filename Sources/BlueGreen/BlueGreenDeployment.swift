@@ -31,7 +31,7 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var promote: Bool?
         public var abort: Bool?
         public var scaleDownDelaySeconds: Int?
-        public var healthCheck: JSONValue?
+        public var healthCheck: HealthCheck?
         /// An Ingress whose backends follow the active colour.
         public var ingress: IngressRef?
 
@@ -42,6 +42,39 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
             self.template = template
             self.activeService = activeService
             self.previewService = previewService
+        }
+    }
+
+    /// Checks of the new colour before the switch. Unset fields take the CRD's defaults (which the API server
+    /// also applies), so a spec read from anywhere behaves the same.
+    public struct HealthCheck: Codable, Sendable, Hashable {
+        public var httpGet: HTTPGet?
+        public var timeoutSeconds: Int?
+        public var periodSeconds: Int?
+        public var successThreshold: Int?
+        public var failureThreshold: Int?
+
+        public init(httpGet: HTTPGet? = nil, periodSeconds: Int? = nil, failureThreshold: Int? = nil) {
+            self.httpGet = httpGet
+            self.periodSeconds = periodSeconds
+            self.failureThreshold = failureThreshold
+        }
+
+        public var timeout: Duration { .seconds(timeoutSeconds ?? 5) }
+        public var period: Duration { .seconds(periodSeconds ?? 5) }
+        public var successesNeeded: Int { successThreshold ?? 1 }
+        public var failuresAllowed: Int { failureThreshold ?? 3 }
+    }
+
+    /// An HTTP GET that must answer `expectedStatus` (default 200).
+    public struct HTTPGet: Codable, Sendable, Hashable {
+        public var path: String
+        public var port: Int
+        public var expectedStatus: Int?
+        public init(path: String, port: Int, expectedStatus: Int? = nil) {
+            self.path = path
+            self.port = port
+            self.expectedStatus = expectedStatus
         }
     }
 

@@ -34,8 +34,6 @@ final class WatchChannel: Sendable {
         waiter?.resume(returning: nil)
     }
 
-    var isClosed: Bool { state.withLock { $0.closed } }
-
     /// Whatever is pending now, without waiting.
     func takePending() -> [UInt8] {
         state.withLock { s in

@@ -39,7 +39,7 @@ struct Harness {
     }
 
     func bgd(_ name: String, image: String, service: String, delay: Int = 1, manual: Bool = false,
-             preview: String? = nil, healthCheck: JSONValue? = nil) async throws {
+             preview: String? = nil, healthCheck: BlueGreenDeployment.HealthCheck? = nil) async throws {
         var spec = BlueGreenDeployment.Spec(replicas: 2, selector: LabelSelector(matchLabels: ["app": name]),
                                             template: ["metadata": ["labels": ["app": .string(name)]],
                                                        "spec": ["containers": [["name": "app", "image": .string(image)]]]],
@@ -133,7 +133,7 @@ struct Harness {
         defer { h.stop() }
         try await h.service("pay", app: "pay")
         try await h.service("pay-preview", app: "pay")
-        let check: JSONValue = ["httpGet": ["path": "/health", "port": 80, "expectedStatus": 200], "periodSeconds": 1, "failureThreshold": 2]
+        let check = BlueGreenDeployment.HealthCheck(httpGet: .init(path: "/health", port: 80, expectedStatus: 200), periodSeconds: 1, failureThreshold: 2)
         try await h.bgd("pay", image: "pay:1", service: "pay", preview: "pay-preview", healthCheck: check)
         #expect(try await h.eventually { try await h.selectedColor("pay") == "blue" })
         // The new version is broken: its health endpoint is gone.
