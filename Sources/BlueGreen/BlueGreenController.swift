@@ -30,25 +30,47 @@ public enum BlueGreenController {
                             now: @escaping @Sendable () -> Time = { .now() },
                             logger: Logger = Logger(label: "salespot.bluegreen")) -> Controller<BlueGreenDeployment> {
         let deployments = Store<Deployment>()
+        let services = Store<Service>()
         metrics?.registry.declare("salespot_bluegreen_switches_total", "counter", help: "Traffic switches between colours", labels: ["namespace"])
         metrics?.registry.declare("salespot_bluegreen_rollout_duration_seconds", "histogram",
                                   help: "Time from a new template to traffic switched to it", labels: ["namespace"])
         metrics?.registry.declare("salespot_bluegreen_active_color", "gauge",
                                   help: "BlueGreenDeployments whose active Service selects each colour", labels: ["namespace", "color"])
-        let reconciler = Reconciler(client: client, deployments: deployments, events: events, now: now,
+        let written = WrittenVersions()
+        let activeColors = ActiveColors()
+        let reconciler = Reconciler(client: client, deployments: deployments, services: services, events: events, now: now,
                                     checker: HealthChecker(serviceAddresses: serviceAddresses), metrics: metrics?.registry,
-                                    activeColors: ActiveColors())
-        return Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
+                                    activeColors: activeColors, written: written, writtenServices: WrittenVersions())
+        let controller = Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
                           labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
-            guard let cached = request.object else { return .awaitChange }
-            // Decide on the latest state, not the cache: a status written a moment ago (health-check counts, the
+            guard let cached = request.object else {
+                written.forget(request.ref)
+                activeColors.remove(request.ref, registry: metrics?.registry)
+                return .awaitChange
+            }
+            // Decide on the latest state: a status this controller wrote a moment ago (health-check counts, the
             // rollback window) may not have reached the cache yet, and acting on it could promote a failed template
-            // or scale down too early. The status write is also guarded by resourceVersion.
-            guard let bgd = try await Api<BlueGreenDeployment>(client, namespace: cached.metadata.namespace)
-                .getIfExists(cached.metadata.name ?? "") else { return .awaitChange }
+            // or scale down too early. So until the cache shows our last write, read the object afresh. (The status
+            // write is also guarded by resourceVersion.)
+            var bgd = cached
+            if !written.cacheIsCurrent(request.ref, cached.metadata.resourceVersion) {
+                guard let fresh = try await Api<BlueGreenDeployment>(client, namespace: cached.metadata.namespace)
+                    .getIfExists(cached.metadata.name ?? "") else { return .awaitChange }
+                bgd = fresh
+            }
             return try await reconciler.reconcile(bgd)
         }
-        .owns(Api<Deployment>(client), store: deployments)
+        let resources = controller.store
+        return controller
+            .owns(Api<Deployment>(client), store: deployments)
+            // A Service created, edited or deleted reconciles the resources that name it (a missing Service that
+            // appears unblocks them at once; a selector changed by hand is put back).
+            .watches(Api<Service>(client), store: services) { service in
+                let name = service.metadata.name
+                return resources.list(namespace: service.metadata.namespace ?? "default")
+                    .filter { $0.spec.activeService == name || $0.spec.previewService == name }
+                    .map { ObjectRef($0.metadata) }
+            }
     }
 
     /// A stable hash of the pod template, so an unchanged template is recognised after a restart.
@@ -66,11 +88,15 @@ public enum BlueGreenController {
 struct Reconciler: Sendable {
     let client: KubeClient
     let deployments: Store<Deployment>
+    let services: Store<Service>
     let events: EventRecorder?
     let now: @Sendable () -> Time
     let checker: HealthChecker
     let metrics: MetricsRegistry?
     let activeColors: ActiveColors
+    let written: WrittenVersions
+    /// This controller's last write to each Service, until the Service cache shows it.
+    let writtenServices: WrittenVersions
 
     struct Invalid: Error, CustomStringConvertible {
         let reason: String
@@ -80,18 +106,19 @@ struct Reconciler: Sendable {
     func deploymentName(_ bgd: BlueGreenDeployment, _ color: Color) -> String { "\(bgd.metadata.name ?? "")-\(color.rawValue)" }
 
     func reconcile(_ bgd: BlueGreenDeployment) async throws -> Action {
+        var bgd = bgd
         let ns = bgd.metadata.namespace ?? "default"
-        let services = Api<Service>(client, namespace: ns)
+        let serviceAPI = Api<Service>(client, namespace: ns)
         let generation = bgd.metadata.generation
         var status = bgd.status ?? BlueGreenDeployment.Status()
-        func event(_ reason: String, _ action: String, _ note: String, warning: Bool = false) async {
-            await events?.record(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
+        func event(_ reason: String, _ action: String, _ note: String, warning: Bool = false) {
+            events?.emit(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
                                                             name: bgd.metadata.name, namespace: ns, uid: bgd.metadata.uid),
                                  type: warning ? "Warning" : "Normal", reason: reason, action: action, note: note)
         }
 
         // 1. Prerequisites.
-        guard let service = try await services.getIfExists(bgd.spec.activeService) else {
+        guard let service = try await self.service(ns, bgd.spec.activeService) else {
             return try await stall(bgd, &status, reason: "ServiceNotFound",
                                    message: "active Service \"\(bgd.spec.activeService)\" does not exist", event: event)
         }
@@ -100,7 +127,7 @@ struct Reconciler: Sendable {
         }
         var previewService: Service?
         if let preview = bgd.spec.previewService {
-            previewService = try await services.getIfExists(preview)
+            previewService = try await self.service(ns, preview)
             if previewService == nil {
                 return try await stall(bgd, &status, reason: "ServiceNotFound", message: "preview Service \"\(preview)\" does not exist", event: event)
             }
@@ -139,8 +166,8 @@ struct Reconciler: Sendable {
         if bgd.spec.abort == true {
             if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
                current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
-                try await switchService(services, service, matchLabels, previous)
-                await event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
+                try await switchService(serviceAPI, service, matchLabels, previous)
+                event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
                 try await scale(bgd, a, to: 0)
                 status.activeColor = previous.rawValue
             } else if let preview = status.previewColor.flatMap(Color.init(rawValue:)), preview != active {
@@ -150,7 +177,7 @@ struct Reconciler: Sendable {
             status.rolloutStartTime = nil
             status.phase = "Aborted"
             setConditions(&status, ready: active != nil, reconciling: false, stalled: ("Aborted", "rollout aborted; set spec.abort to false to resume"), generation: generation)
-            await event("Aborted", "Abort", "rollout aborted")
+            event("Aborted", "Abort", "rollout aborted")
             try await writeStatus(bgd, status)
             return .awaitChange
         }
@@ -171,7 +198,7 @@ struct Reconciler: Sendable {
                 }
                 if due <= now() {
                     try await scale(bgd, old, to: 0)
-                    await event("ScaledDown", "ScaleDown", "scaled \(old.rawValue) down after the rollback window")
+                    event("ScaledDown", "ScaleDown", "scaled \(old.rawValue) down after the rollback window")
                     status.previewColor = nil
                     status.scaleDownAt = nil
                 } else {
@@ -195,7 +222,7 @@ struct Reconciler: Sendable {
         // 5. Roll out: bring the target colour up with the new template.
         let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
         if status.rolloutStartTime == nil {
-            await event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
+            event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
             status.rolloutStartTime = now()
         }
         try await ensureDeployment(bgd, target, hash: hash, replicas: replicas)
@@ -209,7 +236,7 @@ struct Reconciler: Sendable {
             return .requeue(after: .seconds(1))
         }
         if let previewService {
-            try await switchService(services, previewService, matchLabels, target)
+            try await switchService(serviceAPI, previewService, matchLabels, target)
         }
         // The HTTP health check, through the preview Service, before any traffic moves.
         if let check = bgd.spec.healthCheck, let httpGet = check.httpGet {
@@ -252,21 +279,23 @@ struct Reconciler: Sendable {
             status.phase = "Paused"
             setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
                           readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion")
-            await event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
+            event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
             try await writeStatus(bgd, status)
             return .awaitChange
         }
-        await event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
-        try await switchService(services, service, matchLabels, target)
+        try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
-        await event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
+        event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
+        event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
         metrics?.add("salespot_bluegreen_switches_total", [ns])
         if let started = status.rolloutStartTime, active != nil {
             metrics?.observe("salespot_bluegreen_rollout_duration_seconds", [ns], max(0, now().secondsSince1970 - started.secondsSince1970))
         }
         activeColors.set(ObjectRef(bgd.metadata), target, registry: metrics)
         if bgd.spec.promote == true {
-            _ = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
+            let patched = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
+            written.record(ObjectRef(patched.metadata), patched.metadata.resourceVersion)
+            bgd = patched
         }
         status.activeColor = target.rawValue
         status.previewColor = active?.rawValue
@@ -279,14 +308,22 @@ struct Reconciler: Sendable {
         return active == nil ? .awaitChange : .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
     }
 
+    /// A Service from the cache, or read afresh when the cache may not show it yet (not cached, or older than our
+    /// last write to it).
+    func service(_ namespace: String, _ name: String) async throws -> Service? {
+        let ref = ObjectRef(namespace: namespace, name: name)
+        if let cached = services.get(ref), writtenServices.cacheIsCurrent(ref, cached.metadata.resourceVersion) { return cached }
+        return try await Api<Service>(client, namespace: namespace).getIfExists(name)
+    }
+
     func stall(_ bgd: BlueGreenDeployment, _ status: inout BlueGreenDeployment.Status, reason: String, message: String,
-               event: (String, String, String, Bool) async -> Void) async throws -> Action {
+               event: (String, String, String, Bool) -> Void) async throws -> Action {
         let changed = status.conditions?.first(where: { $0.type == "Stalled" })?.reason != reason
         status.phase = "Degraded"
         setConditions(&status, ready: false, reconciling: false, stalled: (reason, message), generation: bgd.metadata.generation)
-        if changed { await event(reason, "Validate", message, true) }
+        if changed { event(reason, "Validate", message, true) }
         try await writeStatus(bgd, status)
-        // Services are not watched: look again in a while.
+        // A Service or Ingress appearing reconciles at once (watched); look again in a while as well.
         return .requeue(after: .seconds(15))
     }
 
@@ -311,7 +348,8 @@ struct Reconciler: Sendable {
         // based on a stale read fails with 409 and is retried instead of overwriting newer status.
         var updated = bgd
         updated.status = status
-        _ = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace).updateStatus(updated)
+        let stored = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace).updateStatus(updated)
+        written.record(ObjectRef(stored.metadata), stored.metadata.resourceVersion)
     }
 
     /// Points a Service (as read at the start of this reconcile) at a colour; a merge patch, so nothing else changes.
@@ -319,8 +357,9 @@ struct Reconciler: Sendable {
         var selector = matchLabels
         selector[BlueGreenController.colorLabel] = color.rawValue
         guard current.spec?.selector != selector, let name = current.metadata.name else { return }
-        _ = try await services.patch(name, .merge(["spec": ["selector": .object(JSONObject(selector.mapValues { .string($0) }))]]),
-                                     fieldManager: BlueGreenController.fieldManager)
+        let patched = try await services.patch(name, .merge(["spec": ["selector": .object(JSONObject(selector.mapValues { .string($0) }))]]),
+                                               fieldManager: BlueGreenController.fieldManager)
+        writtenServices.record(ObjectRef(patched.metadata), patched.metadata.resourceVersion)
     }
 
     /// Points the Ingress at the colour: per-colour Services (NAME-blue, NAME-green, owned, with the active
@@ -421,20 +460,54 @@ struct HealthChecker: Sendable {
     }
 }
 
+/// The resourceVersion of this controller's last write to each BlueGreenDeployment, until the cache shows it.
+final class WrittenVersions: Sendable {
+    private let versions = Mutex([ObjectRef: String]())
+
+    func record(_ ref: ObjectRef, _ version: String?) {
+        versions.withLock { $0[ref] = version }
+    }
+
+    func forget(_ ref: ObjectRef) {
+        _ = versions.withLock { $0.removeValue(forKey: ref) }
+    }
+
+    /// Whether the cached copy includes our last write: nothing written since it was cached, or it is that write.
+    func cacheIsCurrent(_ ref: ObjectRef, _ cachedVersion: String?) -> Bool {
+        versions.withLock { v in
+            guard let last = v[ref] else { return true }
+            guard last == cachedVersion else { return false }
+            v[ref] = nil
+            return true
+        }
+    }
+}
+
 /// Which colour each resource's Service selects, summed per namespace and colour for the
 /// `salespot_bluegreen_active_color` gauge (no label carries an object name).
 final class ActiveColors: Sendable {
-    private let state = Mutex([ObjectRef: Color]())
+    private let state = Mutex((colors: [ObjectRef: Color](), counts: [String: [Color: Int]]()))
 
     func set(_ ref: ObjectRef, _ color: Color, registry: MetricsRegistry?) {
-        let counts = state.withLock { s -> [String: [Color: Int]] in
-            s[ref] = color
-            var out: [String: [Color: Int]] = [:]
-            for (r, c) in s { out[r.namespace, default: [:]][c, default: 0] += 1 }
-            return out
+        let counts = state.withLock { s -> [Color: Int]? in
+            let previous = s.colors.updateValue(color, forKey: ref)
+            guard previous != color else { return nil }
+            if let previous { s.counts[ref.namespace, default: [:]][previous, default: 0] -= 1 }
+            s.counts[ref.namespace, default: [:]][color, default: 0] += 1
+            return s.counts[ref.namespace]
         }
-        for (ns, byColor) in counts {
-            for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ns, c.rawValue], Double(byColor[c] ?? 0)) }
+        guard let counts else { return }
+        for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ref.namespace, c.rawValue], Double(counts[c] ?? 0)) }
+    }
+
+    /// A deleted resource no longer counts.
+    func remove(_ ref: ObjectRef, registry: MetricsRegistry?) {
+        let counts = state.withLock { s -> [Color: Int]? in
+            guard let previous = s.colors.removeValue(forKey: ref) else { return nil }
+            s.counts[ref.namespace, default: [:]][previous, default: 0] -= 1
+            return s.counts[ref.namespace]
         }
+        guard let counts else { return }
+        for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ref.namespace, c.rawValue], Double(counts[c] ?? 0)) }
     }
 }

@@ -40,7 +40,11 @@ public struct Controller<T: KubernetesObject>: Sendable {
     public let store: Store<T>
     public let queue: WorkQueue<ObjectRef>
     let primaries: [Watcher<T>]
+    /// The namespaces watched (nil: all), for secondary resources too.
+    let namespaces: [String]?
     var secondaries: [@Sendable (WorkQueue<ObjectRef>) async -> Void] = []
+    /// Whether each secondary watch has completed its first list.
+    var secondariesSynced: [@Sendable () -> Bool] = []
     /// Concurrent reconciles (of different keys). Default 1, as controller-runtime.
     public var workers: Int
     /// Reconcile every cached object this often; `nil` for never.
@@ -67,8 +71,15 @@ public struct Controller<T: KubernetesObject>: Sendable {
         self.metrics = metrics
         self.sleep = { try await clock.sleep(for: $0) }
         self.queue = WorkQueue(clock: clock, observer: metrics?.queueObserver(name: name))
-        let apis = namespaces.map { $0.map { Api<T>(api.client, resource: api.resource, namespace: $0) } } ?? [Api<T>(api.client, resource: api.resource, namespace: nil)]
+        self.namespaces = namespaces
+        let apis = Self.scoped(api, namespaces)
         self.primaries = apis.map { Watcher(api: $0, labelSelector: labelSelector, clock: clock, logger: l) }
+        self.store.expectScopes(apis.count)
+    }
+
+    /// One API per watched namespace, or one for all.
+    static func scoped<O>(_ api: Api<O>, _ namespaces: [String]?) -> [Api<O>] {
+        namespaces.map { $0.map { Api<O>(api.client, resource: api.resource, namespace: $0) } } ?? [Api<O>(api.client, resource: api.resource, namespace: nil)]
     }
 
     /// Also reconciles the owner when an object of this kind changes: objects whose controller owner reference
@@ -83,22 +94,31 @@ public struct Controller<T: KubernetesObject>: Sendable {
         }
     }
 
-    /// Also reconciles whatever `mapper` names when an object of another resource changes.
+    /// Also reconciles whatever `mapper` names when an object of another resource changes. Watched in the
+    /// controller's namespaces; reconciles start once these watches have listed too.
     /// - Parameter store: a cache to keep of these objects, for reconciles to read instead of calling the API.
     public func watches<O: KubernetesObject>(_ api: Api<O>, labelSelector: String? = nil, store: Store<O>? = nil,
                                             mapper: @escaping @Sendable (O) -> [ObjectRef]) -> Controller<T> {
         var copy = self
-        let watcher = Watcher(api: api, labelSelector: labelSelector, logger: logger)
-        copy.secondaries.append { queue in
-            for await event in watcher.events() {
-                store?.apply(event)
-                switch event {
-                case .initApply(let o), .apply(let o), .delete(let o):
-                    for ref in mapper(o) { await queue.add(ref) }
-                case .initStart, .initDone: break
+        let apis = Self.scoped(api, namespaces)
+        store?.expectScopes(apis.count)
+        let listed = Mutex(Set<String?>())
+        for scoped in apis {
+            let watcher = Watcher(api: scoped, labelSelector: labelSelector, logger: logger)
+            copy.secondaries.append { queue in
+                for await event in watcher.events() {
+                    store?.apply(event, scope: scoped.namespace)
+                    switch event {
+                    case .initApply(let o), .apply(let o), .delete(let o):
+                        for ref in mapper(o) { await queue.add(ref) }
+                    case .initDone:
+                        _ = listed.withLock { $0.insert(scoped.namespace) }
+                    case .initStart: break
+                    }
                 }
             }
         }
+        copy.secondariesSynced.append { listed.withLock { $0.count } >= apis.count }
         return copy
     }
 
@@ -109,7 +129,7 @@ public struct Controller<T: KubernetesObject>: Sendable {
             for watcher in primaries {
                 group.addTask {
                     for await event in watcher.events() {
-                        for change in store.apply(event) { await queue.add(change.ref) }
+                        for change in store.apply(event, scope: watcher.api.namespace) { await queue.add(change.ref) }
                     }
                 }
             }
@@ -118,7 +138,7 @@ public struct Controller<T: KubernetesObject>: Sendable {
             group.addTask {
                 while !Task.isCancelled {
                     let depth = await queue.depth
-                    if store.hasSynced && depth == 0 { break }
+                    if hasSynced && depth == 0 { break }
                     try? await Task.sleep(for: .milliseconds(100))
                 }
                 if !Task.isCancelled { returnFreedMemory() }
@@ -143,12 +163,12 @@ public struct Controller<T: KubernetesObject>: Sendable {
         }
     }
 
-    /// Whether every primary cache has completed its first list (for /readyz).
-    public var hasSynced: Bool { store.hasSynced }
+    /// Whether every cache has completed its first list (for /readyz; reconciles wait for it too).
+    public var hasSynced: Bool { store.hasSynced && secondariesSynced.allSatisfy { $0() } }
 
     func work() async {
         // Keys are handed out only once the cache is complete, so reconciles never see a partial world.
-        while !store.hasSynced && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+        while !hasSynced && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
         while let ref = await queue.next() {
             let started = ContinuousClock.now
             metrics?.activeWorkers(name, delta: 1)

@@ -7,8 +7,13 @@ import Logging
 /// the same regarding object, type, reason, action and note within ``seriesWindow`` bump `series.count` and
 /// `series.lastObservedTime` on the existing Event instead of creating another.
 ///
-/// Recording never throws: a failure is logged, since an Event must not fail a reconcile.
+/// Recording never throws: a failure is logged, since an Event must not fail a reconcile. Reconcilers use
+/// ``emit(regarding:type:reason:action:note:)``, which stamps the time and returns at once (as with client-go's
+/// broadcaster, an Event is not worth a round trip on the reconcile's critical path); one sender posts them in
+/// order, and past ``queueLimit`` waiting Events new ones are dropped.
 public actor EventRecorder {
+    /// Events waiting to be sent beyond which new ones are dropped.
+    public static let queueLimit = 4096
     /// How long a repeat is folded into the earlier Event (client-go uses 6 minutes).
     public static let seriesWindow: Double = 360
 
@@ -18,6 +23,16 @@ public actor EventRecorder {
     let now: @Sendable () -> Time
     let logger: Logger
     private var recent: [String: (name: String, namespace: String, count: Int32, first: Time)] = [:]
+    private nonisolated let queue: AsyncStream<Item>.Continuation
+
+    enum Item: Sendable {
+        case event(Pending)
+        case flush(CheckedContinuation<Void, Never>)
+    }
+
+    struct Pending: Sendable {
+        var regarding: ObjectReference, type: String, reason: String, action: String, note: String, at: Time
+    }
 
     public init(client: KubeClient, reportingController: String, reportingInstance: String,
                 now: @escaping @Sendable () -> Time = { .now() }, logger: Logger = Logger(label: "salespot.events")) {
@@ -26,14 +41,47 @@ public actor EventRecorder {
         self.instance = reportingInstance
         self.now = now
         self.logger = logger
+        let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(Self.queueLimit))
+        queue = continuation
+        // Holds the recorder weakly: when it goes, deinit finishes the stream and this ends.
+        Task { [weak self] in
+            for await item in stream {
+                switch item {
+                case .flush(let waiter): waiter.resume()
+                case .event(let p):
+                    guard let self else { return }
+                    await self.record(regarding: p.regarding, type: p.type, reason: p.reason, action: p.action, note: p.note, at: p.at)
+                }
+            }
+        }
+    }
+
+    deinit { queue.finish() }
+
+    /// Queues an Event stamped now and returns at once.
+    public nonisolated func emit(regarding: ObjectReference, type: String = "Normal", reason: String, action: String, note: String) {
+        let p = Pending(regarding: regarding, type: type, reason: reason, action: action, note: note, at: now())
+        if case .dropped = queue.yield(.event(p)) {
+            logger.warning("event queue full; event dropped", metadata: ["reason": .string(reason)])
+        }
+    }
+
+    /// Waits until every Event emitted before this call has been sent (or given up on).
+    public func drain() async {
+        await withCheckedContinuation { waiter in
+            if case .dropped(let item) = queue.yield(.flush(waiter)), case .flush(let w) = item { w.resume() }
+        }
     }
 
     /// Records an Event. `type` is `Normal` or `Warning`; `reason` is CamelCase; `action` what was done.
     public func record(regarding: ObjectReference, type: String = "Normal", reason: String, action: String, note: String) async {
+        await record(regarding: regarding, type: type, reason: reason, action: action, note: note, at: now())
+    }
+
+    private func record(regarding: ObjectReference, type: String, reason: String, action: String, note: String, at t: Time) async {
         let namespace = regarding.namespace ?? "default"
         let api = Api<Event>(client, namespace: namespace)
         let key = [regarding.uid ?? regarding.name ?? "", type, reason, action, note].joined(separator: "\u{1}")
-        let t = now()
         do {
             if let previous = recent[key], t.secondsSince1970 - previous.first.secondsSince1970 < Self.seriesWindow {
                 let count = previous.count + 1

@@ -41,8 +41,10 @@ public final class Store<T: KubernetesObject>: Sendable {
         var byNamespace: [String: Set<ObjectRef>] = [:]
         var byOwner: [String: Set<ObjectRef>] = [:]
         var byLabel: [String: Set<ObjectRef>] = [:]
-        var relisting: Set<ObjectRef>?
-        var synced = false
+        /// Objects seen so far in the list under way, per watch scope (a namespace, or nil for all).
+        var relisting: [String?: Set<ObjectRef>] = [:]
+        var syncedScopes: Set<String?> = []
+        var expectedScopes = 1
     }
     private let state = Mutex(State())
     private let transform: @Sendable (T) -> T
@@ -88,8 +90,13 @@ public final class Store<T: KubernetesObject>: Sendable {
         }
     }
 
-    /// Whether the first list has completed.
-    public var hasSynced: Bool { state.withLock { $0.synced } }
+    /// Whether the first list has completed (of every watch feeding the store; see ``expectScopes(_:)``).
+    public var hasSynced: Bool { state.withLock { $0.syncedScopes.count >= $0.expectedScopes } }
+
+    /// How many watches (one per namespace, or one for all) feed this store; it has synced once each has listed.
+    public func expectScopes(_ n: Int) {
+        state.withLock { $0.expectedScopes = max(1, n) }
+    }
     public var count: Int { state.withLock { $0.objects.count } }
 
     public func get(_ ref: ObjectRef) -> T? { state.withLock { $0.objects[ref] }.flatMap(Self.value) }
@@ -110,8 +117,10 @@ public final class Store<T: KubernetesObject>: Sendable {
     }
 
     /// Applies a watcher event; returns the refs it touched (for enqueueing).
+    /// - Parameter scope: the namespace the watch covers (nil: all), so that a re-list of one namespace removes
+    ///   only that namespace's vanished objects when several watches feed one store.
     @discardableResult
-    public func apply(_ event: WatcherEvent<T>) -> [(ref: ObjectRef, object: T?, old: T?)] {
+    public func apply(_ event: WatcherEvent<T>, scope: String? = nil) -> [(ref: ObjectRef, object: T?, old: T?)] {
         // Transform and encode before taking the lock, so readers wait only for the dictionary update.
         var prepared: (T, Entry)?
         switch event {
@@ -123,24 +132,24 @@ public final class Store<T: KubernetesObject>: Sendable {
         return state.withLock { s in
             switch event {
             case .initStart:
-                s.relisting = []
+                s.relisting[scope] = []
                 return []
             case .initApply:
                 let (o, e) = prepared!
                 let ref = ObjectRef(o.metadata)
-                s.relisting?.insert(ref)
+                s.relisting[scope]?.insert(ref)
                 let old = Self.put(&s, ref, o, e)
                 return [(ref, o, old)]
             case .initDone:
                 var gone: [(ObjectRef, T?, T?)] = []
-                if let seen = s.relisting {
-                    for ref in Array(s.objects.keys) where !seen.contains(ref) {
+                if let seen = s.relisting.removeValue(forKey: scope) {
+                    let candidates = scope.map { Array(s.byNamespace[$0] ?? []) } ?? Array(s.objects.keys)
+                    for ref in candidates where !seen.contains(ref) {
                         let old = Self.remove(&s, ref)
                         gone.append((ref, nil, old))
                     }
                 }
-                s.relisting = nil
-                s.synced = true
+                s.syncedScopes.insert(scope)
                 return gone
             case .apply:
                 let (o, e) = prepared!

@@ -109,15 +109,20 @@ struct Harness {
         #expect(final.status?.observedGeneration == final.metadata.generation)
         #expect(final.status?.colors?["green"]?.image == "api:2")
         #expect(violations.value.isEmpty, "\(violations.value)")
-        // Every step is an Event, in order.
-        let events = try await Api<Event>(h.client, namespace: "default").list().items
-            .sorted { ($0.eventTime?.time.secondsSince1970 ?? 0) < ($1.eventTime?.time.secondsSince1970 ?? 0) }
-            .map { "\($0.reason ?? ""):\($0.note ?? "")" }
+        // Every step is an Event, in order (Events are sent after the step, so wait for the last one).
         let expected = ["Deploying:bringing up blue", "Ready:blue", "Promoted:traffic switched to blue",
                         "Deploying:bringing up green", "Ready:green", "Promoted:traffic switched to green", "ScaledDown:scaled blue"]
-        var index = 0
-        for e in events where index < expected.count && e.hasPrefix(expected[index]) { index += 1 }
-        #expect(index == expected.count, "events: \(events)")
+        let events = Locked([String]())
+        let inOrder = try await h.eventually {
+            let seen = try await Api<Event>(h.client, namespace: "default").list().items
+                .sorted { ($0.eventTime?.time.secondsSince1970 ?? 0) < ($1.eventTime?.time.secondsSince1970 ?? 0) }
+                .map { "\($0.reason ?? ""):\($0.note ?? "")" }
+            events.mutate { $0 = seen }
+            var index = 0
+            for e in seen where index < expected.count && e.hasPrefix(expected[index]) { index += 1 }
+            return index == expected.count
+        }
+        #expect(inOrder, "events: \(events.value)")
     }
 
     @Test func aFailingHealthCheckStopsTheRolloutAndAFixResumesIt() async throws {
@@ -233,8 +238,19 @@ struct Harness {
         #expect(orphan.status?.conditions?.first { $0.type == "Ready" }?.status == "False")
         #expect(try await h.deployment("orphan-blue") == nil)  // nothing deployed
         #expect(try await h.eventually { try await h.selectedColor("good") == "blue" })
-        let warnings = try await Api<Event>(h.client, namespace: "default").list().items.filter { $0.type == "Warning" && $0.reason == "ServiceNotFound" }
-        #expect(warnings.count == 1)
+        func warnings() async throws -> Int {
+            try await Api<Event>(h.client, namespace: "default").list().items.filter { $0.type == "Warning" && $0.reason == "ServiceNotFound" }.count
+        }
+        #expect(try await h.eventually { try await warnings() == 1 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await warnings() == 1)  // reported once, not on every retry
+        // The Service appearing unblocks the resource at once (Services are watched), well before the 15 s retry.
+        try await h.service("no-such-service", app: "orphan")
+        #expect(try await h.eventually(.seconds(5)) { try await h.selectedColor("no-such-service") == "blue" })
+        #expect(try await h.api.get("orphan").status?.conditions?.first { $0.type == "Stalled" } == nil)
+        // A selector changed by hand is put back.
+        _ = try await Api<Service>(h.client, namespace: "default").patch("good", .merge(["spec": ["selector": ["salespot.by/color": "green"]]]))
+        #expect(try await h.eventually(.seconds(5)) { try await h.selectedColor("good") == "blue" })
     }
 
     @Test func aRestartedOperatorCarriesOnMidRollout() async throws {

@@ -52,6 +52,24 @@ import TestSupport
         #expect(events.first { $0.reason == "Failed" }?.type == "Warning")
     }
 
+    @Test func emittedEventsAreSentInOrderWithoutBlockingTheCaller() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let recorder = EventRecorder(client: client, reportingController: "salespot.by/test", reportingInstance: "test-1")
+        let ref = ObjectReference(apiVersion: "v1", kind: "ConfigMap", name: "y", namespace: "default", uid: "uid-y")
+        for i in 0..<20 { recorder.emit(regarding: ref, reason: "Step", action: "Sync", note: "step \(i)") }
+        recorder.emit(regarding: ref, reason: "Step", action: "Sync", note: "step 0")  // a repeat: folded
+        await recorder.drain()
+        let events = try await Api<Event>(client, namespace: "default").list().items
+        let byNote = Dictionary(events.map { ($0.note ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(events.count == 20 && byNote.count == 20)
+        // Stamped when emitted, so their times follow the order of the calls.
+        let times = (0..<20).map { byNote["step \($0)"]?.eventTime?.time.secondsSince1970 ?? -1 }
+        #expect(times.allSatisfy { $0 > 0 } && times == times.sorted(), "\(times)")
+        #expect(byNote["step 0"]?.series?.count == 2)
+    }
+
     @Test func ownerReferencesAndLabelIndex() throws {
         var owner = ConfigMap(metadata: ObjectMeta(name: "o", namespace: "ns"))
         owner.metadata.uid = "u-1"
@@ -99,5 +117,22 @@ import TestSupport
         let gone = store.apply(.initDone)
         #expect(gone.map(\.ref.name) == ["b"])
         #expect(store.count == 1)
+    }
+
+    @Test func aRelistOfOneNamespaceLeavesTheOthersAlone() {
+        let store = Store<ConfigMap>()
+        store.expectScopes(2)
+        for ns in ["a", "b"] {
+            store.apply(.initStart, scope: ns)
+            store.apply(.initApply(ConfigMap(metadata: ObjectMeta(name: "x", namespace: ns))), scope: ns)
+            #expect(store.hasSynced == false)  // not before both namespaces have listed
+            store.apply(.initDone, scope: ns)
+        }
+        #expect(store.hasSynced && store.count == 2)
+        // Namespace a is listed again and is now empty: only its object goes.
+        store.apply(.initStart, scope: "a")
+        let gone = store.apply(.initDone, scope: "a")
+        #expect(gone.map(\.ref) == [ObjectRef(namespace: "a", name: "x")])
+        #expect(store.list(namespace: "b").count == 1)
     }
 }
