@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// Supplies credentials for each request and refreshes them: re-reads token files, reruns exec plugins when their
@@ -58,7 +62,7 @@ public actor Authenticator {
                 if let cached = cachedToken { return Credentials(authorization: "Bearer \(cached.value)") }
                 throw KubeError.authentication("cannot read token file \(path)")
             }
-            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = String(decoding: data, as: UTF8.self).trimmingASCIIWhitespace()
             cachedToken = (token, t)
             return Credentials(authorization: "Bearer \(token)")
         case .exec(let config):

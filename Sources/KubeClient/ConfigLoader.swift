@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// Finds and resolves the client configuration in client-go's order: an explicit kubeconfig path, then
@@ -38,7 +42,7 @@ public struct ConfigLoader: Sendable {
             return try inCluster(host: host, port: port, namespace: namespace)
         }
         if let home = environment["HOME"] {
-            let path = (home as NSString).appendingPathComponent(".kube/config")
+            let path = Paths.join(home, ".kube/config")
             if FileManager.default.fileExists(atPath: path) {
                 return try resolve(try Self.loadFiles([path], mustExist: true), context: context, namespace: namespace)
             }
@@ -50,13 +54,13 @@ public struct ConfigLoader: Sendable {
     /// In a pod: the service's address, the mounted token (re-read as it rotates), CA and namespace.
     public func inCluster(host: String, port: String, namespace: String? = nil) throws -> ClientConfiguration {
         let dir = serviceAccountDirectory
-        let tokenPath = (dir as NSString).appendingPathComponent("token")
-        let caPath = (dir as NSString).appendingPathComponent("ca.crt")
+        let tokenPath = Paths.join(dir, "token")
+        let caPath = Paths.join(dir, "ca.crt")
         guard FileManager.default.isReadableFile(atPath: tokenPath) else {
             throw KubeError.configuration(ConfigError(file: tokenPath, message: "in-cluster token file is missing"))
         }
-        let ns = namespace ?? (try? String(contentsOfFile: (dir as NSString).appendingPathComponent("namespace"), encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "default"
+        let ns = namespace ?? (try? String(contentsOfFile: Paths.join(dir, "namespace"), encoding: .utf8))?
+            .trimmingASCIIWhitespace() ?? "default"
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return ClientConfiguration(
             server: "https://\(hostPart):\(port)",
@@ -85,11 +89,11 @@ public struct ConfigLoader: Sendable {
             }
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw KubeError.configuration(ConfigError(file: path, message: "cannot read: \(error.localizedDescription)"))
+                throw KubeError.configuration(ConfigError(file: path, message: "cannot read: \(error)"))
             }
             let file = try parse(text, path: path)
             merged.sources.append(path)
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = Paths.directory(of: path)
             if merged.config.currentContext == nil || merged.config.currentContext == "" {
                 if let c = file.currentContext, !c.isEmpty { merged.config.currentContext = c }
             }
@@ -137,7 +141,7 @@ public struct ConfigLoader: Sendable {
 
     static func resolvePath(_ p: String, _ dir: String) -> String {
         if p.isEmpty || p.hasPrefix("/") { return p }
-        return (dir as NSString).appendingPathComponent(p)
+        return Paths.join(dir, p)
     }
 
     /// `users[admin].user.token` style paths from a decoding error, naming list items by their `name`.

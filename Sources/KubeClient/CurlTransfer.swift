@@ -1,5 +1,9 @@
 import CCurl
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// One request on the wire: its easy handle, its buffers, and whoever waits for it.
@@ -174,7 +178,7 @@ final class CurlTransfer: @unchecked Sendable {
             responseHeaders = HTTPHeaders()  // a new response (after 100 Continue or a proxy CONNECT)
             return
         }
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = line.trimmingASCIIWhitespace()
         if trimmed.isEmpty {
             let code = statusCode
             if streaming, code >= 200, !headDelivered, let stream {
@@ -185,7 +189,7 @@ final class CurlTransfer: @unchecked Sendable {
             return
         }
         if let colon = trimmed.firstIndex(of: ":") {
-            responseHeaders.add(String(trimmed[..<colon]), trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            responseHeaders.add(String(trimmed[..<colon]), trimmed[trimmed.index(after: colon)...].trimmingASCIIWhitespace())
         }
     }
 

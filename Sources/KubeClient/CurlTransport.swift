@@ -1,5 +1,9 @@
 import CCurl
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 import Synchronization
 
@@ -73,7 +77,6 @@ final class CurlEngine: @unchecked Sendable {
     }
     private let inbox = Mutex(Inbox())
     private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]  // keyed by easy handle; loop thread only
-    private let thread: Thread?
 
     init() {
         _ = curlGlobalInit
@@ -82,11 +85,8 @@ final class CurlEngine: @unchecked Sendable {
         salespot_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         salespot_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 32)
         let box = UnsafeTransfer<CurlEngine?>(nil)
-        let t = Thread { box.value?.loop() }
-        t.name = "salespot-curl"
-        thread = t
         box.value = self
-        t.start()
+        Posix.startThread(name: "salespot-curl") { box.value?.loop() }
     }
 
     func submit(_ transfer: CurlTransfer) {
@@ -172,7 +172,7 @@ struct URLParts {
         self.scheme = scheme
         self.host = host
         port = c.port ?? (scheme == "https" ? 443 : 80)
-        let authorityEnd = url.range(of: "://").map { url[$0.upperBound...] } ?? Substring(url)
+        let authorityEnd = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? Substring(url)
         rest = authorityEnd.firstIndex(of: "/").map { String(authorityEnd[$0...]) } ?? ""
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// Runs an exec credential plugin (client.authentication.k8s.io v1 / v1beta1) and parses its `ExecCredential`.
@@ -44,7 +48,7 @@ public struct ExecCredentialPlugin: Sendable {
         let (status, stdout, stderr) = try await Self.runProcess(command: config.command, args: config.args ?? [], env: env)
         guard status == 0 else {
             var message = "exec plugin '\(config.command)' exited with status \(status)"
-            let err = String(decoding: stderr.prefix(2048), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let err = String(decoding: stderr.prefix(2048), as: UTF8.self).trimmingASCIIWhitespace()
             if !err.isEmpty { message += ": \(err)" }
             throw KubeError.authentication(message)
         }
@@ -86,38 +90,10 @@ public struct ExecCredentialPlugin: Sendable {
     }
 
     static func runProcess(command: String, args: [String], env: [String: String]) async throws -> (Int32, [UInt8], [UInt8]) {
-        let process = Process()
-        if command.contains("/") {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = args
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [command] + args
-        }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw KubeError.authentication("cannot run exec plugin '\(command)': \(error.localizedDescription)")
-        }
-        // Read both pipes off the cooperative pool: a plugin blocks if its output is not drained.
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let group = DispatchGroup()
-                nonisolated(unsafe) var stderrData = Data()
-                group.enter()
-                Thread.detachNewThread {
-                    stderrData = err.fileHandleForReading.readDataToEndOfFile()
-                    group.leave()
-                }
-                let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-                group.wait()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, [UInt8](stdoutData), [UInt8](stderrData)))
-            }
+        do {
+            return try await Posix.run(command, arguments: args, environment: env)
+        } catch {
+            throw KubeError.authentication("cannot run exec plugin '\(command)': \(error)")
         }
     }
 }

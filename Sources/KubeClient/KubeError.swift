@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// Every error the client reports. Each says whether retrying can help (``isRetryable``).
@@ -87,7 +91,7 @@ public enum KubeError: Error, Sendable, CustomStringConvertible {
         }
         if status.code == nil { status.code = code }
         var retryAfter: Duration?
-        if let header = headers["retry-after"], let seconds = Int(header.trimmingCharacters(in: .whitespaces)) {
+        if let header = headers["retry-after"], let seconds = Int(header.trimmingASCIIWhitespace()) {
             retryAfter = .seconds(seconds)
         } else if let s = status.details?.retryAfterSeconds {
             retryAfter = .seconds(s)

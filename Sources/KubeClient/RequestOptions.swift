@@ -125,7 +125,7 @@ public struct JSONPatchOperation: Sendable, Equatable, Codable {
 
     /// Escapes a key for a JSON pointer (`~` → `~0`, `/` → `~1`).
     public static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        key.replacing("~", with: "~0").replacing("/", with: "~1")
     }
 }
 
@@ -154,4 +154,8 @@ public enum Patch: Sendable, Equatable {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

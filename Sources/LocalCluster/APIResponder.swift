@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import HTTPTypes
 import KubeCore
@@ -62,8 +66,8 @@ struct APIResponder: HTTPResponder {
         var out: [String: String] = [:]
         for pair in q.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            let key = String(parts[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            let key = String(parts[0]).replacing("+", with: " ").percentDecoded ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacing("+", with: " ").percentDecoded ?? String(parts[1])) : ""
             if out[key] == nil { out[key] = value }
         }
         return out

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// The cluster's state: every object, one cluster-wide resourceVersion, the event history watches resume from,

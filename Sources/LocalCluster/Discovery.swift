@@ -22,8 +22,8 @@ enum Discovery {
     static func versionOrder(_ a: String, _ b: String) -> Bool {
         func rank(_ v: String) -> (Int, Int, Int) {
             let major = Int(v.dropFirst().prefix { $0.isNumber }) ?? 0
-            if let r = v.range(of: "beta") { return (1, major, Int(v[r.upperBound...]) ?? 0) }
-            if let r = v.range(of: "alpha") { return (2, major, Int(v[r.upperBound...]) ?? 0) }
+            if let r = v.firstRange(of: "beta") { return (1, major, Int(v[r.upperBound...]) ?? 0) }
+            if let r = v.firstRange(of: "alpha") { return (2, major, Int(v[r.upperBound...]) ?? 0) }
             return (0, major, 0)
         }
         let ra = rank(a), rb = rank(b)

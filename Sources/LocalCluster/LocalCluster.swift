@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import HummingbirdTLS
 import NIOSSL
@@ -71,16 +75,16 @@ public final class LocalCluster: Sendable {
             try await p.load()
             persistence = p
         }
-        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let token = (0..<32).map { _ in let b = UInt8.random(in: 0...255); return (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
         let faults = FaultInjector()
         let responder = APIResponder(state: state, token: token, faults: faults, bookmarkInterval: options.bookmarkInterval)
-        let directory = try options.kubeconfigPath.map { ($0 as NSString).deletingLastPathComponent } ?? {
-            let dir = NSTemporaryDirectory() + "salespot-localcluster-" + UUID().uuidString
+        let directory = try options.kubeconfigPath.map { Paths.directory(of: $0) } ?? {
+            let dir = Paths.join(ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp", "salespot-localcluster-" + UUID().uuidString)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             return dir
         }()
         // kubectl sends credentials only over TLS, so LocalCluster serves HTTPS with its own CA.
-        let certs = try ServingCertificates.ensure(in: options.pkiDirectory ?? options.dataDirectory.map { $0 + "/pki" } ?? directory + "/pki")
+        let certs = try await ServingCertificates.ensure(in: options.pkiDirectory ?? options.dataDirectory.map { $0 + "/pki" } ?? directory + "/pki")
         let chain = try NIOSSLCertificate.fromPEMFile(certs.certPath).map { NIOSSLCertificateSource.certificate($0) }
         let tls = NIOSSL.TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: certs.keyPath, format: .pem)))
@@ -131,7 +135,7 @@ public final class LocalCluster: Sendable {
             user: salespot-local
             namespace: default
         """
-        try kubeconfig.write(toFile: path, atomically: true, encoding: .utf8)
+        try Data(kubeconfig.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         let simulator = options.simulateWorkloads ? WorkloadSimulator(state: state, options: options) : nil
         let cluster = LocalCluster(options: options, token: token, port: port, kubeconfigPath: path, caPEM: caPEM, state: state,

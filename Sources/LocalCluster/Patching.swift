@@ -100,7 +100,7 @@ enum Patching {
         if path.isEmpty { return [] }
         guard path.hasPrefix("/") else { throw .badRequest("JSON pointer '\(path)' must start with '/'") }
         return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            String($0).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            String($0).replacing("~1", with: "/").replacing("~0", with: "~")
         }
     }
 

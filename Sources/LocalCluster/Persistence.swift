@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KubeClient
 import KubeCore
 import Synchronization
 
@@ -11,7 +16,7 @@ final class Persistence: Sendable {
 
     init(directory: String, state: ClusterState) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        file = (directory as NSString).appendingPathComponent("state.json")
+        file = Paths.join(directory, "state.json")
         self.state = state
     }
 

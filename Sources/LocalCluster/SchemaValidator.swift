@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeCore
 
 /// Validates a custom resource against its CRD's `openAPIV3Schema`, as the API server does: applies defaults,
@@ -87,8 +91,8 @@ struct SchemaValidator {
                 fail(path, "FieldValueInvalid", "Invalid value: \"\(str)\": \(path) in body should be at least \(min) chars long")
             }
             if let pattern = s["pattern"]?.stringValue {
-                if let re = try? NSRegularExpression(pattern: pattern) {
-                    if re.firstMatch(in: str, range: NSRange(str.startIndex..., in: str)) == nil {
+                if let re = try? Regex(pattern) {
+                    if (try? re.firstMatch(in: str)) == nil {
                         fail(path, "FieldValueInvalid", "Invalid value: \"\(str)\": \(path) in body should match '\(pattern)'")
                     }
                 }

@@ -36,17 +36,17 @@ struct LabelSelectorQuery: Sendable {
             guard !key.isEmpty else { throw bad() }
             return .doesNotExist(String(key))
         }
-        if let r = term.range(of: "!=") {
+        if let r = term.firstRange(of: "!=") {
             return .notEquals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
         }
-        if let r = term.range(of: "==") {
+        if let r = term.firstRange(of: "==") {
             return .equals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
         }
-        if let r = term.range(of: "=") {
+        if let r = term.firstRange(of: "=") {
             return .equals(String(term[..<r.lowerBound].trimmingWhitespace()), String(term[r.upperBound...].trimmingWhitespace()))
         }
         for (word, negate) in [(" notin ", true), (" in ", false)] {
-            if let r = term.range(of: word) {
+            if let r = term.firstRange(of: word) {
                 let key = String(term[..<r.lowerBound].trimmingWhitespace())
                 let list = term[r.upperBound...].trimmingWhitespace()
                 guard list.hasPrefix("("), list.hasSuffix(")"), !key.isEmpty else { throw bad() }
@@ -83,13 +83,14 @@ struct FieldSelectorQuery: Sendable {
             let t = term.trimmingWhitespace()
             if t.isEmpty { continue }
             let negate = t.contains("!=")
-            let parts = negate ? t.components(separatedBy: "!=") : String(t).replacingOccurrences(of: "==", with: "=").components(separatedBy: "=")
+            let parts = (negate ? String(t).split(separator: "!=", omittingEmptySubsequences: false)
+                : String(t).replacing("==", with: "=").split(separator: "=", omittingEmptySubsequences: false)).map(String.init)
             guard parts.count == 2 else { throw .badRequest("invalid field selector \"\(t)\"") }
-            let field = parts[0].trimmingCharacters(in: .whitespaces)
+            let field = parts[0].trimmingASCIIWhitespace()
             guard field == "metadata.name" || field == "metadata.namespace" else {
                 throw .badRequest("field label not supported: \(field)")
             }
-            requirements.append((field, parts[1].trimmingCharacters(in: .whitespaces), negate))
+            requirements.append((field, parts[1].trimmingASCIIWhitespace(), negate))
         }
     }
 
@@ -110,4 +111,8 @@ extension StringProtocol {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

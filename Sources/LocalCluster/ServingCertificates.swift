@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KubeClient
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The CA and serving certificate LocalCluster uses, made with the `openssl` command (present on every Debian
 /// system with ca-certificates) and kept in the cluster's directory so a data directory reuses them.
@@ -10,13 +18,13 @@ struct ServingCertificates {
     /// Loads the certificates in `directory`, making them first if they are missing.
     /// Safe when several clusters start at once: the files are made in a private directory that is renamed into
     /// place in one step, so nobody sees half a set.
-    static func ensure(in directory: String) throws -> ServingCertificates {
+    static func ensure(in directory: String) async throws -> ServingCertificates {
         let fm = FileManager.default
         if let existing = complete(directory) { return existing }
-        let parent = (directory as NSString).deletingLastPathComponent
+        let parent = Paths.directory(of: directory)
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let scratch = directory + ".tmp-" + UUID().uuidString
-        try make(in: scratch)
+        try await make(in: scratch)
         if rename(scratch, directory) != 0 {
             // Someone else won the race (or an old, partial directory is in the way).
             if let existing = complete(directory) {
@@ -38,11 +46,11 @@ struct ServingCertificates {
         return c
     }
 
-    private static func make(in directory: String) throws {
+    private static func make(in directory: String) async throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
-            .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
+        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".utf8)
+            .write(to: URL(fileURLWithPath: directory + "/server.ext"))
         let steps: [[String]] = [
             ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
              "-subj", "/CN=salespot-localcluster-ca", "-keyout", "ca.key", "-out", "ca.crt"],
@@ -52,21 +60,17 @@ struct ServingCertificates {
              "-extfile", "server.ext", "-out", "server.crt"],
         ]
         for args in steps {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["openssl"] + args
-            p.currentDirectoryURL = URL(fileURLWithPath: directory)
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            do { try p.run() } catch {
+            // Files are named relative to the directory; openssl gets them as absolute paths.
+            let absolute = args.map { ["ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "server.ext"].contains($0) ? Paths.join(directory, $0) : $0 }
+            let result: (status: Int32, stdout: [UInt8], stderr: [UInt8])
+            do {
+                result = try await Posix.run("openssl", arguments: absolute, environment: ProcessInfo.processInfo.environment)
+            } catch {
                 throw APIFailure(code: 500, reason: "InternalError", message: "LocalCluster needs the openssl command to make its serving certificate: \(error)")
             }
-            let message = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else {
+            guard result.status == 0 else {
                 throw APIFailure(code: 500, reason: "InternalError",
-                                 message: "openssl \(args[0]) failed: \(String(decoding: message, as: UTF8.self))")
+                                 message: "openssl \(args[0]) failed: \(String(decoding: result.stderr, as: UTF8.self))")
             }
         }
         try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/server.key")

@@ -107,10 +107,13 @@ enum JSONPath {
                 let inner = rest[rest.index(after: rest.startIndex)..<close]
                 rest = rest[rest.index(after: close)...]
                 if let i = Int(inner) { current = c[i] }
-                else if inner.hasPrefix("?(@."), inner.hasSuffix(")"), let eq = inner.range(of: "==") {
+                else if inner.hasPrefix("?(@."), inner.hasSuffix(")"), let eq = inner.firstRange(of: "==") {
                     let key = String(inner[inner.index(inner.startIndex, offsetBy: 4)..<eq.lowerBound])
-                    let value = inner[eq.upperBound..<inner.index(before: inner.endIndex)].trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
-                    current = c.arrayValue?.first { $0[key]?.stringValue == value }
+                    var value = inner[eq.upperBound..<inner.index(before: inner.endIndex)]
+                    let quoteOrSpace: (Character) -> Bool = { $0 == "\"" || $0 == "'" || $0 == " " }
+                    while let f = value.first, quoteOrSpace(f) { value.removeFirst() }
+                    while let l = value.last, quoteOrSpace(l) { value.removeLast() }
+                    current = c.arrayValue?.first { $0[key]?.stringValue == String(value) }
                 } else { return nil }
             } else { return nil }
         }
@@ -118,4 +121,8 @@ enum JSONPath {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

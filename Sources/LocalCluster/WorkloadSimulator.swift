@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KubeClient
 import KubeCore
 
 /// Stands in for the kubelet and the workload controllers: a Deployment's status converges to its spec after a
@@ -72,7 +77,7 @@ final class WorkloadSimulator: Sendable {
         let env = (container?["env"]?.arrayValue ?? []).reduce(into: [String: String]()) { acc, e in
             if let n = e["name"]?.stringValue, let v = e["value"]?.stringValue { acc[n] = v }
         }
-        let executable = argv.first.map { ($0 as NSString).lastPathComponent }.flatMap { options.localJobExecutables[$0] }
+        let executable = argv.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.flatMap { options.localJobExecutables[$0] }
         let duration = options.jobDuration
         Task {
             let start = Time.now().rfc3339
@@ -98,23 +103,12 @@ final class WorkloadSimulator: Sendable {
     }
 
     static func run(_ path: String, _ args: [String], env: [String: String]) async -> (Int32, String) {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: path)
-                p.arguments = args
-                p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                p.standardError = pipe
-                do { try p.run() } catch {
-                    continuation.resume(returning: (127, "cannot start \(path): \(error)"))
-                    return
-                }
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                continuation.resume(returning: (p.terminationStatus, String(decoding: data, as: UTF8.self)))
-            }
+        do {
+            let r = try await Posix.run(path, arguments: args, environment: ProcessInfo.processInfo.environment.merging(env) { _, new in new })
+            return (r.status, String(decoding: r.stdout + r.stderr, as: UTF8.self))
+        } catch {
+            return (127, "cannot start \(path): \(error)")
         }
     }
+
 }

@@ -1,6 +1,13 @@
 import ArgumentParser
 import BlueGreen
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KubeClient
 import KubeCore
 import KubeRuntime
@@ -212,7 +219,7 @@ struct Dev: AsyncParsableCommand {
 
     func run() async throws {
         let logger = manager.bootstrapLogging()
-        try FileManager.default.createDirectory(atPath: (kubeconfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: Paths.directory(of: kubeconfig), withIntermediateDirectories: true)
         var options = LocalCluster.Options()
         options.port = port
         options.dataDirectory = dataDir
@@ -222,7 +229,7 @@ struct Dev: AsyncParsableCommand {
         var installed: [String] = []
         if let files = try? FileManager.default.contentsOfDirectory(atPath: crds) {
             for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-                try await cluster.installCRDs(try String(contentsOfFile: (crds as NSString).appendingPathComponent(file), encoding: .utf8))
+                try await cluster.installCRDs(try String(contentsOfFile: Paths.join(crds, file), encoding: .utf8))
                 installed.append(file)
             }
         }
@@ -406,7 +413,7 @@ struct BlueGreenCommand: AsyncParsableCommand {
             let header = ["NAME", "ACTIVE", "PREVIEW", "PHASE", "READY", "COLOURS"]
             let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
             for row in [header] + rows {
-                print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 2, withPad: " ", startingAt: 0) }.joined())
+                print(row.enumerated().map { $0.element + String(repeating: " ", count: widths[$0.offset] + 2 - $0.element.count) }.joined())
             }
         }
     }

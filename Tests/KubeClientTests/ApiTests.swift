@@ -9,6 +9,44 @@ import KubeCore
         ["metadata": ["name": .string(name), "namespace": "ns1", "resourceVersion": .string(rv)], "data": ["k": "v"]]
     }
 
+    @Test func queriesAndPathSegmentsArePercentEncodedAsRFC3986() {
+        #expect(KubeClient.encodeQuery("app in (web,api)") == "app%20in%20%28web%2Capi%29")
+        #expect(KubeClient.encodeQuery("a=b&c") == "a%3Db%26c")
+        #expect(KubeClient.encodeQuery("Az09-._~") == "Az09-._~")
+        // Non-ASCII letters are encoded byte by byte, not passed through as "alphanumerics".
+        #expect(KubeClient.encodePathSegment("café") == "caf%C3%A9")
+        #expect(" \t value\r\n".trimmingASCIIWhitespace() == "value")
+        #expect(" \t ".trimmingASCIIWhitespace() == "")
+        #expect("a b".trimmingASCIIWhitespace() == "a b")
+        #expect("a%20b%2Fc+d".percentDecoded == "a b/c+d")
+        #expect("caf%C3%A9".percentDecoded == "café")
+        #expect("bad%2".percentDecoded == nil && "bad%zz".percentDecoded == nil)
+    }
+
+    @Test func pathArithmetic() {
+        #expect(Paths.join("/home/u", ".kube/config") == "/home/u/.kube/config")
+        #expect(Paths.join("/home/u/", "x") == "/home/u/x")
+        #expect(Paths.join("/", "x") == "/x")
+        #expect(Paths.join("", "x") == "x")
+        #expect(Paths.directory(of: "/a/b/config") == "/a/b")
+        #expect(Paths.directory(of: "/config") == "/")
+        #expect(Paths.directory(of: "config") == "")
+        #expect(Paths.directory(of: "/a/b/") == "/a")
+    }
+
+    @Test func subprocessesReportStatusAndBothStreams() async throws {
+        let r = try await Posix.run("sh", arguments: ["-c", "printf out; printf err >&2; head -c 200000 /dev/zero; exit 3"],
+                                    environment: ["PATH": "/usr/bin:/bin"])
+        #expect(r.status == 3)
+        #expect(r.stdout.prefix(3) == Array("out".utf8)[...] && r.stdout.count == 200_003)  // more than a pipe holds
+        #expect(r.stderr == Array("err".utf8))
+        let killed = try await Posix.run("sh", arguments: ["-c", "kill -9 $$"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(killed.status == 128 + 9)
+        await #expect(throws: Posix.SpawnError.self) {
+            _ = try await Posix.run("no-such-program-salespot", arguments: [], environment: [:])
+        }
+    }
+
     @Test func paginatesAcrossThreePages() async throws {
         let t = ScriptedTransport([
             json(200, ["kind": "ConfigMapList", "metadata": ["resourceVersion": "100", "continue": "tok1"], "items": [cm("a", rv: "1"), cm("b", rv: "2")]]),
