@@ -24,6 +24,8 @@ public enum BlueGreenController {
     /// The label carrying a hash of the pod template a Deployment runs.
     public static let templateHashLabel = "salespot.by/template-hash"
     public static let fieldManager = "salespot-bluegreen"
+    /// The store index of resources by the Services (`namespace/name`) they switch.
+    static let serviceIndex = "services"
 
     /// Builds the controller.
     /// - Parameter serviceAddresses: where to connect for a Service host (`NAME.NS.svc:PORT` → `HOST:PORT`), for
@@ -65,15 +67,20 @@ public enum BlueGreenController {
             return try await reconciler.reconcile(bgd)
         }
         let resources = controller.store
+        resources.addIndex(Self.serviceIndex) { bgd in
+            [bgd.spec.activeService, bgd.spec.previewService].compactMap { $0 }.map { "\(bgd.metadata.namespace ?? "default")/\($0)" }
+        }
+        let writtenServices = reconciler.writtenServices
         return controller
+            // The echo of this controller's own write (same resourceVersion) needs no reconcile: the reconcile that
+            // wrote it has already decided what comes next.
+            .filter { new, _ in !written.isOwnWrite(ObjectRef(new.metadata), new.metadata.resourceVersion) }
             .owns(Api<Deployment>(client), store: deployments)
             // A Service created, edited or deleted reconciles the resources that name it (a missing Service that
             // appears unblocks them at once; a selector changed by hand is put back).
             .watches(Api<Service>(client), store: services) { service in
-                let name = service.metadata.name
-                return resources.list(namespace: service.metadata.namespace ?? "default")
-                    .filter { $0.spec.activeService == name || $0.spec.previewService == name }
-                    .map { ObjectRef($0.metadata) }
+                if writtenServices.isOwnWrite(ObjectRef(service.metadata), service.metadata.resourceVersion) { return [] }
+                return resources.refs(index: Self.serviceIndex, value: "\(service.metadata.namespace ?? "default")/\(service.metadata.name ?? "")")
             }
     }
 
@@ -298,7 +305,8 @@ struct Reconciler: Sendable {
         activeColors.set(ObjectRef(bgd.metadata), target, registry: metrics)
         if bgd.spec.promote == true {
             let patched = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
-            written.record(ObjectRef(patched.metadata), patched.metadata.resourceVersion)
+            // Not recorded as our write: this merge patch is not guarded by resourceVersion, so its echo may carry
+            // someone else's concurrent change, and is reconciled.
             bgd = patched
         }
         status.activeColor = target.rawValue
@@ -474,6 +482,11 @@ final class WrittenVersions: Sendable {
 
     func forget(_ ref: ObjectRef) {
         _ = versions.withLock { $0.removeValue(forKey: ref) }
+    }
+
+    /// Whether this version is the one this controller last wrote.
+    func isOwnWrite(_ ref: ObjectRef, _ version: String?) -> Bool {
+        version != nil && versions.withLock { $0[ref] } == version
     }
 
     /// Whether the cached copy includes our last write: nothing written since it was cached, or it is that write.

@@ -45,6 +45,8 @@ public struct Controller<T: KubernetesObject>: Sendable {
     var secondaries: [@Sendable (WorkQueue<ObjectRef>) async -> Void] = []
     /// Whether each secondary watch has completed its first list.
     var secondariesSynced: [@Sendable () -> Bool] = []
+    /// Which changes of the primary resource enqueue it (all must agree; deletions always do).
+    var predicates: [@Sendable (_ new: T, _ old: T?) -> Bool] = []
     /// Concurrent reconciles (of different keys). Default 1, as controller-runtime.
     public var workers: Int
     /// Reconcile every cached object this often; `nil` for never.
@@ -94,6 +96,14 @@ public struct Controller<T: KubernetesObject>: Sendable {
         }
     }
 
+    /// Only changes of the primary resource for which `predicate` holds enqueue it (as controller-runtime's
+    /// predicates); the cache is updated either way, and deletions always enqueue.
+    public func filter(_ predicate: @escaping @Sendable (_ new: T, _ old: T?) -> Bool) -> Controller<T> {
+        var copy = self
+        copy.predicates.append(predicate)
+        return copy
+    }
+
     /// Also reconciles whatever `mapper` names when an object of another resource changes. Watched in the
     /// controller's namespaces; reconciles start once these watches have listed too.
     /// - Parameter store: a cache to keep of these objects, for reconciles to read instead of calling the API.
@@ -129,7 +139,10 @@ public struct Controller<T: KubernetesObject>: Sendable {
             for watcher in primaries {
                 group.addTask {
                     for await event in watcher.events() {
-                        for change in store.apply(event, scope: watcher.api.namespace) { await queue.add(change.ref) }
+                        for change in store.apply(event, scope: watcher.api.namespace) {
+                            if let new = change.object, !predicates.allSatisfy({ $0(new, change.old) }) { continue }
+                            await queue.add(change.ref)
+                        }
                     }
                 }
             }

@@ -82,7 +82,7 @@ public struct Manager: ServiceLifecycle.Service {
                                 identity: options.identity, config: options.leaderConfig, metrics: registry, logger: logger)
             : nil
         let logger = self.logger
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             if let elector {
                 await elector.run {
                     leading.set(true)

@@ -41,6 +41,9 @@ public final class Store<T: KubernetesObject>: Sendable {
         var byNamespace: [String: Set<ObjectRef>] = [:]
         var byOwner: [String: Set<ObjectRef>] = [:]
         var byLabel: [String: Set<ObjectRef>] = [:]
+        /// Indexes a controller adds (``addIndex(_:_:)``): index name → value → refs.
+        var custom: [String: [String: Set<ObjectRef>]] = [:]
+        var indexFunctions: [String: @Sendable (T) -> [String]] = [:]
         /// Objects seen so far in the list under way, per watch scope (a namespace, or nil for all).
         var relisting: [String?: Set<ObjectRef>] = [:]
         var syncedScopes: Set<String?> = []
@@ -116,6 +119,24 @@ public final class Store<T: KubernetesObject>: Sendable {
         state.withLock { s in (s.byLabel["\(key)=\(value)"] ?? []).compactMap { s.objects[$0] } }.compactMap(Self.value)
     }
 
+    /// Adds an index: `values` names the keys an object is found under (as client-go's Indexers), e.g. the
+    /// Services a resource refers to, so a watch of Services finds the resources to reconcile without a scan.
+    public func addIndex(_ name: String, _ values: @escaping @Sendable (T) -> [String]) {
+        state.withLock { s in
+            s.indexFunctions[name] = values
+            s.custom[name] = [:]
+            for (ref, entry) in s.objects {
+                guard let o = Self.value(entry) else { continue }
+                for v in values(o) { s.custom[name, default: [:]][v, default: []].insert(ref) }
+            }
+        }
+    }
+
+    /// The refs of objects under `value` in the index `name` (no objects are copied or decoded).
+    public func refs(index name: String, value: String) -> [ObjectRef] {
+        state.withLock { Array($0.custom[name]?[value] ?? []) }
+    }
+
     /// Applies a watcher event; returns the refs it touched (for enqueueing).
     /// - Parameter scope: the namespace the watch covers (nil: all), so that a re-list of one namespace removes
     ///   only that namespace's vanished objects when several watches feed one store.
@@ -170,6 +191,9 @@ public final class Store<T: KubernetesObject>: Sendable {
         s.byNamespace[ref.namespace, default: []].insert(ref)
         for owner in o.metadata.ownerReferences ?? [] { s.byOwner[owner.uid, default: []].insert(ref) }
         for (k, v) in o.metadata.labels ?? [:] { s.byLabel["\(k)=\(v)", default: []].insert(ref) }
+        for (name, values) in s.indexFunctions {
+            for v in values(o) { s.custom[name, default: [:]][v, default: []].insert(ref) }
+        }
         return old
     }
 
@@ -190,6 +214,12 @@ public final class Store<T: KubernetesObject>: Sendable {
             let key = "\(k)=\(v)"
             s.byLabel[key]?.remove(ref)
             if s.byLabel[key]?.isEmpty == true { s.byLabel[key] = nil }
+        }
+        for (name, values) in s.indexFunctions {
+            for v in values(o) {
+                s.custom[name]?[v]?.remove(ref)
+                if s.custom[name]?[v]?.isEmpty == true { s.custom[name]?[v] = nil }
+            }
         }
     }
 }

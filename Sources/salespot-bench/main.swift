@@ -191,7 +191,7 @@ switch args.first {
 case "watch-decode":
     try watchDecode(events: option("--events", default: 100_000))
 case "bluegreen":
-    try await blueGreenBench(resources: option("--resources", default: 500), workers: option("--workers", default: 4))
+    try await blueGreenBench(resources: option("--resources", default: 500), workers: option("--workers", default: 8))
 case "mirror":
     try await mirrorBench(objects: option("--objects", default: 1000))
 case "latency":

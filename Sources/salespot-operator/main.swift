@@ -67,8 +67,8 @@ struct ManagerOptions: ParsableArguments {
     @Option(help: "Seconds to let reconciles in flight finish after SIGTERM/SIGINT.")
     var shutdownTimeout = 30
 
-    @Option(help: "Concurrent reconciles per controller.")
-    var workers = 2
+    @Option(help: "Concurrent reconciles per controller (reconciles wait on the API server and on health checks, so several run at once).")
+    var workers = 8
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"

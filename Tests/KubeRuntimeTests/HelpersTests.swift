@@ -135,4 +135,19 @@ import TestSupport
         #expect(gone.map(\.ref) == [ObjectRef(namespace: "a", name: "x")])
         #expect(store.list(namespace: "b").count == 1)
     }
+
+    @Test func customIndexesFollowUpdatesAndDeletes() {
+        let store = Store<ConfigMap>()
+        store.apply(.apply(ConfigMap(metadata: ObjectMeta(name: "early", namespace: "n"), data: ["svc": "a"])))
+        // Added after objects are cached: they are indexed too.
+        store.addIndex("svc") { cm in cm.data?["svc"].map { ["\(cm.metadata.namespace ?? "")/\($0)"] } ?? [] }
+        store.apply(.apply(ConfigMap(metadata: ObjectMeta(name: "late", namespace: "n"), data: ["svc": "a"])))
+        #expect(Set(store.refs(index: "svc", value: "n/a").map(\.name)) == ["early", "late"])
+        store.apply(.apply(ConfigMap(metadata: ObjectMeta(name: "late", namespace: "n"), data: ["svc": "b"])))
+        #expect(store.refs(index: "svc", value: "n/a").map(\.name) == ["early"])
+        #expect(store.refs(index: "svc", value: "n/b").map(\.name) == ["late"])
+        store.apply(.delete(ConfigMap(metadata: ObjectMeta(name: "early", namespace: "n"))))
+        #expect(store.refs(index: "svc", value: "n/a").isEmpty)
+        #expect(store.refs(index: "nope", value: "n/a").isEmpty)
+    }
 }

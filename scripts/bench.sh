@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the release binaries as they ship (Swift runtime linked statically, lld with packed relocations) and runs
+# the benchmarks; each prints its own figures.
+# Usage: scripts/bench.sh                 every benchmark, with the figures the issues name
+#        scripts/bench.sh mirror --objects 1000   one benchmark, with its own arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh build
+swift build -c release --static-swift-stdlib --scratch-path .build-static
+bench=.build-static/release/salespot-bench
+if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
+"$bench" watch-decode --events 100000
+"$bench" localcluster --objects 10000 --watchers 10
+"$bench" mirror --objects 1000
+"$bench" latency --changes 5000 --rate 1000
+"$bench" cache --objects 10000 --compact
+"$bench" bluegreen --resources 50
+"$bench" bluegreen --resources 500 --workers 8
