@@ -36,7 +36,9 @@ public enum BlueGreenController {
                             now: @escaping @Sendable () -> Time = { .now() },
                             logger: Logger = Logger(label: "salespot.bluegreen")) -> Controller<BlueGreenDeployment> {
         let deployments = Store<Deployment>()
-        let services = Store<Service>()
+        // Every Service in the watched namespaces is cached (a resource may name any of them); compactly, since a
+        // reconcile reads one or two.
+        let services = Store<Service>(representation: .compact)
         metrics?.registry.declare("salespot_bluegreen_switches_total", "counter", help: "Traffic switches between colours", labels: ["namespace"])
         metrics?.registry.declare("salespot_bluegreen_rollout_duration_seconds", "histogram",
                                   help: "Time from a new template to traffic switched to it", labels: ["namespace"])
@@ -75,7 +77,8 @@ public enum BlueGreenController {
             // The echo of this controller's own write (same resourceVersion) needs no reconcile: the reconcile that
             // wrote it has already decided what comes next.
             .filter { new, _ in !written.isOwnWrite(ObjectRef(new.metadata), new.metadata.resourceVersion) }
-            .owns(Api<Deployment>(client), store: deployments)
+            // Only Deployments carrying the colour label are watched and cached, not every Deployment in the cluster.
+            .owns(Api<Deployment>(client), labelSelector: colorLabel, store: deployments)
             // A Service created, edited or deleted reconciles the resources that name it (a missing Service that
             // appears unblocks them at once; a selector changed by hand is put back).
             .watches(Api<Service>(client), store: services) { service in
