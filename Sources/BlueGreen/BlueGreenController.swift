@@ -45,10 +45,11 @@ public enum BlueGreenController {
         metrics?.registry.declare("salespot_bluegreen_active_color", "gauge",
                                   help: "BlueGreenDeployments whose active Service selects each colour", labels: ["namespace", "color"])
         let written = WrittenVersions()
+        let writtenServices = WrittenVersions()
         let activeColors = ActiveColors()
         let reconciler = Reconciler(client: client, deployments: deployments, services: services, events: events, now: now,
                                     checker: HealthChecker(serviceAddresses: serviceAddresses), metrics: metrics?.registry,
-                                    activeColors: activeColors, written: written, writtenServices: WrittenVersions())
+                                    activeColors: activeColors, written: written, writtenServices: writtenServices)
         let controller = Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
                           labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
             guard let cached = request.object else {
@@ -72,17 +73,16 @@ public enum BlueGreenController {
         resources.addIndex(Self.serviceIndex) { bgd in
             [bgd.spec.activeService, bgd.spec.previewService].compactMap { $0 }.map { "\(bgd.metadata.namespace ?? "default")/\($0)" }
         }
-        let writtenServices = reconciler.writtenServices
         return controller
             // The echo of this controller's own write (same resourceVersion) needs no reconcile: the reconcile that
-            // wrote it has already decided what comes next.
-            .filter { new, _ in !written.isOwnWrite(ObjectRef(new.metadata), new.metadata.resourceVersion) }
+            // wrote it has already decided what comes next. From here on the cache includes that write.
+            .filter { new, _ in !written.echoed(ObjectRef(new.metadata), new.metadata.resourceVersion) }
             // Only Deployments carrying the colour label are watched and cached, not every Deployment in the cluster.
             .owns(Api<Deployment>(client), labelSelector: colorLabel, store: deployments)
             // A Service created, edited or deleted reconciles the resources that name it (a missing Service that
             // appears unblocks them at once; a selector changed by hand is put back).
             .watches(Api<Service>(client), store: services) { service in
-                if writtenServices.isOwnWrite(ObjectRef(service.metadata), service.metadata.resourceVersion) { return [] }
+                if writtenServices.echoed(ObjectRef(service.metadata), service.metadata.resourceVersion) { return [] }
                 return resources.refs(index: Self.serviceIndex, value: "\(service.metadata.namespace ?? "default")/\(service.metadata.name ?? "")")
             }
     }
@@ -338,7 +338,7 @@ struct Reconciler: Sendable {
         setConditions(&status, ready: false, reconciling: false, stalled: (reason, message), generation: bgd.metadata.generation)
         if changed { event(reason, "Validate", message, true) }
         try await writeStatus(bgd, status)
-        // A Service or Ingress appearing reconciles at once (watched); look again in a while as well.
+        // A Service that appears reconciles at once (Services are watched); Ingresses are not, so look again later.
         return .requeue(after: .seconds(15))
     }
 
@@ -487,9 +487,14 @@ final class WrittenVersions: Sendable {
         _ = versions.withLock { $0.removeValue(forKey: ref) }
     }
 
-    /// Whether this version is the one this controller last wrote.
-    func isOwnWrite(_ ref: ObjectRef, _ version: String?) -> Bool {
-        version != nil && versions.withLock { $0[ref] } == version
+    /// Whether a watch event (already applied to the cache) is the echo of our last write; if so the cache now
+    /// includes it, and the record is dropped.
+    func echoed(_ ref: ObjectRef, _ version: String?) -> Bool {
+        versions.withLock { v in
+            guard let version, v[ref] == version else { return false }
+            v[ref] = nil
+            return true
+        }
     }
 
     /// Whether the cached copy includes our last write: nothing written since it was cached, or it is that write.
