@@ -161,20 +161,28 @@ struct Reconciler: Sendable {
             ?? status.activeColor.flatMap(Color.init(rawValue:))
         let hash = BlueGreenController.templateHash(bgd.spec.template)
         let replicas = bgd.spec.replicas ?? 2
-        func current(_ c: Color) -> Deployment? { deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, c))) }
+        // What this reconcile applied is newer than the cache (whose copy arrives with the watch).
+        var applied: [Color: Deployment] = [:]
+        func current(_ c: Color) -> Deployment? { applied[c] ?? deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, c))) }
         func isReady(_ d: Deployment?) -> Bool {
             guard let d, let s = d.status else { return false }
             return (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1)
                 && (s.readyReplicas ?? 0) >= (d.spec?.replicas ?? replicas) && (s.updatedReplicas ?? 0) >= (d.spec?.replicas ?? replicas)
                 && d.spec?.replicas == replicas
         }
-        for c in Color.allCases {
-            if let d = current(c) {
-                status.colors = status.colors ?? [:]
-                status.colors?[c.rawValue] = .init(image: d.spec?.template.spec?.containers.first?.image, replicas: d.spec?.replicas,
-                                                   readyReplicas: d.status?.readyReplicas ?? 0)
+        func recordColor(_ c: Color) {
+            guard let d = current(c) else { return }
+            status.colors = status.colors ?? [:]
+            status.colors?[c.rawValue] = .init(image: d.spec?.template.spec?.containers.first?.image, replicas: d.spec?.replicas,
+                                               readyReplicas: d.status?.readyReplicas ?? 0)
+        }
+        func ensure(_ c: Color) async throws {
+            if let d = try await ensureDeployment(bgd, c, hash: hash, replicas: replicas) {
+                applied[c] = d
+                recordColor(c)
             }
         }
+        for c in Color.allCases { recordColor(c) }
 
         // 3. Abort: traffic back to the previous colour if it is still there; the new colour scaled down.
         if bgd.spec.abort == true {
@@ -199,7 +207,7 @@ struct Reconciler: Sendable {
         // 4. Nothing to roll out: the active colour runs the desired template.
         if let a = active, current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash,
            bgd.spec.activeColor == nil || bgd.spec.activeColor == a.rawValue {
-            try await ensureDeployment(bgd, a, hash: hash, replicas: replicas)
+            try await ensure(a)
             var requeue: Duration?
             // The colour kept for rollback, while it still runs.
             let kept = status.previewColor.flatMap(Color.init(rawValue:)).flatMap { $0 == a ? nil : $0 }
@@ -239,7 +247,7 @@ struct Reconciler: Sendable {
             event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
             status.rolloutStartTime = now()
         }
-        try await ensureDeployment(bgd, target, hash: hash, replicas: replicas)
+        try await ensure(target)
         status.previewColor = target.rawValue
         status.activeColor = active?.rawValue
         guard isReady(current(target)) else {
@@ -424,18 +432,19 @@ struct Reconciler: Sendable {
                                 fieldManager: BlueGreenController.fieldManager)
     }
 
-    /// Server-side applies the colour's Deployment: the template with the colour label, the selector, the replicas.
-    func ensureDeployment(_ bgd: BlueGreenDeployment, _ color: Color, hash: String, replicas: Int32) async throws {
+    /// Server-side applies the colour's Deployment (the template with the colour label, the selector, the replicas)
+    /// unless the cached one already runs them; returns what was applied.
+    func ensureDeployment(_ bgd: BlueGreenDeployment, _ color: Color, hash: String, replicas: Int32) async throws -> Deployment? {
         let ns = bgd.metadata.namespace ?? "default"
         if let d = deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, color))),
-           d.metadata.labels?[BlueGreenController.templateHashLabel] == hash, d.spec?.replicas == replicas { return }
+           d.metadata.labels?[BlueGreenController.templateHashLabel] == hash, d.spec?.replicas == replicas { return nil }
         var labels = bgd.spec.selector.matchLabels ?? [:]
         labels[BlueGreenController.colorLabel] = color.rawValue
         var template = bgd.spec.template
         for (k, v) in labels { template[path: ["metadata", "labels", k]] = .string(v) }
         var deploymentLabels = labels
         deploymentLabels[BlueGreenController.templateHashLabel] = hash
-        guard let owner = bgd.ownerReference(resource: BlueGreenDeployment.resource) else { return }
+        guard let owner = bgd.ownerReference(resource: BlueGreenDeployment.resource) else { return nil }
         let body: JSONValue = [
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": ["name": .string(deploymentName(bgd, color)), "namespace": .string(ns),
@@ -445,7 +454,7 @@ struct Reconciler: Sendable {
                      "selector": ["matchLabels": .object(JSONObject(labels.mapValues { .string($0) }))],
                      "template": template],
         ]
-        _ = try await Api<Deployment>(client, namespace: ns).apply(body, fieldManager: BlueGreenController.fieldManager, force: true)
+        return try await Api<Deployment>(client, namespace: ns).apply(body, fieldManager: BlueGreenController.fieldManager, force: true)
     }
 }
 
