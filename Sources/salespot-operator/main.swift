@@ -109,15 +109,14 @@ struct ManagerOptions: ParsableArguments {
 enum Controllers {
     static let available = ["bluegreen", "mirror"]
 
-    static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics,
+    static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics, events: EventRecorder,
                      logger: Logger) throws -> [any ManagedController] {
         try names.map { name in
             switch name {
             case "bluegreen":
                 return BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                                 workers: options.workers, metrics: metrics,
-                                                events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen",
-                                                                      reportingInstance: ProcessInfo.processInfo.hostName),
+                                                events: events,
                                                 logger: logger)
             case "mirror":
                 return MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
@@ -141,10 +140,18 @@ func runManager(configuration: ClientConfiguration, controllers names: [String],
     let client = KubeClient(configuration: configuration, observer: { record in
         metrics.recordRequest(method: record.method, code: record.code, host: host)
     })
-    let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, logger: logger)
+    let events = EventRecorder(client: client, reportingController: "salespot.by/operator", reportingInstance: ProcessInfo.processInfo.hostName)
+    let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, events: events, logger: logger)
     let manager = Manager(client: client, controllers: controllers, options: options.managerOptions(defaultAddress: defaultAddress),
                           registry: registry, logger: logger, onListening: announce)
     try await Manager.runUntilSignalled(extraServices + [manager], shutdownTimeout: .seconds(options.shutdownTimeout), logger: logger)
+    // Events of the last reconciles are still queued: send them, but do not hold the exit for long.
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { await events.drain() }
+        group.addTask { try? await Task.sleep(for: .seconds(2)) }
+        await group.next()
+        group.cancelAll()
+    }
     logger.info("stopped")
 }
 
