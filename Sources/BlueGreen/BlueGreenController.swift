@@ -484,39 +484,6 @@ struct HealthChecker: Sendable {
     }
 }
 
-/// The resourceVersion of this controller's last write to each BlueGreenDeployment, until the cache shows it.
-final class WrittenVersions: Sendable {
-    private let versions = Mutex([ObjectRef: String]())
-
-    func record(_ ref: ObjectRef, _ version: String?) {
-        versions.withLock { $0[ref] = version }
-    }
-
-    func forget(_ ref: ObjectRef) {
-        _ = versions.withLock { $0.removeValue(forKey: ref) }
-    }
-
-    /// Whether a watch event (already applied to the cache) is the echo of our last write; if so the cache now
-    /// includes it, and the record is dropped.
-    func echoed(_ ref: ObjectRef, _ version: String?) -> Bool {
-        versions.withLock { v in
-            guard let version, v[ref] == version else { return false }
-            v[ref] = nil
-            return true
-        }
-    }
-
-    /// Whether the cached copy includes our last write: nothing written since it was cached, or it is that write.
-    func cacheIsCurrent(_ ref: ObjectRef, _ cachedVersion: String?) -> Bool {
-        versions.withLock { v in
-            guard let last = v[ref] else { return true }
-            guard last == cachedVersion else { return false }
-            v[ref] = nil
-            return true
-        }
-    }
-}
-
 /// Which colour each resource's Service selects, summed per namespace and colour for the
 /// `salespot_bluegreen_active_color` gauge (no label carries an object name).
 final class ActiveColors: Sendable {
@@ -530,8 +497,11 @@ final class ActiveColors: Sendable {
             s.counts[ref.namespace, default: [:]][color, default: 0] += 1
             return s.counts[ref.namespace]
         }
-        guard let counts else { return }
-        for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ref.namespace, c.rawValue], Double(counts[c] ?? 0)) }
+        if let counts { publish(ref.namespace, counts, registry) }
+    }
+
+    private func publish(_ namespace: String, _ counts: [Color: Int], _ registry: MetricsRegistry?) {
+        for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [namespace, c.rawValue], Double(counts[c] ?? 0)) }
     }
 
     /// A deleted resource no longer counts.
@@ -541,7 +511,6 @@ final class ActiveColors: Sendable {
             s.counts[ref.namespace, default: [:]][previous, default: 0] -= 1
             return s.counts[ref.namespace]
         }
-        guard let counts else { return }
-        for c in Color.allCases { registry?.set("salespot_bluegreen_active_color", [ref.namespace, c.rawValue], Double(counts[c] ?? 0)) }
+        if let counts { publish(ref.namespace, counts, registry) }
     }
 }

@@ -81,30 +81,10 @@ public final class KubeClient: Sendable {
         return url
     }
 
-    /// Percent-encodes everything but RFC 3986's unreserved characters (ASCII letters, digits, `-._~`), byte by
-    /// byte of the UTF-8 (so a non-ASCII letter is encoded, as Go's url.QueryEscape/PathEscape do).
-    static func percentEncoded(_ s: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count)
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(b)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0xF)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func encodeQuery(_ s: String) -> String { percentEncoded(s) }
+    static func encodeQuery(_ s: String) -> String { s.percentEncoded }
 
     /// Encodes one path segment (an object name or namespace).
-    public static func encodePathSegment(_ s: String) -> String { percentEncoded(s) }
+    public static func encodePathSegment(_ s: String) -> String { s.percentEncoded }
 
     /// Sends a request and returns the 2xx response, or throws the mapped ``KubeError``.
     public func send(method: String, path: String, query: [(String, String)] = [], body: [UInt8]? = nil,

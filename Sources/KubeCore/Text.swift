@@ -10,6 +10,26 @@ extension StringProtocol {
 }
 
 extension String {
+    /// Percent-encodes everything but RFC 3986's unreserved characters (ASCII letters, digits, `-._~`), byte by
+    /// byte of the UTF-8 (so a non-ASCII letter is encoded, as Go's url.QueryEscape/PathEscape do).
+    public var percentEncoded: String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        for b in utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(b)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Decodes `%XX` escapes (as in URL query strings); nil if an escape is malformed or the bytes are not UTF-8.
     public var percentDecoded: String? {
         var out: [UInt8] = []

@@ -127,7 +127,7 @@ public final class Store<T: KubernetesObject>: Sendable {
             s.custom[name] = [:]
             for (ref, entry) in s.objects {
                 guard let o = Self.value(entry) else { continue }
-                for v in values(o) { s.custom[name, default: [:]][v, default: []].insert(ref) }
+                Self.index(&s, name, values(o), ref)
             }
         }
     }
@@ -191,10 +191,12 @@ public final class Store<T: KubernetesObject>: Sendable {
         s.byNamespace[ref.namespace, default: []].insert(ref)
         for owner in o.metadata.ownerReferences ?? [] { s.byOwner[owner.uid, default: []].insert(ref) }
         for (k, v) in o.metadata.labels ?? [:] { s.byLabel["\(k)=\(v)", default: []].insert(ref) }
-        for (name, values) in s.indexFunctions {
-            for v in values(o) { s.custom[name, default: [:]][v, default: []].insert(ref) }
-        }
+        for (name, values) in s.indexFunctions { index(&s, name, values(o), ref) }
         return old
+    }
+
+    private static func index(_ s: inout State, _ name: String, _ values: [String], _ ref: ObjectRef) {
+        for v in values { s.custom[name, default: [:]][v, default: []].insert(ref) }
     }
 
     private static func remove(_ s: inout State, _ ref: ObjectRef) -> T? {

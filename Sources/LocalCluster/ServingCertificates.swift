@@ -49,22 +49,21 @@ struct ServingCertificates {
     private static func make(in directory: String) async throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func file(_ name: String) -> String { Paths.join(directory, name) }
         try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".utf8)
-            .write(to: URL(fileURLWithPath: directory + "/server.ext"))
+            .write(to: URL(fileURLWithPath: file("server.ext")))
         let steps: [[String]] = [
             ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
-             "-subj", "/CN=salespot-localcluster-ca", "-keyout", "ca.key", "-out", "ca.crt"],
+             "-subj", "/CN=salespot-localcluster-ca", "-keyout", file("ca.key"), "-out", file("ca.crt")],
             ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-             "-keyout", "server.key", "-out", "server.csr"],
-            ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
-             "-extfile", "server.ext", "-out", "server.crt"],
+             "-keyout", file("server.key"), "-out", file("server.csr")],
+            ["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial",
+             "-days", "3650", "-extfile", file("server.ext"), "-out", file("server.crt")],
         ]
         for args in steps {
-            // Files are named relative to the directory; openssl gets them as absolute paths.
-            let absolute = args.map { ["ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "server.ext"].contains($0) ? Paths.join(directory, $0) : $0 }
             let result: (status: Int32, stdout: [UInt8], stderr: [UInt8])
             do {
-                result = try await Posix.run("openssl", arguments: absolute, environment: ProcessInfo.processInfo.environment)
+                result = try await Posix.run("openssl", arguments: args, environment: ProcessInfo.processInfo.environment)
             } catch {
                 throw APIFailure(code: 500, reason: "InternalError", message: "LocalCluster needs the openssl command to make its serving certificate: \(error)")
             }
@@ -73,6 +72,6 @@ struct ServingCertificates {
                                  message: "openssl \(args[0]) failed: \(String(decoding: result.stderr, as: UTF8.self))")
             }
         }
-        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/server.key")
+        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file("server.key"))
     }
 }

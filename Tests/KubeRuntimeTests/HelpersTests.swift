@@ -150,4 +150,19 @@ import TestSupport
         #expect(store.refs(index: "svc", value: "n/a").isEmpty)
         #expect(store.refs(index: "nope", value: "n/a").isEmpty)
     }
+
+    @Test func writtenVersionsTellOwnEchoesAndStaleCaches() {
+        let w = WrittenVersions()
+        let ref = ObjectRef(namespace: "n", name: "x")
+        #expect(w.cacheIsCurrent(ref, "5"))  // nothing written: the cache is as good as anything
+        w.record(ref, "7")
+        #expect(!w.cacheIsCurrent(ref, "5"))  // the cache is older than our write
+        #expect(!w.echoed(ref, "6"))  // someone else's change
+        #expect(w.echoed(ref, "7"))  // our own write coming back: the cache has it now
+        #expect(!w.echoed(ref, "7"))  // only once
+        #expect(w.cacheIsCurrent(ref, "7"))
+        w.record(ref, "9")
+        w.forget(ref)
+        #expect(w.cacheIsCurrent(ref, "8"))
+    }
 }
