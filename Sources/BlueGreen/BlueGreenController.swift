@@ -24,6 +24,10 @@ public enum BlueGreenController {
     /// The label carrying a hash of the pod template a Deployment runs.
     public static let templateHashLabel = "salespot.by/template-hash"
     public static let fieldManager = "salespot-bluegreen"
+    /// The annotation recording which template a manual promotion approved (set when `spec.promote` is consumed),
+    /// so an approval opens the gate for that preview only: never for a later template, even if a write after it
+    /// is lost.
+    public static let promotedTemplateAnnotation = "salespot.by/promoted-template"
     /// The store index of resources by the Services (`namespace/name`) they switch.
     static let serviceIndex = "services"
 
@@ -81,9 +85,9 @@ public enum BlueGreenController {
             .owns(Api<Deployment>(client), labelSelector: colorLabel, store: deployments)
             // A Service created, edited or deleted reconciles the resources that name it (a missing Service that
             // appears unblocks them at once; a selector changed by hand is put back).
-            .watches(Api<Service>(client), store: services) { service in
-                if writtenServices.echoed(ObjectRef(service.metadata), service.metadata.resourceVersion) { return [] }
-                return resources.refs(index: Self.serviceIndex, value: "\(service.metadata.namespace ?? "default")/\(service.metadata.name ?? "")")
+            .watches(Api<Service>(client), store: services,
+                     predicate: { service, _ in !writtenServices.echoed(ObjectRef(service.metadata), service.metadata.resourceVersion) }) { service in
+                resources.refs(index: Self.serviceIndex, value: "\(service.metadata.namespace ?? "default")/\(service.metadata.name ?? "")")
             }
     }
 
@@ -164,12 +168,7 @@ struct Reconciler: Sendable {
         // What this reconcile applied is newer than the cache (whose copy arrives with the watch).
         var applied: [Color: Deployment] = [:]
         func current(_ c: Color) -> Deployment? { applied[c] ?? deployments.get(ObjectRef(namespace: ns, name: deploymentName(bgd, c))) }
-        func isReady(_ d: Deployment?) -> Bool {
-            guard let d, let s = d.status else { return false }
-            return (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1)
-                && (s.readyReplicas ?? 0) >= (d.spec?.replicas ?? replicas) && (s.updatedReplicas ?? 0) >= (d.spec?.replicas ?? replicas)
-                && d.spec?.replicas == replicas
-        }
+        func isReady(_ d: Deployment?) -> Bool { Reconciler.isRolledOut(d, replicas: replicas) }
         func recordColor(_ c: Color) {
             guard let d = current(c) else { return }
             status.colors = status.colors ?? [:]
@@ -195,6 +194,11 @@ struct Reconciler: Sendable {
             } else if let preview = status.previewColor.flatMap(Color.init(rawValue:)), preview != active {
                 try await scale(bgd, preview, to: 0)
             }
+            if bgd.spec.promote == true || bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != nil {
+                // An abort withdraws a pending or given promotion: a resumed rollout waits for a new one.
+                bgd = try await clearPromotion(bgd, approving: nil)
+                event("PromotionWithdrawn", "Abort", "spec.promote cleared: the rollout was aborted")
+            }
             status.previewColor = nil
             status.rolloutStartTime = nil
             status.phase = "Aborted"
@@ -208,10 +212,17 @@ struct Reconciler: Sendable {
         if let a = active, current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash,
            bgd.spec.activeColor == nil || bgd.spec.activeColor == a.rawValue {
             try await ensure(a)
+            if bgd.spec.promote == true {
+                // Nothing waits for promotion: a promote left set now would open the gate of the next rollout.
+                bgd = try await clearPromotion(bgd, approving: nil)
+                event("PromotionIgnored", "Promote", "nothing awaits promotion (\(a.rawValue) already runs the template); spec.promote cleared", warning: true)
+            }
             var requeue: Duration?
-            // The colour kept for rollback, while it still runs.
-            let kept = status.previewColor.flatMap(Color.init(rawValue:)).flatMap { $0 == a ? nil : $0 }
+            // The colour kept for rollback, while it still runs: whatever the status says (a status write lost after
+            // a switch must not leave the old colour running for good), the other colour's Deployment decides.
+            let kept: Color? = (current(a.other)?.spec?.replicas ?? 0) > 0 ? a.other : nil
             if let old = kept, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
+                status.previewColor = old.rawValue
                 // No recorded deadline (a status lost to a conflict): start the window now rather than cut it short.
                 guard let due = status.scaleDownAt else {
                     status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
@@ -297,13 +308,21 @@ struct Reconciler: Sendable {
         }
         // 6. Promote.
         let manual = bgd.spec.promotion?.mode == "Manual" && active != nil
-        if manual && bgd.spec.promote != true {
-            status.phase = "Paused"
-            setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
-                          readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion")
-            event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
-            try await writeStatus(bgd, status)
-            return .awaitChange
+        if manual && bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != hash {
+            guard bgd.spec.promote == true else {
+                // Said once per preview: a reconcile that finds it already waiting says nothing new.
+                let wasWaiting = bgd.status?.phase == "Paused" && bgd.status?.previewColor == target.rawValue
+                status.phase = "Paused"
+                setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
+                              readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion")
+                if !wasWaiting {
+                    event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
+                }
+                try await writeStatus(bgd, status)
+                return .awaitChange
+            }
+            // The promotion is consumed and recorded for this template in one write, before anything switches.
+            bgd = try await clearPromotion(bgd, approving: hash)
         }
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
@@ -314,12 +333,6 @@ struct Reconciler: Sendable {
             metrics?.observe("salespot_bluegreen_rollout_duration_seconds", [ns], max(0, now().secondsSince1970 - started.secondsSince1970))
         }
         activeColors.set(ObjectRef(bgd.metadata), target, registry: metrics)
-        if bgd.spec.promote == true {
-            let patched = try await Api<BlueGreenDeployment>(client, namespace: ns).patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": nil]]))
-            // Not recorded as our write: this merge patch is not guarded by resourceVersion, so its echo may carry
-            // someone else's concurrent change, and is reconciled.
-            bgd = patched
-        }
         status.activeColor = target.rawValue
         status.previewColor = active?.rawValue
         status.rolloutStartTime = nil
@@ -329,6 +342,31 @@ struct Reconciler: Sendable {
         setConditions(&status, ready: true, reconciling: active != nil, stalled: nil, generation: generation, readyReason: "Promoted")
         try await writeStatus(bgd, status)
         return active == nil ? .awaitChange : .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
+    }
+
+    /// Whether a colour's Deployment has rolled out `replicas` of its current template, by what
+    /// `kubectl rollout status` waits for: the Deployment controller has observed the spec, every replica is updated,
+    /// no replica of an older template is left, and the updated ones are available. (`readyReplicas` counts pods of
+    /// every ReplicaSet, so alone it would admit old or unready pods.) A Deployment past its progress deadline is not.
+    static func isRolledOut(_ d: Deployment?, replicas: Int32) -> Bool {
+        guard let d, let s = d.status, let want = d.spec?.replicas, want == replicas else { return false }
+        if s.conditions?.contains(where: { $0.type == "Progressing" && $0.reason == "ProgressDeadlineExceeded" }) == true { return false }
+        let updated = s.updatedReplicas ?? 0
+        return (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1)
+            && updated >= want
+            && (s.replicas ?? 0) <= updated
+            && (s.availableReplicas ?? 0) >= want
+    }
+
+    /// Clears `spec.promote` and sets (or, with `nil`, removes) the approval annotation, in one merge patch guarded by
+    /// the resourceVersion read: an approval is recorded only for the template this reconcile saw.
+    func clearPromotion(_ bgd: BlueGreenDeployment, approving hash: String?) async throws -> BlueGreenDeployment {
+        let annotation: JSONValue = hash.map { .string($0) } ?? .null
+        var metadata: JSONValue = ["annotations": .object(JSONObject([BlueGreenController.promotedTemplateAnnotation: annotation]))]
+        if let rv = bgd.metadata.resourceVersion { metadata["resourceVersion"] = .string(rv) }
+        // Not recorded as our write: its echo is reconciled like any spec change.
+        return try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace)
+            .patch(bgd.metadata.name ?? "", .merge(["metadata": metadata, "spec": ["promote": nil]]), fieldManager: BlueGreenController.fieldManager)
     }
 
     /// A Service from the cache, or read afresh when the cache may not show it yet (not cached, or older than our

@@ -42,9 +42,10 @@ public struct Controller<T: KubernetesObject>: Sendable {
     let primaries: [Watcher<T>]
     /// The namespaces watched (nil: all), for secondary resources too.
     let namespaces: [String]?
-    var secondaries: [@Sendable (WorkQueue<ObjectRef>) async -> Void] = []
-    /// Whether each secondary watch has completed its first list.
-    var secondariesSynced: [@Sendable () -> Bool] = []
+    /// The watches of secondary resources.
+    var secondaries: [Secondary] = []
+    /// Whether ``drain()`` was called.
+    let lifecycle = Lifecycle()
     /// Which changes of the primary resource enqueue it (all must agree; deletions always do).
     var predicates: [@Sendable (_ new: T, _ old: T?) -> Bool] = []
     /// Concurrent reconciles (of different keys). Default 1, as controller-runtime.
@@ -96,6 +97,14 @@ public struct Controller<T: KubernetesObject>: Sendable {
         }
     }
 
+    /// The watches of one secondary resource (one per namespace), their sync state and cache.
+    struct Secondary: Sendable {
+        var feeds: [@Sendable (WorkQueue<ObjectRef>) async -> Void]
+        var synced: @Sendable () -> Bool
+        /// Forgets the first list (a new term must list again).
+        var beginTerm: @Sendable () -> Void
+    }
+
     /// Only changes of the primary resource for which `predicate` holds enqueue it (as controller-runtime's
     /// predicates); the cache is updated either way, and deletions always enqueue.
     public func filter(_ predicate: @escaping @Sendable (_ new: T, _ old: T?) -> Bool) -> Controller<T> {
@@ -106,35 +115,63 @@ public struct Controller<T: KubernetesObject>: Sendable {
 
     /// Also reconciles whatever `mapper` names when an object of another resource changes. Watched in the
     /// controller's namespaces; reconciles start once these watches have listed too.
-    /// - Parameter store: a cache to keep of these objects, for reconciles to read instead of calling the API.
+    ///
+    /// As controller-runtime's handlers: a change enqueues what the object maps to now and what it mapped to
+    /// before (an object moved to another owner reconciles both), a deletion enqueues what it mapped to, and so
+    /// does an object found gone by a re-list (deleted while the watch was down, after a 410).
+    /// - Parameters:
+    ///   - store: a cache to keep of these objects, for reconciles to read instead of calling the API. Without one
+    ///     the controller keeps its own (compact), to know what a re-list no longer contains.
+    ///   - predicate: only changes for which it holds enqueue (deletions always do); the cache is updated either way.
     public func watches<O: KubernetesObject>(_ api: Api<O>, labelSelector: String? = nil, store: Store<O>? = nil,
+                                            predicate: (@Sendable (_ new: O, _ old: O?) -> Bool)? = nil,
                                             mapper: @escaping @Sendable (O) -> [ObjectRef]) -> Controller<T> {
         var copy = self
         let apis = Self.scoped(api, namespaces)
-        store?.expectScopes(apis.count)
+        let store = store ?? Store<O>(representation: .compact)
+        store.expectScopes(apis.count)
         let listed = Mutex(Set<String?>())
+        var feeds: [@Sendable (WorkQueue<ObjectRef>) async -> Void] = []
         for scoped in apis {
             let watcher = Watcher(api: scoped, labelSelector: labelSelector, logger: logger)
-            copy.secondaries.append { queue in
+            feeds.append { queue in
                 for await event in watcher.events() {
-                    store?.apply(event, scope: scoped.namespace)
-                    switch event {
-                    case .initApply(let o), .apply(let o), .delete(let o):
-                        for ref in mapper(o) { await queue.add(ref) }
-                    case .initDone:
-                        _ = listed.withLock { $0.insert(scoped.namespace) }
-                    case .initStart: break
+                    if case .initDone = event { _ = listed.withLock { $0.insert(scoped.namespace) } }
+                    for change in store.apply(event, scope: scoped.namespace) {
+                        if let new = change.object, let predicate, !predicate(new, change.old) { continue }
+                        var keys = change.object.map(mapper) ?? []
+                        for key in change.old.map(mapper) ?? [] where !keys.contains(key) { keys.append(key) }
+                        for key in keys { await queue.add(key) }
                     }
                 }
             }
         }
-        copy.secondariesSynced.append { listed.withLock { $0.count } >= apis.count }
+        copy.secondaries.append(Secondary(
+            feeds: feeds,
+            synced: { listed.withLock { $0.count } >= apis.count },
+            beginTerm: {
+                listed.withLock { $0.removeAll() }
+                store.beginTerm()
+            }))
         return copy
     }
 
-    /// Runs until the task is cancelled: watchers, workers and resync. On cancellation, stops handing out keys and
-    /// waits for reconciles in flight to finish.
+    /// Runs until the task is cancelled or ``drain()`` is called: watchers, workers and resync.
+    ///
+    /// Each run is a term of its own (a new term of leadership runs it again): the queue starts empty and the
+    /// caches must list again before any reconcile, so nothing of an earlier term carries over.
+    ///
+    /// Cancellation stops at once: reconciles in flight are cancelled with it (their requests are aborted), as
+    /// when leadership is lost. ``drain()`` is the graceful stop: no new keys, reconciles in flight finish.
     public func run() async {
+        await queue.reopen()
+        // A drain that came before this term began (a shutdown racing an election) stops it before it starts.
+        if lifecycle.draining {
+            await queue.shutDown()
+            return
+        }
+        store.beginTerm()
+        for s in secondaries { s.beginTerm() }
         await withTaskGroup(of: Void.self) { group in
             for watcher in primaries {
                 group.addTask {
@@ -146,7 +183,9 @@ public struct Controller<T: KubernetesObject>: Sendable {
                     }
                 }
             }
-            for secondary in secondaries { group.addTask { await secondary(queue) } }
+            for secondary in secondaries {
+                for feed in secondary.feeds { group.addTask { await feed(queue) } }
+            }
             // Once the first list has been reconciled, give the heap it used back to the system.
             group.addTask {
                 while !Task.isCancelled {
@@ -164,25 +203,40 @@ public struct Controller<T: KubernetesObject>: Sendable {
                     }
                 }
             }
-            let workers = (0..<self.workers).map { _ in
-                Task { await self.work() }
-            }
-            await withTaskCancellationHandler {
-                for w in workers { await w.value }
-            } onCancel: {
-                Task { await queue.shutDown() }
+            // Workers are child tasks: cancelling the run cancels the reconciles they are in.
+            await withTaskGroup(of: Void.self) { workers in
+                for _ in 0..<self.workers { workers.addTask { await self.work() } }
+                await withTaskCancellationHandler {
+                    await workers.waitForAll()
+                } onCancel: {
+                    Task { await queue.shutDown() }
+                }
             }
             group.cancelAll()
         }
+        // Delayed adds of this term go with it.
+        await queue.shutDown()
+    }
+
+    /// The graceful stop (SIGTERM): hands out no more keys, lets reconciles in flight finish, then ``run()``
+    /// returns. Final: a later ``run()`` returns at once.
+    public func drain() async {
+        lifecycle.setDraining()
+        await queue.shutDown()
     }
 
     /// Whether every cache has completed its first list (for /readyz; reconciles wait for it too).
-    public var hasSynced: Bool { store.hasSynced && secondariesSynced.allSatisfy { $0() } }
+    public var hasSynced: Bool { store.hasSynced && secondaries.allSatisfy { $0.synced() } }
 
     func work() async {
-        // Keys are handed out only once the cache is complete, so reconciles never see a partial world.
-        while !hasSynced && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
-        while let ref = await queue.next() {
+        // Keys are handed out only once the cache is complete, so reconciles never see a partial world. A stop
+        // before that (a watch that keeps failing, then SIGTERM) ends the wait.
+        while !hasSynced {
+            if Task.isCancelled { return }
+            if await queue.isShutDown { return }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        while !Task.isCancelled, let ref = await queue.next() {
             let started = ContinuousClock.now
             metrics?.activeWorkers(name, delta: 1)
             let id = String(UInt64.random(in: 0...UInt64.max), radix: 36)
@@ -213,4 +267,11 @@ public struct Controller<T: KubernetesObject>: Sendable {
             await queue.done(ref)
         }
     }
+}
+
+/// Whether a controller was drained (a graceful stop is final).
+final class Lifecycle: Sendable {
+    private let flag = Mutex(false)
+    var draining: Bool { flag.withLock { $0 } }
+    func setDraining() { flag.withLock { $0 = true } }
 }

@@ -6,8 +6,12 @@ import Logging
 ///
 /// Guarantees: at most one holder at a time as long as clocks agree within the lease duration; the leader renews
 /// every ``Config/retryPeriod`` and stops leading (cancelling its work at once) when it has not renewed within
-/// ``Config/renewDeadline``; another instance takes over once the lease has not been renewed for
-/// ``Config/leaseDuration``; on a clean stop the leader releases the lease so a successor need not wait.
+/// ``Config/renewDeadline`` — every request is bounded by that deadline, so a stalled API call cannot extend a term;
+/// another instance takes over once the lease has not been renewed for ``Config/leaseDuration``; on a clean stop
+/// the leader releases the lease so a successor need not wait.
+///
+/// A lost lease does not end the process (controller-runtime's default is to exit): the instance campaigns again,
+/// and when it wins, its work starts a new term from scratch (fresh queue, caches listed again).
 public struct LeaderElector: Sendable {
     /// Timings, validated as client-go validates them.
     public struct Config: Sendable {
@@ -59,37 +63,80 @@ public struct LeaderElector: Sendable {
     }
 
     /// Campaigns until the task is cancelled; runs `lead` while leading and cancels it at once when leadership is
-    /// lost. Returns after releasing the lease.
+    /// lost, then campaigns again (so `lead` runs once per term and must start clean each time).
+    ///
+    /// Every attempt to acquire or renew is bounded by the renew deadline, counted from the start of the last
+    /// successful attempt (the renewTime the others see), so a request that stalls cannot keep this instance
+    /// leading after a peer may have taken over (client-go bounds its renew the same way).
+    ///
+    /// When `lead` returns by itself (the work was drained for a graceful stop), the lease is released and `run`
+    /// returns. On cancellation `lead` is cancelled, the lease released, and `run` returns.
     public func run(lead: @escaping @Sendable () async -> Void) async {
         while !Task.isCancelled {
             // Acquire.
+            var renewedAt = ContinuousClock.now
             while !Task.isCancelled {
-                if (try? await tryAcquireOrRenew()) == true { break }
+                renewedAt = ContinuousClock.now
+                if await attempt(until: renewedAt + config.renewDeadline) { break }
                 do { try await sleep(jittered(config.retryPeriod)) } catch { break }
             }
             if Task.isCancelled { break }
             logger.info("became leader", metadata: ["lease": .string(name), "identity": .string(identity)])
             metrics?.set("leader_election_master_status", [name], 1)
-            let work = Task { await lead() }
-            // Renew until a renewal deadline is missed.
-            var lastRenew = ContinuousClock.now
+            let since = renewedAt
+            let ended = await withTaskGroup(of: TermEnd.self) { group in
+                group.addTask { await lead(); return .workReturned }
+                group.addTask { await self.renew(since: since); return .leaseLost }
+                let first = await group.next() ?? .leaseLost
+                // Leadership is over (or the work is): stop the other side now. Reconciles in flight are cancelled.
+                metrics?.set("leader_election_master_status", [name], 0)
+                group.cancelAll()
+                await group.waitForAll()
+                return first
+            }
+            if ended == .workReturned || Task.isCancelled {
+                // Release in a task of its own: this one may be cancelled, and so would be its requests.
+                await Task { await release() }.value
+                return
+            }
+        }
+    }
+
+    enum TermEnd: Sendable { case workReturned, leaseLost }
+
+    /// Renews every retry period until a renewal misses the deadline (or the task is cancelled).
+    func renew(since start: ContinuousClock.Instant) async {
+        var renewedAt = start
+        while !Task.isCancelled {
+            do { try await sleep(config.retryPeriod) } catch { return }
+            let deadline = renewedAt + config.renewDeadline
             while !Task.isCancelled {
-                do { try await sleep(config.retryPeriod) } catch { break }
-                if (try? await tryAcquireOrRenew()) == true {
-                    lastRenew = ContinuousClock.now
-                } else if ContinuousClock.now - lastRenew > config.renewDeadline {
+                let attemptStart = ContinuousClock.now
+                if attemptStart >= deadline {
                     logger.error("lost the lease: could not renew within the deadline", metadata: ["lease": .string(name)])
+                    return
+                }
+                if await attempt(until: deadline) {
+                    renewedAt = attemptStart
                     break
                 }
+                // Retry within the same deadline, as client-go's renew loop.
+                do { try await sleep(min(config.retryPeriod, max(.zero, deadline - ContinuousClock.now))) } catch { return }
             }
-            work.cancel()
-            await work.value
-            metrics?.set("leader_election_master_status", [name], 0)
-            if Task.isCancelled {
-                // Release in a task of its own: this one is cancelled, and so would be its requests.
-                await Task { await release() }.value
-                break
+        }
+    }
+
+    /// One acquire-or-renew, abandoned (its requests cancelled) at the deadline: true when it succeeded in time.
+    func attempt(until deadline: ContinuousClock.Instant) async -> Bool {
+        await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { (try? await self.tryAcquireOrRenew()) ?? false }
+            group.addTask {
+                do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return false }
+                return nil  // the deadline passed
             }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? false
         }
     }
 

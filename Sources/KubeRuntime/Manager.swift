@@ -17,8 +17,10 @@ public protocol ManagedController: Sendable {
     var name: String { get }
     /// Whether its caches have completed their first list.
     var hasSynced: Bool { get }
-    /// Runs until cancelled, then drains reconciles in flight.
+    /// Runs one term: until cancelled (reconciles in flight are cancelled too) or drained. Each call starts clean.
     func run() async
+    /// The graceful stop: no new reconciles; those in flight finish; ``run()`` then returns.
+    func drain() async
 }
 
 extension Controller: ManagedController {}
@@ -82,7 +84,10 @@ public struct Manager: ServiceLifecycle.Service {
                                 identity: options.identity, config: options.leaderConfig, metrics: registry, logger: logger)
             : nil
         let logger = self.logger
-        await cancelWhenGracefulShutdown {
+        // SIGTERM drains: no new reconciles, those in flight finish, a standby stops campaigning; the leader
+        // releases the lease on the way out. If that outlasts the shutdown timeout, the ServiceGroup cancels this
+        // task, and cancellation reaches every reconcile (they are child tasks).
+        let work = Task {
             if let elector {
                 await elector.run {
                     leading.set(true)
@@ -92,8 +97,21 @@ public struct Manager: ServiceLifecycle.Service {
             } else {
                 await Self.runAll(controllers)
             }
-            logger.info("controllers stopped")
         }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await work.value
+            } onCancel: {
+                work.cancel()
+            }
+        } onGracefulShutdown: {
+            Task {
+                for c in controllers { await c.drain() }
+                // Not leading: nothing to drain, stop campaigning. (Leading: the drained work returns by itself.)
+                if !leading.value { work.cancel() }
+            }
+        }
+        logger.info("controllers stopped")
         await endpoints.stop()
         await probes?.stop()
     }

@@ -102,6 +102,16 @@ public final class Store<T: KubernetesObject>: Sendable {
     }
     public var count: Int { state.withLock { $0.objects.count } }
 
+    /// Forgets that the first list completed, for a new term of leadership: ``hasSynced`` is false again until every
+    /// watch has listed anew. The objects stay until that list replaces them (so objects deleted in the meantime are
+    /// reported as gone by it, and their owners reconciled).
+    public func beginTerm() {
+        state.withLock { s in
+            s.syncedScopes.removeAll()
+            s.relisting.removeAll()
+        }
+    }
+
     public func get(_ ref: ObjectRef) -> T? { state.withLock { $0.objects[ref] }.flatMap(Self.value) }
     public func list() -> [T] { state.withLock { Array($0.objects.values) }.compactMap(Self.value) }
     /// The refs of every cached object (cheap in either representation).

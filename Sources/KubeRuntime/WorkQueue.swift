@@ -6,6 +6,9 @@
 ///   ``forget(_:)``; ``add(_:after:)`` delays it by a fixed time.
 ///
 /// Time comes from the injected clock, so delays are tested without sleeping.
+///
+/// A queue that was shut down can be ``reopen()``ed for a new term of leadership: it then starts empty, as a fresh
+/// process of controller-runtime would.
 public actor WorkQueue<Key: Hashable & Sendable> {
     private var queue: [Key] = []
     private var head = 0
@@ -14,9 +17,12 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var dirtyWhileProcessing: Set<Key> = []
     private var failures: [Key: Int] = [:]
     private var waiters: [CheckedContinuation<Key?, Never>] = []
-    private var delayed: [Key: Task<Void, Never>] = [:]
+    /// Pending delayed adds, each with a token so that a superseded one that already woke up cannot touch its
+    /// successor.
+    private var delayed: [Key: (token: UInt64, task: Task<Void, Never>)] = [:]
+    private var nextToken: UInt64 = 0
     private var addedAt: [Key: ContinuousClock.Instant] = [:]
-    private var isShutDown = false
+    private var isClosed = false
     private let backoff: Backoff
     private let sleep: @Sendable (Duration) async throws -> Void
     /// Observes the queue, for metrics.
@@ -32,6 +38,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Keys waiting to be handed out.
     public var depth: Int { queue.count - head }
+    /// Whether ``shutDown()`` was called (and not undone by ``reopen()``).
+    public var isShutDown: Bool { isClosed }
     /// Whether a key is being processed.
     public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
     /// How many consecutive failures a key has had.
@@ -39,7 +47,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Queues a key now.
     public func add(_ key: Key) {
-        guard !isShutDown else { return }
+        guard !isClosed else { return }
         observer?.added()
         if processing.contains(key) {
             dirtyWhileProcessing.insert(key)
@@ -59,20 +67,28 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Queues a key after a delay. A later call for the same key replaces an earlier pending one.
     public func add(_ key: Key, after delay: Duration) {
-        guard !isShutDown else { return }
+        guard !isClosed else { return }
         if delay <= .zero { add(key); return }
-        delayed[key]?.cancel()
+        delayed[key]?.task.cancel()
+        nextToken &+= 1
+        let token = nextToken
         let sleep = self.sleep
-        delayed[key] = Task {
+        delayed[key] = (token, Task {
             do { try await sleep(delay) } catch { return }
-            self.fireDelayed(key)
-        }
+            await self.fireDelayed(key, token: token)
+        })
     }
 
-    private func fireDelayed(_ key: Key) {
+    /// A delayed add whose time has come. One that was superseded (or cancelled by a shutdown) after its sleep
+    /// returned does nothing: the newer one keeps its handle, so it can still be cancelled.
+    func fireDelayed(_ key: Key, token: UInt64) {
+        guard delayed[key]?.token == token else { return }
         delayed[key] = nil
         add(key)
     }
+
+    /// The token of the delayed add pending for a key (for tests of superseded adds).
+    func pendingDelayToken(_ key: Key) -> UInt64? { delayed[key]?.token }
 
     /// Queues a key after its next backoff delay; returns that delay.
     @discardableResult
@@ -90,7 +106,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// The next key to process, waiting until there is one; `nil` once the queue is shut down.
     public func next() async -> Key? {
-        if isShutDown { return nil }
+        if isClosed { return nil }
         if head < queue.count {
             let key = queue[head]
             head += 1
@@ -121,11 +137,26 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Stops handing out keys; waiting ``next()`` calls return `nil`. Keys being processed may still call ``done(_:)``.
     public func shutDown() {
-        isShutDown = true
+        isClosed = true
         for w in waiters { w.resume(returning: nil) }
         waiters.removeAll()
-        for (_, t) in delayed { t.cancel() }
+        for (_, d) in delayed { d.task.cancel() }
         delayed.removeAll()
+    }
+
+    /// Starts a new term after a shut-down: empty, no backoffs, nothing delayed, handing out keys again. Keys of
+    /// the last term still being processed are forgotten (their ``done(_:)`` is harmless).
+    public func reopen() {
+        shutDown()
+        queue.removeAll()
+        head = 0
+        queued.removeAll()
+        processing.removeAll()
+        dirtyWhileProcessing.removeAll()
+        failures.removeAll()
+        addedAt.removeAll()
+        isClosed = false
+        observer?.depthChanged(0)
     }
 }
 
