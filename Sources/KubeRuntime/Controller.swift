@@ -214,8 +214,10 @@ public struct Controller<T: KubernetesObject>: Sendable {
             }
             group.cancelAll()
         }
-        // Delayed adds of this term go with it.
+        // Delayed adds of this term go with it, and its caches no longer count as synced (for /readyz).
         await queue.shutDown()
+        store.beginTerm()
+        for s in secondaries { s.beginTerm() }
     }
 
     /// The graceful stop (SIGTERM): hands out no more keys, lets reconciles in flight finish, then ``run()``
