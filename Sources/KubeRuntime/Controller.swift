@@ -45,7 +45,7 @@ public struct Controller<T: KubernetesObject>: Sendable {
     /// The watches of secondary resources.
     var secondaries: [Secondary] = []
     /// Whether ``drain()`` was called.
-    let lifecycle = Lifecycle()
+    let lifecycle = Flag(false)
     /// Which changes of the primary resource enqueue it (all must agree; deletions always do).
     var predicates: [@Sendable (_ new: T, _ old: T?) -> Bool] = []
     /// Concurrent reconciles (of different keys). Default 1, as controller-runtime.
@@ -166,12 +166,10 @@ public struct Controller<T: KubernetesObject>: Sendable {
     public func run() async {
         await queue.reopen()
         // A drain that came before this term began (a shutdown racing an election) stops it before it starts.
-        if lifecycle.draining {
+        if lifecycle.value {
             await queue.shutDown()
             return
         }
-        store.beginTerm()
-        for s in secondaries { s.beginTerm() }
         await withTaskGroup(of: Void.self) { group in
             for watcher in primaries {
                 group.addTask {
@@ -223,7 +221,7 @@ public struct Controller<T: KubernetesObject>: Sendable {
     /// The graceful stop (SIGTERM): hands out no more keys, lets reconciles in flight finish, then ``run()``
     /// returns. Final: a later ``run()`` returns at once.
     public func drain() async {
-        lifecycle.setDraining()
+        lifecycle.set(true)
         await queue.shutDown()
     }
 
@@ -271,9 +269,3 @@ public struct Controller<T: KubernetesObject>: Sendable {
     }
 }
 
-/// Whether a controller was drained (a graceful stop is final).
-final class Lifecycle: Sendable {
-    private let flag = Mutex(false)
-    var draining: Bool { flag.withLock { $0 } }
-    func setDraining() { flag.withLock { $0 = true } }
-}

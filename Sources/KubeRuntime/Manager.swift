@@ -69,7 +69,7 @@ public struct Manager: ServiceLifecycle.Service {
         let controllers = self.controllers
         // Ready once every controller has synced its caches. A standby (not leading) runs no caches and is ready,
         // so a rollout of several replicas is not held up by the ones waiting for the lease.
-        let leading = LeadingFlag(options.leaderElection ? false : true)
+        let leading = Flag(options.leaderElection ? false : true)
         let isReady: @Sendable () -> Bool = { !leading.value || controllers.allSatisfy(\.hasSynced) }
         let endpoints = try await OperatorEndpoints.start(host: options.endpointsHost, port: options.endpointsPort,
                                                           registry: registry, isReady: isReady, logger: logger)
@@ -133,8 +133,8 @@ public struct Manager: ServiceLifecycle.Service {
     }
 }
 
-/// Whether this instance currently leads (for readiness).
-final class LeadingFlag: Sendable {
+/// A boolean shared between tasks: whether this instance leads (readiness), whether a controller was drained.
+final class Flag: Sendable {
     private let flag: Mutex<Bool>
     init(_ v: Bool) { flag = Mutex(v) }
     func set(_ v: Bool) { flag.withLock { $0 = v } }
