@@ -173,11 +173,20 @@ public struct LeaderElector: Sendable {
 
     /// Gives the lease up (so a successor does not wait for it to expire).
     func release() async {
-        guard var lease = try? await api.getIfExists(name), lease.spec?.holderIdentity == identity else { return }
-        lease.spec?.holderIdentity = ""
-        lease.spec?.leaseDurationSeconds = 1
-        lease.spec?.renewTime = MicroTime(now())
-        _ = try? await api.update(lease)
-        logger.info("released the lease", metadata: ["lease": .string(name)])
+        // A renewal cancelled on the way out may still have landed: on a conflict read again and retry.
+        for _ in 0..<3 {
+            guard var lease = try? await api.getIfExists(name), lease.spec?.holderIdentity == identity else { return }
+            lease.spec?.holderIdentity = ""
+            lease.spec?.leaseDurationSeconds = 1
+            lease.spec?.renewTime = MicroTime(now())
+            do {
+                _ = try await api.update(lease)
+                logger.info("released the lease", metadata: ["lease": .string(name)])
+                return
+            } catch {
+                continue
+            }
+        }
     }
+
 }
