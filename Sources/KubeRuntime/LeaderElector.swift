@@ -1,6 +1,7 @@
 import KubeClient
 import KubeCore
 import Logging
+import Synchronization
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection package does it.
 ///
@@ -44,6 +45,8 @@ public struct LeaderElector: Sendable {
     let now: @Sendable () -> Time
     let sleep: @Sendable (Duration) async throws -> Void
     let metrics: MetricsRegistry?
+    /// The Lease as this instance last wrote it (client-go's observed record), so a release is one write.
+    let observed = Observed()
     let logger: Logger
 
     public init(api: Api<Lease>, name: String, identity: String, config: Config = Config(),
@@ -147,9 +150,9 @@ public struct LeaderElector: Sendable {
         let t = now()
         let seconds = Int32(config.leaseDuration.components.seconds)
         guard var lease = try await api.getIfExists(name) else {
-            _ = try await api.create(Lease(metadata: ObjectMeta(name: name),
+            observed.set(try await api.create(Lease(metadata: ObjectMeta(name: name),
                                            spec: LeaseSpec(holderIdentity: identity, leaseDurationSeconds: seconds,
-                                                           acquireTime: MicroTime(t), renewTime: MicroTime(t), leaseTransitions: 0)))
+                                                           acquireTime: MicroTime(t), renewTime: MicroTime(t), leaseTransitions: 0))))
             return true
         }
         var spec = lease.spec ?? LeaseSpec()
@@ -167,26 +170,36 @@ public struct LeaderElector: Sendable {
         spec.renewTime = MicroTime(t)
         spec.leaseDurationSeconds = seconds
         lease.spec = spec
-        _ = try await api.update(lease)  // resourceVersion makes a concurrent takeover fail with 409
+        observed.set(try await api.update(lease))  // resourceVersion makes a concurrent takeover fail with 409
         return true
     }
 
     /// Gives the lease up (so a successor does not wait for it to expire).
     func release() async {
-        // A renewal cancelled on the way out may still have landed: on a conflict read again and retry.
+        // First from the Lease as last written (as client-go); if that is stale (a renewal cancelled on the way out
+        // may still have landed), read it again.
+        var lease = observed.get()
         for _ in 0..<3 {
-            guard var lease = try? await api.getIfExists(name), lease.spec?.holderIdentity == identity else { return }
-            lease.spec?.holderIdentity = ""
-            lease.spec?.leaseDurationSeconds = 1
-            lease.spec?.renewTime = MicroTime(now())
-            do {
-                _ = try await api.update(lease)
+            if lease == nil { lease = try? await api.getIfExists(name) }
+            guard var current = lease, current.spec?.holderIdentity == identity else { return }
+            current.spec?.holderIdentity = ""
+            current.spec?.leaseDurationSeconds = 1
+            current.spec?.renewTime = MicroTime(now())
+            if (try? await api.update(current)) != nil {
+                observed.set(nil)
                 logger.info("released the lease", metadata: ["lease": .string(name)])
                 return
-            } catch {
-                continue
             }
+            lease = nil
         }
     }
+
+    /// The last Lease written.
+    final class Observed: Sendable {
+        private let lease = Mutex<Lease?>(nil)
+        func get() -> Lease? { lease.withLock { $0 } }
+        func set(_ l: Lease?) { lease.withLock { $0 = l } }
+    }
+
 
 }

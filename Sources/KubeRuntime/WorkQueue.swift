@@ -22,7 +22,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var delayed: [Key: (token: UInt64, task: Task<Void, Never>)] = [:]
     private var nextToken: UInt64 = 0
     private var addedAt: [Key: ContinuousClock.Instant] = [:]
-    private var isClosed = false
+    /// Whether ``shutDown()`` was called (and not undone by ``reopen()``).
+    public private(set) var isShutDown = false
     private let backoff: Backoff
     private let sleep: @Sendable (Duration) async throws -> Void
     /// Observes the queue, for metrics.
@@ -38,8 +39,6 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Keys waiting to be handed out.
     public var depth: Int { queue.count - head }
-    /// Whether ``shutDown()`` was called (and not undone by ``reopen()``).
-    public var isShutDown: Bool { isClosed }
     /// Whether a key is being processed.
     public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
     /// How many consecutive failures a key has had.
@@ -47,7 +46,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Queues a key now.
     public func add(_ key: Key) {
-        guard !isClosed else { return }
+        guard !isShutDown else { return }
         observer?.added()
         if processing.contains(key) {
             dirtyWhileProcessing.insert(key)
@@ -67,7 +66,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Queues a key after a delay. A later call for the same key replaces an earlier pending one.
     public func add(_ key: Key, after delay: Duration) {
-        guard !isClosed else { return }
+        guard !isShutDown else { return }
         if delay <= .zero { add(key); return }
         delayed[key]?.task.cancel()
         nextToken &+= 1
@@ -106,7 +105,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// The next key to process, waiting until there is one; `nil` once the queue is shut down.
     public func next() async -> Key? {
-        if isClosed { return nil }
+        if isShutDown { return nil }
         if head < queue.count {
             let key = queue[head]
             head += 1
@@ -137,7 +136,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Stops handing out keys; waiting ``next()`` calls return `nil`. Keys being processed may still call ``done(_:)``.
     public func shutDown() {
-        isClosed = true
+        isShutDown = true
         for w in waiters { w.resume(returning: nil) }
         waiters.removeAll()
         for (_, d) in delayed { d.task.cancel() }
@@ -155,7 +154,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         dirtyWhileProcessing.removeAll()
         failures.removeAll()
         addedAt.removeAll()
-        isClosed = false
+        isShutDown = false
         observer?.depthChanged(0)
     }
 }
