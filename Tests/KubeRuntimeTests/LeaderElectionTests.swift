@@ -81,4 +81,34 @@ import TestSupport
         await tb.value
         #expect(both.value == 0)
     }
+
+    @Test func aStalledRenewalEndsTheTermWithinTheRenewDeadline() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let (client, faults) = FaultTransport.client(cluster)
+        let registry = MetricsRegistry()
+        let elector = try LeaderElector(api: Api<Lease>(client, namespace: "default"), name: "stall", identity: "a",
+                                        config: fast(), metrics: registry)
+        let leading = Locked(false)
+        let stoppedLeading = Locked<ContinuousClock.Instant?>(nil)
+        let campaign = Task {
+            await elector.run {
+                leading.mutate { $0 = true }
+                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+                stoppedLeading.mutate { $0 = ContinuousClock.now }
+            }
+        }
+        defer { campaign.cancel() }
+        for _ in 0..<250 where !leading.value { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(leading.value)
+        // Every Lease write now hangs (as a request behind a dead proxy would, for the client's 60 s timeout).
+        faults.set([.init(method: "PUT", urlContains: ["/leases/stall"], fault: .stall)])
+        let stalledAt = ContinuousClock.now
+        for _ in 0..<250 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
+        let stopped = try #require(stoppedLeading.value, "still leading 5 s after renewals stalled")
+        // Renew deadline (1.5 s) counted from the last renewal, which was at most a retry period before the stall.
+        #expect(stopped - stalledAt < fast().renewDeadline + .milliseconds(500))
+        #expect(registry.value("leader_election_master_status", ["stall"]) == 0)
+    }
 }
+

@@ -66,8 +66,7 @@ import TestSupport
             return .awaitChange
         }
         let run = Task { await controller.run() }
-        for _ in 0..<500 where !started.value { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(started.value)
+        try await waitUntil(started)
         let at = ContinuousClock.now
         run.cancel()
         let finished = Task { await run.value; return true }
@@ -96,7 +95,7 @@ import TestSupport
             return .awaitChange
         }
         let run = Task { await controller.run() }
-        for _ in 0..<500 where !started.value { try await Task.sleep(for: .milliseconds(10)) }
+        try await waitUntil(started)
         await controller.drain()
         await run.value
         #expect(finished.value)  // not cancelled: it ran to its end
@@ -111,4 +110,30 @@ import TestSupport
         await stuck.value
         #expect(ContinuousClock.now - at < .seconds(3))
     }
+
+    @Test func aSecondaryDeletedWhileTheWatchWasDownReconcilesItsOwner() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let (client, faults) = FaultTransport.client(cluster)
+        let controller = MirrorController.make(client: client)
+        let run = Task { await controller.run() }
+        defer { run.cancel() }
+        _ = try await Api<ConfigMap>(client).create(configMap(0, value: "a"))
+        #expect(try await waitForMirrors(client, count: 1, timeout: .seconds(10)))
+        // The Secrets watch goes down and cannot come back for a while; meanwhile the Secret is deleted and the
+        // history it would resume from is gone, so it comes back through a re-list (410) that no longer has it.
+        faults.set([.init(method: "GET", urlContains: ["/secrets", "watch=true"], fault: .fail)])
+        await cluster.closeAllWatches()
+        try await Task.sleep(for: .milliseconds(200))
+        _ = try await Api<Secret>(client, namespace: "default").delete("cm-0")
+        await cluster.compactHistory()
+        faults.set([])
+        #expect(try await waitForMirrors(client, count: 1, timeout: .seconds(10)), "the owner was not reconciled after the re-list")
+    }
+}
+
+/// Waits (at most 5 s) until a flag a reconcile sets is true.
+func waitUntil(_ flag: Locked<Bool>) async throws {
+    for _ in 0..<500 where !flag.value { try await Task.sleep(for: .milliseconds(10)) }
+    #expect(flag.value)
 }
