@@ -62,7 +62,7 @@ let package = Package(
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
         .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
-        .target(name: "TestSupport", dependencies: ["KubeCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["KubeCore", "KubeClient"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "TestSupport"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),

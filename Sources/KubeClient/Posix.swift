@@ -54,7 +54,10 @@ public enum Posix {
     public static func run(_ command: String, arguments: [String], environment: [String: String]) async throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
+        // Close-on-exec, so a program another thread starts meanwhile does not inherit the write ends (this reader
+        // would then wait for that program to exit too). The child gets its own copies through dup2.
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         #if canImport(Darwin)
         var actions: posix_spawn_file_actions_t?
         #else
@@ -65,12 +68,17 @@ public enum Posix {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
         let argv = ([command] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid = pid_t()
-        let rc = posix_spawnp(&pid, command, &actions, nil, argv, envp)
+        var rc = posix_spawnp(&pid, command, &actions, nil, argv, envp)
+        // ETXTBSY: the program was written a moment ago and a process forked meanwhile (by any thread) still holds
+        // it open for writing until it execs; that passes within milliseconds.
+        for _ in 0..<10 where rc == ETXTBSY {
+            try? await Task.sleep(for: .milliseconds(20))
+            rc = posix_spawnp(&pid, command, &actions, nil, argv, envp)
+        }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {

@@ -64,6 +64,18 @@ struct ManagerOptions: ParsableArguments {
     @Option(help: "Namespace of the leader election Lease.")
     var leaderElectionNamespace = "default"
 
+    @Option(help: "Name of the leader election Lease.")
+    var leaderElectionId = "salespot-operator"
+
+    @Option(help: "How long a standby waits before taking over a Lease that was not renewed (a duration: 15s, 1m, 500ms).")
+    var leaderElectionLeaseDuration = "15s"
+
+    @Option(help: "How long the leader keeps trying to renew before it stops leading (less than the lease duration).")
+    var leaderElectionRenewDeadline = "10s"
+
+    @Option(help: "How often to try to acquire or renew the Lease (renew deadline > 1.2 × retry period).")
+    var leaderElectionRetryPeriod = "2s"
+
     @Option(help: "Seconds to let reconciles in flight finish after SIGTERM/SIGINT.")
     var shutdownTimeout = 30
 
@@ -75,6 +87,20 @@ struct ManagerOptions: ParsableArguments {
 
     @Flag(help: "Write logs as JSON lines.")
     var jsonLogs = false
+
+    /// The leader election timings, checked as client-go checks them.
+    func leaderConfig() throws -> LeaderElector.Config {
+        var c = LeaderElector.Config()
+        c.leaseDuration = try parseDuration(leaderElectionLeaseDuration, flag: "--leader-election-lease-duration")
+        c.renewDeadline = try parseDuration(leaderElectionRenewDeadline, flag: "--leader-election-renew-deadline")
+        c.retryPeriod = try parseDuration(leaderElectionRetryPeriod, flag: "--leader-election-retry-period")
+        do { try c.validate() } catch { throw ValidationError("leader election: \(error)") }
+        return c
+    }
+
+    func validate() throws {
+        _ = try leaderConfig()
+    }
 
     func bootstrapLogging() -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -98,10 +124,38 @@ struct ManagerOptions: ParsableArguments {
         }
         o.leaderElection = leaderElection
         o.leaseNamespace = leaderElectionNamespace
+        o.leaseName = leaderElectionId
+        if let config = try? leaderConfig() { o.leaderConfig = config }  // validated when the flags were parsed
         return o
     }
 
     var namespaceList: [String]? { namespaces.map { $0.split(separator: ",").map(String.init) } }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// A duration as Kubernetes components take it: a decimal number with a unit (`ms`, `s`, `m`, `h`), units may be
+/// chained (`1m30s`); a bare number is seconds.
+func parseDuration(_ text: String, flag: String) throws -> Duration {
+    if let seconds = Double(text), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded())) }
+    var total = 0.0
+    var rest = Substring(text)
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    while !rest.isEmpty {
+        let number = rest.prefix { $0.isNumber || $0 == "." }
+        rest = rest.dropFirst(number.count)
+        guard let value = Double(number), let unit = units.first(where: { rest.hasPrefix($0.0) }) else {
+            throw ValidationError("\(flag): '\(text)' is not a duration (e.g. 15s, 500ms, 1m)")
+        }
+        rest = rest.dropFirst(unit.0.count)
+        total += value * unit.1
+    }
+    guard !text.isEmpty else { throw ValidationError("\(flag): empty duration") }
+    return .milliseconds(Int64((total * 1000).rounded()))
 }
 
 /// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
@@ -168,9 +222,10 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         _ = manager.bootstrapLogging()
         let names = controllers.map { $0.split(separator: ",").map(String.init) } ?? Controllers.available
+        let host = manager.managerOptions(defaultAddress: "127.0.0.1:8080").endpointsHost
         try await runManager(configuration: try connection.loadConfiguration(), controllers: names, options: manager,
                              defaultAddress: "127.0.0.1:8080") { port in
-            print("salespot-operator running; metrics on port \(port)")
+            print("salespot-operator running (\(names.joined(separator: ", "))); metrics on http://\(host):\(port)/metrics")
             fflush(nil)
         }
     }
@@ -365,8 +420,14 @@ struct BlueGreenCommand: AsyncParsableCommand {
                     template[path: ["spec", "containers"]] = .array(containers)
                     spec["template"] = template
                 }
-                _ = try await api.patch(bgd.metadata.name ?? "", .merge(["spec": spec]), fieldManager: "salespot-cli")
-                print("bluegreendeployment/\(bgd.metadata.name ?? "") deploying\(color.map { " to \($0)" } ?? "")\(image.map { " with \($0)" } ?? "")")
+                let name = bgd.metadata.name ?? ""
+                _ = try await api.patch(name, .merge(["spec": spec]), fieldManager: "salespot-cli")
+                if bgd.spec.abort == true {
+                    // The controller holds an aborted resource still: say so rather than "deploying".
+                    print("bluegreendeployment/\(name) updated, but its rollout is aborted: nothing is deployed until `salespot-operator bluegreen abort \(name) --resume`")
+                } else {
+                    print("bluegreendeployment/\(name) deploying\(color.map { " to \($0)" } ?? "")\(image.map { " with \($0)" } ?? "")")
+                }
             }
         }
     }
@@ -376,11 +437,51 @@ struct BlueGreenCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var target: Target
 
+        /// Why `bgd` has nothing to promote, or nil when a preview waits (or is on its way) for a manual promotion.
+        static func refusal(_ bgd: BlueGreenDeployment) -> String? {
+            let name = bgd.metadata.name ?? ""
+            if bgd.spec.promotion?.mode != "Manual" {
+                return "promotion is automatic: traffic switches as soon as the new colour is ready"
+            }
+            if bgd.spec.abort == true {
+                return "the rollout is aborted; resume it first with `salespot-operator bluegreen abort \(name) --resume`"
+            }
+            // A spec the controller has not seen yet may start a rollout: the controller decides then (and clears a
+            // promote that turns out to have nothing to promote, with a Warning Event).
+            if (bgd.status?.observedGeneration ?? 0) < (bgd.metadata.generation ?? 0) { return nil }
+            let phase = bgd.status?.phase ?? "Pending"
+            if phase != "Paused" && phase != "Progressing" {
+                return "nothing awaits promotion (phase \(phase))"
+            }
+            return nil
+        }
+
         func run() async throws {
             let api = try BlueGreenCommand.api(connection)
-            for bgd in try await target.resolve(api) {
-                _ = try await api.patch(bgd.metadata.name ?? "", .merge(["spec": ["promote": true, "abort": nil]]), fieldManager: "salespot-cli")
-                print("bluegreendeployment/\(bgd.metadata.name ?? "") promoted")
+            var refused: [String] = []
+            let resources = try await target.resolve(api)
+            for var bgd in resources {
+                let name = bgd.metadata.name ?? ""
+                // Sent with the resourceVersion read, so a promote decided on a stale read is not applied: read again.
+                for attempt in 1...3 {
+                    if let why = Self.refusal(bgd) {
+                        printError("bluegreendeployment/\(name) not promoted: \(why)")
+                        refused.append(name)
+                        break
+                    }
+                    do {
+                        _ = try await api.patch(name, .merge(["metadata": ["resourceVersion": .string(bgd.metadata.resourceVersion ?? "")],
+                                                              "spec": ["promote": true]]), fieldManager: "salespot-cli")
+                        print("bluegreendeployment/\(name) promoted")
+                        break
+                    } catch let error as KubeError where error.isConflict && attempt < 3 {
+                        bgd = try await api.get(name)
+                    }
+                }
+            }
+            // A named resource that was refused is an error; with --all, only when nothing at all was promoted.
+            if !refused.isEmpty && (target.name != nil || refused.count == resources.count) {
+                throw ExitCode(1)
             }
         }
     }
@@ -402,13 +503,27 @@ struct BlueGreenCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the colours, phase and readiness.")
+        static let configuration = CommandConfiguration(abstract: "Show the colours, phase and readiness of one resource, or of every one in the namespace.")
         @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var target: Target
+        @Argument(help: "The BlueGreenDeployment. Default: every one in the namespace (narrowed with --selector).")
+        var name: String?
+        @Flag(help: "Every BlueGreenDeployment in the namespace (the default without a name).")
+        var all = false
+        @Option(name: [.customShort("l"), .long], help: "Label selector, e.g. app.kubernetes.io/part-of=salespot.")
+        var selector: String?
+
+        func validate() throws {
+            if all && name != nil { throw ValidationError("give a name or --all, not both") }
+        }
 
         func run() async throws {
             let api = try BlueGreenCommand.api(connection)
-            let rows = try await target.resolve(api).map { b -> [String] in
+            let resources = if let name { [try await api.get(name)] } else { try await api.listAll(ListOptions(labelSelector: selector)).items }
+            if resources.isEmpty {
+                printError("No BlueGreenDeployments found in namespace \(api.namespace ?? "default").")
+                return
+            }
+            let rows = resources.map { b -> [String] in
                 let s = b.status
                 let ready = s?.conditions?.first { $0.type == "Ready" }
                 let colors = Color.allCases.compactMap { c in

@@ -51,4 +51,50 @@ import TestSupport
         #expect(bad.status != 0)
         #expect(bad.err.contains("blue or green"))
     }
+
+    @Test func promoteRefusesWhenNothingWaitsAndStatusListsEveryResource() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("shop", app: "shop")
+        try await h.service("auto", app: "auto")
+        try await h.bgd("shop", image: "shop:1", service: "shop", manual: true)
+        try await h.bgd("auto", image: "auto:1", service: "auto")
+        #expect(try await h.eventually {
+            let shop = try await h.api.get("shop").status?.phase
+            let auto = try await h.api.get("auto").status?.phase
+            return shop == "Healthy" && auto == "Healthy"
+        })
+        func cli(_ args: String...) async throws -> (status: Int32, out: String, err: String) {
+            try await runAsync(Self.executable, ["bluegreen"] + args + ["--kubeconfig", h.cluster.kubeconfigPath])
+        }
+        // Nothing waits: refused, and spec.promote is left unset.
+        let idle = try await cli("promote", "shop")
+        #expect(idle.status != 0)
+        #expect(idle.err.contains("nothing awaits promotion (phase Healthy)"), "\(idle.err)")
+        let automatic = try await cli("promote", "auto")
+        #expect(automatic.status != 0)
+        #expect(automatic.err.contains("automatic"), "\(automatic.err)")
+        #expect(try await h.api.get("shop").spec.promote == nil)
+        #expect(try await h.api.get("auto").spec.promote == nil)
+        // Aborted: deploy says the rollout waits for --resume; promote refuses until then.
+        _ = try await cli("abort", "shop")
+        #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Aborted" })
+        let deploy = try await cli("deploy", "shop", "--image", "shop:2")
+        #expect(deploy.status == 0)
+        #expect(deploy.out.contains("abort shop --resume"), "\(deploy.out)")
+        let aborted = try await cli("promote", "shop")
+        #expect(aborted.status != 0)
+        #expect(aborted.err.contains("--resume"), "\(aborted.err)")
+        _ = try await cli("abort", "shop", "--resume")
+        #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Paused" })
+        let promote = try await cli("promote", "shop")
+        #expect(promote.status == 0, "\(promote.err)")
+        #expect(try await h.eventually { try await h.selectedColor("shop") == "green" })
+        // status with no name lists every resource in the namespace.
+        let status = try await cli("status")
+        #expect(status.status == 0)
+        let lines = status.out.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("NAME") == true)
+        #expect(lines.contains { $0.hasPrefix("auto ") } && lines.contains { $0.hasPrefix("shop ") }, "\(status.out)")
+    }
 }

@@ -15,17 +15,24 @@ struct Harness {
     let cluster: LocalCluster
     let client: KubeClient
     let running: Task<Void, Never>
+    /// Faults on the controller's own requests (the test's `client` has none).
+    let faults: FaultTransport
 
-    static func start(readyDelay: Duration = .milliseconds(150), serviceAddresses: [String: String] = [:]) async throws -> Harness {
+    /// - Parameter simulateWorkloads: off, no Deployment status changes unless the test writes it.
+    static func start(readyDelay: Duration = .milliseconds(150), serviceAddresses: [String: String] = [:],
+                      simulateWorkloads: Bool = true) async throws -> Harness {
         var options = LocalCluster.Options()
         options.pkiDirectory = sharedPKI
         options.deploymentReadyDelay = readyDelay
+        options.simulateWorkloads = simulateWorkloads
         let cluster = try await LocalCluster.start(options)
         try await cluster.installCRDs(try String(contentsOfFile: repository + "/crds/bluegreendeployments.ops.salespot.by.yaml", encoding: .utf8))
         let client = KubeClient(configuration: cluster.clientConfiguration())
-        let controller = BlueGreenController.make(client: client, events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen", reportingInstance: "test"),
+        let (controllerClient, faults) = FaultTransport.client(cluster.clientConfiguration())
+        let controller = BlueGreenController.make(client: controllerClient,
+                                                  events: EventRecorder(client: client, reportingController: "salespot.by/bluegreen", reportingInstance: "test"),
                                                   serviceAddresses: serviceAddresses)
-        return Harness(cluster: cluster, client: client, running: Task { await controller.run() })
+        return Harness(cluster: cluster, client: client, running: Task { await controller.run() }, faults: faults)
     }
 
     func stop() {

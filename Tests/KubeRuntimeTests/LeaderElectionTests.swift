@@ -68,13 +68,15 @@ import TestSupport
         ta.cancel()
         await ta.value
         #expect(registry.value("leader_election_master_status", ["salespot-operator"]) == 0)
+        // It released the Lease on the way out (so b need not wait for it to expire).
+        #expect(try await leases.get("salespot-operator").spec?.holderIdentity != "a")
         var tookOver: Duration?
         for _ in 0..<100 {
             if leading.value["b", default: 0] > 0 { tookOver = ContinuousClock.now - stopped; break }
             try await Task.sleep(for: .milliseconds(20))
         }
         let elapsed = try #require(tookOver)
-        #expect(elapsed < .seconds(1))
+        #expect(elapsed < fast().leaseDuration)  // a retry period or so; generous for a loaded 2-core machine
         #expect(try await leases.get("salespot-operator").spec?.holderIdentity == "b")
         #expect(try await leases.get("salespot-operator").spec?.leaseTransitions == 1)  // a created it; b took it over once
         tb.cancel()
@@ -85,7 +87,7 @@ import TestSupport
     @Test func aStalledRenewalEndsTheTermWithinTheRenewDeadline() async throws {
         let cluster = try await startCluster()
         defer { Task { await cluster.stop() } }
-        let (client, faults) = FaultTransport.client(cluster)
+        let (client, faults) = FaultTransport.client(cluster.clientConfiguration())
         let registry = MetricsRegistry()
         let elector = try LeaderElector(api: Api<Lease>(client, namespace: "default"), name: "stall", identity: "a",
                                         config: fast(), metrics: registry)

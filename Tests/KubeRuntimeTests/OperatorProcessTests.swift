@@ -75,15 +75,102 @@ import TestSupport
         #expect(holder?.hasSuffix("-\(standby.processIdentifier)") == true, "holder \(holder ?? "none")")
     }
 
+    @Test func sigtermWhileTheCachesCannotSyncExitsCleanlyInsideTheTimeout() async throws {
+        // No CRDs installed: listing BlueGreenDeployments answers 404 over and over, so the workers wait for a sync
+        // that never comes.
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let errors = NSTemporaryDirectory() + "operator-stderr-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let (p, _) = try await Self.launch(cluster, ["run", "--controllers", "bluegreen", "--shutdown-timeout", "3"], stderr: errors)
+        defer { stopProcess(p) }
+        try await Task.sleep(for: .seconds(1))
+        let stopAt = ContinuousClock.now
+        kill(p.processIdentifier, SIGTERM)
+        for _ in 0..<750 where p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        let log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(!p.isRunning, "still running 15 s after SIGTERM")
+        #expect(p.terminationStatus == 0, "exit status \(p.terminationStatus): \(log.suffix(2000))")
+        #expect(!log.contains("Fatal error"), "\(log.suffix(2000))")
+        #expect(ContinuousClock.now - stopAt < .seconds(3 + 2), "took longer than the shutdown timeout")
+    }
+
+    @Test func aStandbyTakesOverFromAKilledLeaderAndALeaderThatLostItsLeaseLeadsAgain() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let maps = Api<ConfigMap>(client)
+        let leases = Api<Lease>(client, namespace: "default")
+        let timings = ["--leader-election-lease-duration", "2s", "--leader-election-renew-deadline", "1500ms",
+                       "--leader-election-retry-period", "300ms"]
+        func holder() async throws -> String { try await leases.getIfExists("salespot-operator")?.spec?.holderIdentity ?? "" }
+        func waitForHolder(_ p: Process, _ timeout: Duration = .seconds(10)) async throws -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if try await holder().hasSuffix("-\(p.processIdentifier)") { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        func masterStatus(_ port: Int) async throws -> String? {
+            let text = String(decoding: try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/metrics")).body, as: UTF8.self)
+            return text.split(separator: "\n").first { $0.hasPrefix("leader_election_master_status{") }.flatMap { $0.split(separator: " ").last.map(String.init) }
+        }
+
+        let (a, _) = try await Self.launch(cluster, ["example", "mirror", "--enable-leader-election"] + timings)
+        defer { stopProcess(a) }
+        #expect(try await waitForHolder(a))
+        let (b, bPort) = try await Self.launch(cluster, ["example", "mirror", "--enable-leader-election"] + timings)
+        defer { stopProcess(b) }
+        _ = try await maps.create(configMap(0, value: "a"))
+        #expect(try await waitForMirrors(client, count: 1, timeout: .seconds(10)))
+
+        // The leader dies without releasing the Lease: the standby takes over once it expires, and reconciles.
+        kill(a.processIdentifier, SIGKILL)
+        _ = try await maps.create(configMap(2, value: "b"))
+        #expect(try await waitForHolder(b), "the standby did not take the Lease over")
+        #expect(try await waitForMirrors(client, count: 2, timeout: .seconds(10)), "the new leader did not reconcile")
+
+        // Someone else takes the Lease (as a hand edit or a peer that won a race would): the leader stops leading ...
+        var lease = try await leases.get("salespot-operator")
+        lease.spec?.holderIdentity = "thief"
+        lease.spec?.renewTime = MicroTime(.now())
+        lease.spec?.leaseDurationSeconds = 3
+        _ = try await leases.update(lease)
+        var stopped = false
+        for _ in 0..<100 where !stopped {
+            stopped = try await masterStatus(bPort) == "0"
+            if !stopped { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(stopped, "still leading 5 s after its Lease was taken")
+        _ = try await maps.create(configMap(4, value: "c"))
+        // ... and once the thief's Lease expires it wins it back and reconciles again, from a clean start.
+        #expect(try await waitForHolder(b, .seconds(15)), "the Lease was not won back")
+        #expect(try await waitForMirrors(client, count: 3, timeout: .seconds(10)), "re-elected, but reconciling nothing")
+        _ = try await maps.create(configMap(6, value: "d"))
+        #expect(try await waitForMirrors(client, count: 4, timeout: .seconds(10)))
+        #expect(try await masterStatus(bPort) == "1")
+    }
+
     /// Starts `example mirror` with leader election; returns it and its metrics port.
     static func launch(_ cluster: LocalCluster) async throws -> (Process, Int) {
+        try await launch(cluster, ["example", "mirror", "--shutdown-timeout", "20", "--enable-leader-election"])
+    }
+
+    /// Starts the operator with `arguments` against `cluster`; returns it and its metrics port.
+    static func launch(_ cluster: LocalCluster, _ arguments: [String], stderr: String? = nil) async throws -> (Process, Int) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["example", "mirror", "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
-                       "--shutdown-timeout", "20", "--enable-leader-election", "--log-level", "warning", "--json-logs"]
+        p.arguments = arguments + ["--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
+                                   "--log-level", "warning", "--json-logs"]
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
+        if let stderr {
+            FileManager.default.createFile(atPath: stderr, contents: nil)
+            p.standardError = FileHandle(forWritingAtPath: stderr)
+        } else {
+            p.standardError = FileHandle.nullDevice
+        }
         try p.run()
         let line = await Task.detached { () -> String in
             var data = Data()

@@ -114,7 +114,7 @@ import TestSupport
     @Test func aSecondaryDeletedWhileTheWatchWasDownReconcilesItsOwner() async throws {
         let cluster = try await startCluster()
         defer { Task { await cluster.stop() } }
-        let (client, faults) = FaultTransport.client(cluster)
+        let (client, faults) = FaultTransport.client(cluster.clientConfiguration())
         let controller = MirrorController.make(client: client)
         let run = Task { await controller.run() }
         defer { run.cancel() }
