@@ -28,6 +28,14 @@ public enum BlueGreenController {
     /// so an approval opens the gate for that preview only: never for a later template, even if a write after it
     /// is lost.
     public static let promotedTemplateAnnotation = "salespot.by/promoted-template"
+    /// Set with `spec.promote` by `salespot-operator bluegreen promote`: the template hash of the preview the user
+    /// saw. A promote pinned this way is honoured only for that template; if the template changed in between, the
+    /// promote is cleared with a Warning Event instead of approving a template nobody looked at.
+    public static let promoteTemplateAnnotation = "salespot.by/promote-template"
+
+    /// What an approval records: the colour and the template it let through (`green/1x2y3z`), so that neither a new
+    /// template nor the same template on the other colour passes the gate on an old approval.
+    public static func approval(_ color: Color, _ hash: String) -> String { "\(color.rawValue)/\(hash)" }
     /// The store index of resources by the Services (`namespace/name`) they switch.
     static let serviceIndex = "services"
 
@@ -78,6 +86,11 @@ public enum BlueGreenController {
             [bgd.spec.activeService, bgd.spec.previewService].compactMap { $0 }.map { "\(bgd.metadata.namespace ?? "default")/\($0)" }
         }
         return controller
+            // A new term starts without the last term's records: the echoes of its last writes may never come.
+            .onNewTerm {
+                written.reset()
+                writtenServices.reset()
+            }
             // The echo of this controller's own write (same resourceVersion) needs no reconcile: the reconcile that
             // wrote it has already decided what comes next. From here on the cache includes that write.
             .filter { new, _ in !written.echoed(ObjectRef(new.metadata), new.metadata.resourceVersion) }
@@ -194,7 +207,8 @@ struct Reconciler: Sendable {
             } else if let preview = status.previewColor.flatMap(Color.init(rawValue:)), preview != active {
                 try await scale(bgd, preview, to: 0)
             }
-            if bgd.spec.promote == true || bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != nil {
+            if bgd.spec.promote == true || bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != nil
+                || bgd.metadata.annotations?[BlueGreenController.promoteTemplateAnnotation] != nil {
                 // An abort withdraws a pending or given promotion: a resumed rollout waits for a new one.
                 bgd = try await clearPromotion(bgd, approving: nil)
                 event("PromotionWithdrawn", "Abort", "spec.promote cleared: the rollout was aborted")
@@ -221,6 +235,10 @@ struct Reconciler: Sendable {
             // The colour kept for rollback, while it still runs: whatever the status says (a status write lost after
             // a switch must not leave the old colour running for good), the other colour's Deployment decides.
             let kept: Color? = (current(a.other)?.spec?.replicas ?? 0) > 0 ? a.other : nil
+            // Everything that routes traffic must be on the active colour before the other one may go: a switch
+            // whose Ingress half was lost (an error or a lost lease between the two writes) is finished here.
+            try await switchService(serviceAPI, service, matchLabels, a)
+            if kept != nil, let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
             if let old = kept, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
                 status.previewColor = old.rawValue
                 // No recorded deadline (a status lost to a conflict): start the window now rather than cut it short.
@@ -258,6 +276,9 @@ struct Reconciler: Sendable {
             event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
             status.rolloutStartTime = now()
         }
+        // A rollback window of an earlier switch is over: the colour it kept is the one being rolled out now. (Left
+        // set, a lost status write after this rollout's switch would find it past and scale down at once.)
+        status.scaleDownAt = nil
         try await ensure(target)
         status.previewColor = target.rawValue
         status.activeColor = active?.rawValue
@@ -308,7 +329,14 @@ struct Reconciler: Sendable {
         }
         // 6. Promote.
         let manual = bgd.spec.promotion?.mode == "Manual" && active != nil
-        if manual && bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != hash {
+        let approval = BlueGreenController.approval(target, hash)
+        if manual && bgd.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] != approval {
+            if bgd.spec.promote == true, let pinned = bgd.metadata.annotations?[BlueGreenController.promoteTemplateAnnotation], pinned != hash {
+                // Promoted while another template was on preview: that approval is not for this one.
+                bgd = try await clearPromotion(bgd, approving: nil)
+                event("PromotionIgnored", "Promote",
+                      "the promote was for template \(pinned), but \(target.rawValue) now runs template \(hash); promote again to approve it", warning: true)
+            }
             guard bgd.spec.promote == true else {
                 // Said once per preview: a reconcile that finds it already waiting says nothing new.
                 let wasWaiting = bgd.status?.phase == "Paused" && bgd.status?.previewColor == target.rawValue
@@ -322,7 +350,7 @@ struct Reconciler: Sendable {
                 return .awaitChange
             }
             // The promotion is consumed and recorded for this template in one write, before anything switches.
-            bgd = try await clearPromotion(bgd, approving: hash)
+            bgd = try await clearPromotion(bgd, approving: approval)
         }
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
@@ -358,11 +386,13 @@ struct Reconciler: Sendable {
             && (s.availableReplicas ?? 0) >= want
     }
 
-    /// Clears `spec.promote` and sets (or, with `nil`, removes) the approval annotation, in one merge patch guarded by
-    /// the resourceVersion read: an approval is recorded only for the template this reconcile saw.
-    func clearPromotion(_ bgd: BlueGreenDeployment, approving hash: String?) async throws -> BlueGreenDeployment {
-        let annotation: JSONValue = hash.map { .string($0) } ?? .null
-        var metadata: JSONValue = ["annotations": .object(JSONObject([BlueGreenController.promotedTemplateAnnotation: annotation]))]
+    /// Clears `spec.promote` (and the template it was pinned to) and sets (or, with `nil`, removes) the approval
+    /// annotation, in one merge patch guarded by the resourceVersion read: an approval is recorded only for the
+    /// colour and template this reconcile saw.
+    func clearPromotion(_ bgd: BlueGreenDeployment, approving approval: String?) async throws -> BlueGreenDeployment {
+        let annotation: JSONValue = approval.map { .string($0) } ?? .null
+        var metadata: JSONValue = ["annotations": .object(JSONObject([BlueGreenController.promotedTemplateAnnotation: annotation,
+                                                                      BlueGreenController.promoteTemplateAnnotation: .null]))]
         if let rv = bgd.metadata.resourceVersion { metadata["resourceVersion"] = .string(rv) }
         // Not recorded as our write: its echo is reconciled like any spec change.
         return try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace)

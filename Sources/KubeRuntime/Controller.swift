@@ -46,6 +46,8 @@ public struct Controller<T: KubernetesObject>: Sendable {
     var secondaries: [Secondary] = []
     /// Whether ``drain()`` was called.
     let lifecycle = Flag(false)
+    /// Called as each term begins (before its first list), to drop per-term state such as ``WrittenVersions``.
+    var termHooks: [@Sendable () -> Void] = []
     /// Which changes of the primary resource enqueue it (all must agree; deletions always do).
     var predicates: [@Sendable (_ new: T, _ old: T?) -> Bool] = []
     /// Concurrent reconciles (of different keys). Default 1, as controller-runtime.
@@ -105,6 +107,14 @@ public struct Controller<T: KubernetesObject>: Sendable {
         var beginTerm: @Sendable () -> Void
     }
 
+    /// Runs `hook` as each term begins, before its first list: state kept across reconciles that a new term must
+    /// not inherit (a leader that lost its lease missed events meanwhile) is dropped there.
+    public func onNewTerm(_ hook: @escaping @Sendable () -> Void) -> Controller<T> {
+        var copy = self
+        copy.termHooks.append(hook)
+        return copy
+    }
+
     /// Only changes of the primary resource for which `predicate` holds enqueue it (as controller-runtime's
     /// predicates); the cache is updated either way, and deletions always enqueue.
     public func filter(_ predicate: @escaping @Sendable (_ new: T, _ old: T?) -> Bool) -> Controller<T> {
@@ -135,14 +145,16 @@ public struct Controller<T: KubernetesObject>: Sendable {
         for scoped in apis {
             let watcher = Watcher(api: scoped, labelSelector: labelSelector, logger: logger)
             feeds.append { queue in
+                var listedOnce = false  // as for the primary: the term's first list has no old objects
                 for await event in watcher.events() {
                     if case .initDone = event { _ = listed.withLock { $0.insert(scoped.namespace) } }
                     for change in store.apply(event, scope: scoped.namespace) {
-                        if let new = change.object, let predicate, !predicate(new, change.old) { continue }
+                        if let new = change.object, let predicate, !predicate(new, listedOnce ? change.old : nil) { continue }
                         var keys = change.object.map(mapper) ?? []
                         for key in change.old.map(mapper) ?? [] where !keys.contains(key) { keys.append(key) }
                         for key in keys { await queue.add(key) }
                     }
+                    if case .initDone = event { listedOnce = true }
                 }
             }
         }
@@ -164,7 +176,8 @@ public struct Controller<T: KubernetesObject>: Sendable {
     /// Cancellation stops at once: reconciles in flight are cancelled with it (their requests are aborted), as
     /// when leadership is lost. ``drain()`` is the graceful stop: no new keys, reconciles in flight finish.
     public func run() async {
-        await queue.reopen()
+        let term = await queue.reopen()
+        for hook in termHooks { hook() }
         // A drain that came before this term began (a shutdown racing an election) stops it before it starts.
         if lifecycle.value {
             await queue.shutDown()
@@ -173,11 +186,16 @@ public struct Controller<T: KubernetesObject>: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for watcher in primaries {
                 group.addTask {
+                    // The term's first list delivers every object as created (old nil), as a new informer does in
+                    // controller-runtime: what the previous term cached must not filter this term's work out.
+                    var listed = false
                     for await event in watcher.events() {
                         for change in store.apply(event, scope: watcher.api.namespace) {
-                            if let new = change.object, !predicates.allSatisfy({ $0(new, change.old) }) { continue }
+                            let old = listed ? change.old : nil
+                            if let new = change.object, !predicates.allSatisfy({ $0(new, old) }) { continue }
                             await queue.add(change.ref)
                         }
+                        if case .initDone = event { listed = true }
                     }
                 }
             }
@@ -207,7 +225,8 @@ public struct Controller<T: KubernetesObject>: Sendable {
                 await withTaskCancellationHandler {
                     await workers.waitForAll()
                 } onCancel: {
-                    Task { await queue.shutDown() }
+                    // Tagged with the term: landing after a new term's reopen, it does nothing.
+                    Task { await queue.shutDown(term: term) }
                 }
             }
             group.cancelAll()

@@ -32,6 +32,10 @@ public struct LeaderElector: Sendable {
             guard leaseDuration > renewDeadline else {
                 throw KubeError.configuration(ConfigError(field: "leader election", message: "leaseDuration must be greater than renewDeadline"))
             }
+            // The Lease carries whole seconds (leaseDurationSeconds), so that is what the others wait for.
+            guard leaseDuration >= .seconds(1), Duration.seconds(leaseDuration.components.seconds) > renewDeadline else {
+                throw KubeError.configuration(ConfigError(field: "leader election", message: "leaseDuration, in whole seconds as the Lease records it, must be greater than renewDeadline"))
+            }
             guard renewDeadline > retryPeriod * 1.2 else {
                 throw KubeError.configuration(ConfigError(field: "leader election", message: "renewDeadline must be greater than retryPeriod*1.2"))
             }
@@ -74,11 +78,14 @@ public struct LeaderElector: Sendable {
     ///
     /// When `lead` returns by itself (the work was drained for a graceful stop), the lease is released and `run`
     /// returns. On cancellation `lead` is cancelled, the lease released, and `run` returns.
-    public func run(lead: @escaping @Sendable () async -> Void) async {
-        while !Task.isCancelled {
+    /// - Parameter keepCampaigning: checked before every attempt to acquire; once false (a graceful stop began),
+    ///   `run` returns instead of campaigning again (a lease lost during the stop is not won back).
+    public func run(keepCampaigning: @escaping @Sendable () -> Bool = { true }, lead: @escaping @Sendable () async -> Void) async {
+        while !Task.isCancelled && keepCampaigning() {
             // Acquire.
             var renewedAt = ContinuousClock.now
             while !Task.isCancelled {
+                if !keepCampaigning() { return }
                 renewedAt = ContinuousClock.now
                 if await attempt(until: renewedAt + config.renewDeadline) { break }
                 do { try await sleep(jittered(config.retryPeriod)) } catch { break }
@@ -98,8 +105,9 @@ public struct LeaderElector: Sendable {
                 return first
             }
             if ended == .workReturned || Task.isCancelled {
-                // Release in a task of its own: this one may be cancelled, and so would be its requests.
-                await Task { await release() }.value
+                // Release in a task of its own (this one may be cancelled, and so would be its requests), given up
+                // after a renew deadline: the lease then just expires, and the process still stops in time.
+                _ = await Self.first(until: ContinuousClock.now + config.renewDeadline, ignoringCancellation: true) { await release(); return true }
                 return
             }
         }
@@ -131,16 +139,31 @@ public struct LeaderElector: Sendable {
 
     /// One acquire-or-renew, abandoned (its requests cancelled) at the deadline: true when it succeeded in time.
     func attempt(until deadline: ContinuousClock.Instant) async -> Bool {
-        await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { (try? await self.tryAcquireOrRenew()) ?? false }
-            group.addTask {
-                do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return false }
-                return nil  // the deadline passed
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? false
+        await Self.first(until: deadline) { (try? await self.tryAcquireOrRenew()) ?? false } ?? false
+    }
+
+    /// Runs `operation` and returns its result, or nil at the deadline (or when this task is cancelled), whichever
+    /// comes first, without waiting for the operation to end: it is cancelled then, but a request that ignores
+    /// cancellation (an exec credential plugin that hangs) cannot hold the caller past the deadline.
+    ///
+    /// With `ignoringCancellation` the caller's cancellation does not end it early (a release on the way out must
+    /// still be sent when the task stopping is the one cancelled); only the deadline does.
+    static func first<R: Sendable>(until deadline: ContinuousClock.Instant, ignoringCancellation: Bool = false,
+                                   _ operation: @escaping @Sendable () async -> R) async -> R? {
+        let outcome = FirstOutcome<R>()
+        let work = Task { outcome.finish(await operation()) }
+        let timer = Task {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            outcome.finish(nil)
         }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { outcome.wait($0) }
+        } onCancel: {
+            if !ignoringCancellation { outcome.finish(nil) }
+        }
+        work.cancel()
+        timer.cancel()
+        return result
     }
 
     func jittered(_ d: Duration) -> Duration { d * (1 + Double.random(in: 0..<0.2)) }
@@ -202,4 +225,24 @@ public struct LeaderElector: Sendable {
     }
 
 
+}
+
+/// The first of several outcomes, kept until the waiter is there to take it.
+final class FirstOutcome<R: Sendable>: Sendable {
+    private let state = Mutex<(waiter: CheckedContinuation<R?, Never>?, outcome: R??)>((nil, nil))
+
+    func finish(_ value: R?) {
+        state.withLock { s in
+            guard s.outcome == nil else { return }
+            s.outcome = .some(value)
+            s.waiter?.resume(returning: value)
+            s.waiter = nil
+        }
+    }
+
+    func wait(_ c: CheckedContinuation<R?, Never>) {
+        state.withLock { s in
+            if let outcome = s.outcome { c.resume(returning: outcome) } else { s.waiter = c }
+        }
+    }
 }

@@ -87,9 +87,11 @@ public struct Manager: ServiceLifecycle.Service {
         // SIGTERM drains: no new reconciles, those in flight finish, a standby stops campaigning; the leader
         // releases the lease on the way out. If that outlasts the shutdown timeout, the ServiceGroup cancels this
         // task, and cancellation reaches every reconcile (they are child tasks).
+        let draining = Flag(false)
         let work = Task {
             if let elector {
-                await elector.run {
+                // Once a graceful stop began, a lease lost meanwhile is not campaigned for again.
+                await elector.run(keepCampaigning: { !draining.value }) {
                     leading.set(true)
                     await Self.runAll(controllers)
                     leading.set(false)
@@ -105,6 +107,7 @@ public struct Manager: ServiceLifecycle.Service {
                 work.cancel()
             }
         } onGracefulShutdown: {
+            draining.set(true)
             Task {
                 for c in controllers { await c.drain() }
                 // Not leading: nothing to drain, stop campaigning. (Leading: the drained work returns by itself.)

@@ -145,7 +145,17 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Starts a new term after a shut-down: empty, no backoffs, nothing delayed, handing out keys again. Keys of
     /// the last term still being processed are forgotten (their ``done(_:)`` is harmless).
-    public func reopen() {
+    /// Counts the terms (reopens), so a shut-down meant for one term cannot close the next.
+    public private(set) var term = 0
+
+    /// Shuts down only if no new term has begun since `term`.
+    public func shutDown(term t: Int) {
+        if t == term { shutDown() }
+    }
+
+    @discardableResult
+    public func reopen() -> Int {
+        term += 1
         shutDown()
         queue.removeAll()
         head = 0
@@ -156,6 +166,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         addedAt.removeAll()
         isShutDown = false
         observer?.depthChanged(0)
+        return term
     }
 }
 

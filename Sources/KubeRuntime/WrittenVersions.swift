@@ -14,6 +14,11 @@ public final class WrittenVersions: Sendable {
         versions.withLock { $0[ref] = version }
     }
 
+    /// Forgets everything (a new term: echoes of the last term's writes may never come).
+    public func reset() {
+        versions.withLock { $0.removeAll() }
+    }
+
     /// Forgets an object (deleted).
     public func forget(_ ref: ObjectRef) {
         _ = versions.withLock { $0.removeValue(forKey: ref) }

@@ -421,7 +421,18 @@ struct BlueGreenCommand: AsyncParsableCommand {
                     spec["template"] = template
                 }
                 let name = bgd.metadata.name ?? ""
-                _ = try await api.patch(name, .merge(["spec": spec]), fieldManager: "salespot-cli")
+                // A new deploy withdraws a promote that has not been acted on: it approved what was there before.
+                var withdrawn = false
+                if bgd.spec.promote == true {
+                    spec["promote"] = .null
+                    withdrawn = true
+                }
+                var patch: JSONValue = ["spec": spec]
+                if withdrawn {
+                    patch["metadata"] = ["annotations": .object(JSONObject([BlueGreenController.promoteTemplateAnnotation: .null]))]
+                    print("bluegreendeployment/\(name): a pending promote was withdrawn (it was for the previous template)")
+                }
+                _ = try await api.patch(name, .merge(patch), fieldManager: "salespot-cli")
                 if bgd.spec.abort == true {
                     // The controller holds an aborted resource still: say so rather than "deploying".
                     print("bluegreendeployment/\(name) updated, but its rollout is aborted: nothing is deployed until `salespot-operator bluegreen abort \(name) --resume`")
@@ -469,12 +480,21 @@ struct BlueGreenCommand: AsyncParsableCommand {
                         refused.append(name)
                         break
                     }
+                    // Pinned to the template on preview now: if it changes before the controller reaches the gate,
+                    // the controller drops this promote rather than approve a template nobody looked at.
+                    let hash = BlueGreenController.templateHash(bgd.spec.template)
                     do {
-                        _ = try await api.patch(name, .merge(["metadata": ["resourceVersion": .string(bgd.metadata.resourceVersion ?? "")],
+                        _ = try await api.patch(name, .merge(["metadata": ["resourceVersion": .string(bgd.metadata.resourceVersion ?? ""),
+                                                                           "annotations": [BlueGreenController.promoteTemplateAnnotation: .string(hash)]],
                                                               "spec": ["promote": true]]), fieldManager: "salespot-cli")
-                        print("bluegreendeployment/\(name) promoted")
+                        print("bluegreendeployment/\(name) promoted (template \(hash))")
                         break
-                    } catch let error as KubeError where error.isConflict && attempt < 3 {
+                    } catch let error as KubeError where error.isConflict {
+                        guard attempt < 3 else {
+                            printError("bluegreendeployment/\(name) not promoted: it kept changing while being promoted; try again")
+                            refused.append(name)
+                            break
+                        }
                         bgd = try await api.get(name)
                     }
                 }

@@ -70,7 +70,8 @@ import TestSupport
         #expect(try await h.eventually { try await h.selectedColor("shop") == "green" })
         let promoted = try await h.api.get("shop")
         #expect(promoted.spec.promote == nil)
-        #expect(promoted.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation] == BlueGreenController.templateHash(promoted.spec.template))
+        #expect(promoted.metadata.annotations?[BlueGreenController.promotedTemplateAnnotation]
+                == BlueGreenController.approval(.green, BlueGreenController.templateHash(promoted.spec.template)))
         // That approval does not carry over to the template after it.
         try await h.setImage("shop", "shop:3")
         #expect(try await h.eventually { try await h.api.get("shop").status?.phase == "Paused" })
@@ -118,5 +119,67 @@ import TestSupport
                 "the old colour still runs after the lost status write")
         #expect(try await h.eventually { try await h.api.get("cart").status?.phase == "Healthy" })
         #expect(try await h.api.get("cart").status?.activeColor == "green")
+    }
+
+    @Test func aPromotePinnedToAnotherTemplateIsDroppedAndAColourChangeWaitsAtTheGate() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("pin", app: "pin")
+        try await h.bgd("pin", image: "pin:1", service: "pin", manual: true)
+        #expect(try await h.eventually { try await h.api.get("pin").status?.phase == "Healthy" })
+        try await h.setImage("pin", "pin:2")
+        #expect(try await h.eventually { try await h.api.get("pin").status?.phase == "Paused" })
+        // A promote given while another template was on preview (as the CLI pins it).
+        _ = try await h.api.patch("pin", .merge(["metadata": ["annotations": [BlueGreenController.promoteTemplateAnnotation: "someothertemplate"]],
+                                                 "spec": ["promote": true]]))
+        #expect(try await h.eventually { try await h.api.get("pin").spec.promote == nil })
+        #expect(try await h.eventually { try await events(h, reason: "PromotionIgnored").count == 1 })
+        #expect(try await h.selectedColor("pin") == "blue")
+        #expect(try await h.api.get("pin").metadata.annotations?[BlueGreenController.promoteTemplateAnnotation] == nil)
+        // Pinned to the template on preview, it switches.
+        let hash = BlueGreenController.templateHash(try await h.api.get("pin").spec.template)
+        _ = try await h.api.patch("pin", .merge(["metadata": ["annotations": [BlueGreenController.promoteTemplateAnnotation: .string(hash)]],
+                                                 "spec": ["promote": true]]))
+        #expect(try await h.eventually { try await h.selectedColor("pin") == "green" })
+        // The same template on the other colour is a new preview: it waits for its own promotion.
+        _ = try await h.api.patch("pin", .merge(["spec": ["activeColor": "blue"]]))
+        #expect(try await h.eventually { try await h.api.get("pin").status?.phase == "Paused" })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.selectedColor("pin") == "green")
+    }
+
+    @Test func aLostIngressSwitchIsFinishedBeforeTheOldColourGoes() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("site", app: "site")
+        let backend = IngressBackend(service: IngressServiceBackend(name: "site", port: ServiceBackendPort(number: 80)))
+        _ = try await Api<Ingress>(h.client, namespace: "default").create(Ingress(metadata: ObjectMeta(name: "site"), spec: IngressSpec(
+            rules: [IngressRule(host: "salespot.by", http: HTTPIngressRuleValue(paths: [HTTPIngressPath(path: "/", backend: backend)]))])))
+        try await h.bgd("site", image: "site:1", service: "site", delay: 1)
+        _ = try await h.api.patch("site", .merge(["spec": ["ingress": ["name": "site"]]]))
+        func ingressTarget() async throws -> String? {
+            try await Api<Ingress>(h.client, namespace: "default").get("site").spec?.rules?.first?.http?.paths.first?.backend.service?.name
+        }
+        #expect(try await h.eventually { try await ingressTarget() == "site-blue" })
+        #expect(try await h.eventually { try await h.api.get("site").status?.phase == "Healthy" })
+        // The Ingress write after the next Service switch is lost.
+        enum Step: Sendable { case before, switched, lost }
+        let step = Locked(Step.before)
+        h.faults.set { request in
+            var fault: FaultTransport.Fault?
+            step.mutate { s in
+                if s == .before, request.method == "PATCH", request.url.contains("/services/site") { s = .switched }
+                else if s == .switched, request.method == "PUT", request.url.contains("/ingresses/site") {
+                    s = .lost
+                    fault = .fail
+                }
+            }
+            return fault
+        }
+        try await h.setImage("site", "site:2")
+        #expect(try await h.eventually { step.value == .lost })
+        // Whenever blue is scaled down, the Ingress no longer sends traffic to it.
+        #expect(try await h.eventually(.seconds(10)) { try await h.deployment("site-blue")?.spec?.replicas == 0 })
+        #expect(try await ingressTarget() == "site-green")
     }
 }

@@ -25,6 +25,15 @@ import TestSupport
         c = LeaderElector.Config()
         c.retryPeriod = .seconds(9)
         #expect(throws: KubeError.self) { try c.validate() }
+        // The Lease records whole seconds: 900 ms would be written as 0 s (every standby takes over at once).
+        c = LeaderElector.Config()
+        c.leaseDuration = .milliseconds(900)
+        c.renewDeadline = .milliseconds(500)
+        c.retryPeriod = .milliseconds(100)
+        #expect(throws: KubeError.self) { try c.validate() }
+        c.leaseDuration = .milliseconds(10_500)
+        c.renewDeadline = .milliseconds(10_200)
+        #expect(throws: KubeError.self) { try c.validate() }
     }
 
     @Test func exactlyOneLeadsAndTheOtherTakesOverWithinTheLease() async throws {
@@ -84,7 +93,8 @@ import TestSupport
         #expect(both.value == 0)
     }
 
-    @Test func aStalledRenewalEndsTheTermWithinTheRenewDeadline() async throws {
+    @Test(arguments: [FaultTransport.Fault.stall, .hang])
+    func aStalledRenewalEndsTheTermWithinTheRenewDeadline(_ fault: FaultTransport.Fault) async throws {
         let cluster = try await startCluster()
         defer { Task { await cluster.stop() } }
         let (client, faults) = FaultTransport.client(cluster.clientConfiguration())
@@ -104,7 +114,7 @@ import TestSupport
         for _ in 0..<250 where !leading.value { try await Task.sleep(for: .milliseconds(20)) }
         #expect(leading.value)
         // Every Lease write now hangs (as a request behind a dead proxy would, for the client's 60 s timeout).
-        faults.set([.init(method: "PUT", urlContains: ["/leases/stall"], fault: .stall)])
+        faults.set([.init(method: "PUT", urlContains: ["/leases/stall"], fault: fault)])
         let stalledAt = ContinuousClock.now
         for _ in 0..<250 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
         let stopped = try #require(stoppedLeading.value, "still leading 5 s after renewals stalled")
@@ -112,5 +122,47 @@ import TestSupport
         #expect(stopped - stalledAt < fast().renewDeadline + .milliseconds(500))
         #expect(registry.value("leader_election_master_status", ["stall"]) == 0)
     }
-}
 
+    @Test func releasingAStalledLeaseGivesUpAtTheRenewDeadline() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let (client, faults) = FaultTransport.client(cluster.clientConfiguration())
+        let elector = try LeaderElector(api: Api<Lease>(client, namespace: "default"), name: "release", identity: "a", config: fast())
+        let leading = Locked(false)
+        let stop = Locked(false)
+        let campaign = Task {
+            await elector.run {
+                leading.mutate { $0 = true }
+                while !stop.value { try? await Task.sleep(for: .milliseconds(10)) }
+            }
+        }
+        for _ in 0..<250 where !leading.value { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(leading.value)
+        // The work ends (a drained stop), and the release hangs: run still returns within the renew deadline.
+        faults.set([.init(method: "PUT", urlContains: ["/leases/release"], fault: .hang)])
+        let at = ContinuousClock.now
+        stop.mutate { $0 = true }
+        await campaign.value
+        #expect(ContinuousClock.now - at < fast().renewDeadline + .milliseconds(700))
+    }
+
+    @Test func aStandbyStopsCampaigningOnceToldTo() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        let leases = Api<Lease>(client, namespace: "default")
+        // Someone else holds the lease for a long time.
+        _ = try await leases.create(Lease(metadata: ObjectMeta(name: "held"), spec: LeaseSpec(holderIdentity: "other", leaseDurationSeconds: 3600,
+                                                                                              acquireTime: .now(), renewTime: .now(), leaseTransitions: 0)))
+        let elector = try LeaderElector(api: leases, name: "held", identity: "a", config: fast())
+        let keep = Locked(true)
+        let campaign = Task { await elector.run(keepCampaigning: { keep.value }) {} }
+        try await Task.sleep(for: .milliseconds(300))
+        let at = ContinuousClock.now
+        keep.mutate { $0 = false }
+        let watchdog = Task { try? await Task.sleep(for: .seconds(3)); campaign.cancel() }
+        await campaign.value
+        watchdog.cancel()
+        #expect(ContinuousClock.now - at < .seconds(1.5), "still campaigning after it was told to stop")
+    }
+}

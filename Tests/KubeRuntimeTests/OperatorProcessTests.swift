@@ -132,11 +132,16 @@ import TestSupport
         #expect(try await waitForMirrors(client, count: 2, timeout: .seconds(10)), "the new leader did not reconcile")
 
         // Someone else takes the Lease (as a hand edit or a peer that won a race would): the leader stops leading ...
-        var lease = try await leases.get("salespot-operator")
-        lease.spec?.holderIdentity = "thief"
-        lease.spec?.renewTime = MicroTime(.now())
-        lease.spec?.leaseDurationSeconds = 3
-        _ = try await leases.update(lease)
+        for attempt in 1...20 {  // the leader renews every 300 ms: read and write again on a conflict
+            var lease = try await leases.get("salespot-operator")
+            lease.spec?.holderIdentity = "thief"
+            lease.spec?.renewTime = MicroTime(.now())
+            lease.spec?.leaseDurationSeconds = 3
+            do {
+                _ = try await leases.update(lease)
+                break
+            } catch let e as KubeError where e.isConflict && attempt < 20 {}
+        }
         var stopped = false
         for _ in 0..<100 where !stopped {
             stopped = try await masterStatus(bPort) == "0"

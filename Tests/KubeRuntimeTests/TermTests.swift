@@ -130,6 +130,30 @@ import TestSupport
         faults.set([])
         #expect(try await waitForMirrors(client, count: 1, timeout: .seconds(10)), "the owner was not reconciled after the re-list")
     }
+
+    @Test func aNewTermDeliversItsFirstListAsCreatedSoPredicatesDoNotDropIt() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        _ = try await Api<ConfigMap>(client, namespace: "default").create(ConfigMap(metadata: ObjectMeta(name: "x", namespace: "default")))
+        let reconciles = Locked(0)
+        let hooks = Locked(0)
+        // Only creations pass (as an echo filter would pass a fresh informer's objects).
+        let controller = Controller<ConfigMap>(name: "creates", api: Api<ConfigMap>(client, namespace: "default")) { _ in
+            reconciles.mutate { $0 += 1 }
+            return .awaitChange
+        }.filter { _, old in old == nil }.onNewTerm { hooks.mutate { $0 += 1 } }
+        var term = Task { await controller.run() }
+        for _ in 0..<500 where reconciles.value < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(reconciles.value == 1)
+        term.cancel()
+        await term.value
+        term = Task { await controller.run() }
+        defer { term.cancel() }
+        for _ in 0..<500 where reconciles.value < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(reconciles.value == 2, "the second term's list was filtered against the first term's cache")
+        #expect(hooks.value == 2)
+    }
 }
 
 /// Waits (at most 5 s) until a flag a reconcile sets is true.
