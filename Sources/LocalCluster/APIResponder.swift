@@ -240,10 +240,9 @@ struct APIResponder: HTTPResponder {
 
     func patchOnce(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
         let current = try? await state.get(t.type, namespace: t.namespace, name: name)
+        try Self.validatePatchOptions(contentType: contentType, query: query)
         if contentType == "application/apply-patch+yaml" {
-            guard let manager = query["fieldManager"], !manager.isEmpty else {
-                throw APIFailure.badRequest("PATCH with apply-patch+yaml requires a fieldManager")
-            }
+            let manager = query["fieldManager"] ?? ""
             let force = query["force"] == "true"
             guard let current else {
                 var o = ServerSideApply.create(patch, manager: manager, subresource: t.subresource)
@@ -274,6 +273,31 @@ struct APIResponder: HTTPResponder {
         if requestedRV == nil || requestedRV == currentRV { patched[path: ["metadata", "resourceVersion"]] = currentRV }
         base = patched
         return (try await state.update(t.type, namespace: t.namespace, name: name, body: base, subresource: t.subresource, dryRun: dryRun), false)
+    }
+
+    /// kube-apiserver's PatchOptions validation: an apply names its field manager; `force` is for applies only; a
+    /// field manager is at most 128 printable characters. Failing it is 422 on `PatchOptions.meta.k8s.io`.
+    static func validatePatchOptions(contentType: String, query: [String: String]) throws(APIFailure) {
+        var causes: [StatusCause] = []
+        let manager = query["fieldManager"] ?? ""
+        if contentType == "application/apply-patch+yaml" {
+            if manager.isEmpty { causes.append(StatusCause(reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager")) }
+        } else if query["force"] != nil {
+            causes.append(StatusCause(reason: "FieldValueForbidden", message: "Forbidden: may not be specified for non-apply patch", field: "force"))
+        }
+        causes += validateFieldManager(manager)
+        if !causes.isEmpty { throw .invalid(kind: "PatchOptions", group: "meta.k8s.io", name: "", causes: causes) }
+    }
+
+    /// A field manager: at most 128 characters, printable ones only.
+    static func validateFieldManager(_ manager: String) -> [StatusCause] {
+        if manager.count > 128 {
+            return [StatusCause(reason: "FieldValueTooLong", message: "Too long: may not be more than 128 bytes", field: "fieldManager")]
+        }
+        if manager.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+            return [StatusCause(reason: "FieldValueInvalid", message: "Invalid value: \"\(manager)\": must only contain printable characters", field: "fieldManager")]
+        }
+        return []
     }
 
     /// A watch response: one JSON event per line, bookmarks when asked, ended at timeoutSeconds.

@@ -5,12 +5,16 @@ extension ClusterState {
     func record(_ typeKey: String, _ eventType: String, _ object: JSONValue, old: JSONValue?) {
         let rv = Int64(object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "") ?? resourceVersion
         let entry = HistoryEntry(rv: rv, typeKey: typeKey, eventType: eventType, object: object, old: old)
-        if history.count - historyStart >= historyLimit {
-            compactedThrough = history[historyStart].rv
-            historyStart += 1
-            if historyStart > 4096 { history.removeFirst(historyStart); historyStart = 0 }
+        var h = histories.removeValue(forKey: typeKey) ?? History(compactedThrough: compactedThrough)
+        func dropOldest() {
+            h.compactedThrough = h.entries[h.start].rv
+            h.start += 1
         }
-        history.append(entry)
+        while h.entries.count - h.start >= max(1, historyLimit) { dropOldest() }
+        while h.entries.count - h.start > historyMinimum, entry.at - h.entries[h.start].at > historyWindow { dropOldest() }
+        if h.start > 4096 || (h.start > 0 && h.start == h.entries.count) { h.entries.removeFirst(h.start); h.start = 0 }
+        h.entries.append(entry)
+        histories[typeKey] = h
         var shared: [String: [UInt8]] = [:]
         for (_, w) in watchers where w.typeKey == typeKey { deliver(entry, to: w, shared: &shared) }
         onChange?(typeKey, eventType, object)
@@ -61,10 +65,11 @@ extension ClusterState {
                         render: render, plain: plain)
         if let from, !from.isEmpty, from != "0" {
             guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
-            if rv < compactedThrough {
-                throw .gone("too old resource version: \(rv) (\(compactedThrough))")
+            let floor = max(compactedThrough, histories[type.key]?.compactedThrough ?? 0)
+            if rv < floor {
+                throw .gone("too old resource version: \(rv) (\(floor))")
             }
-            for e in history[historyStart...] where e.rv > rv && e.typeKey == type.key { deliver(e, to: w) }
+            for e in histories[type.key]?.retained ?? [] where e.rv > rv { deliver(e, to: w) }
         } else {
             let bucket = objects[type.key] ?? [:]
             for key in bucket.keys.sorted() {
@@ -91,7 +96,6 @@ extension ClusterState {
     /// Drops the whole history, so any resume from an earlier version gets 410 (for tests).
     func compactHistory() {
         compactedThrough = resourceVersion
-        history.removeAll()
-        historyStart = 0
+        histories.removeAll()
     }
 }

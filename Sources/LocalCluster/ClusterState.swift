@@ -9,16 +9,21 @@ import KubeCore
 /// and the open watches. All API semantics (optimistic concurrency, generation, status subresource, finalizers,
 /// garbage collection, selectors, pagination) live here, independent of HTTP.
 actor ClusterState {
-    /// Events retained for watches that resume from a resourceVersion; older ones get 410 Gone.
+    /// How the watch history is bounded (per resource, as kube-apiserver's watch cache): at most `limit` events;
+    /// events older than `window` are dropped once more than `minimum` are kept. A resume from before the oldest
+    /// event kept gets 410 Gone.
     let historyLimit: Int
+    let historyWindow: Duration
+    let historyMinimum: Int
     private(set) var types: [String: ResourceType] = [:]
     var objects: [String: [String: JSONValue]] = [:]
     /// The uid of every stored object, so the garbage collector can tell a dangling owner reference at once.
     var uids: Set<String> = []
     private(set) var resourceVersion: Int64 = 1
-    var history: [HistoryEntry] = []
-    var historyStart = 0
-    /// Events at or below this version have been dropped from the history.
+    /// Each resource's watch history (by type key).
+    var histories: [String: History] = [:]
+    /// Nothing at or below this version can be resumed from, for any resource: the server's start (a fresh server
+    /// has no events before it), a restore, or ``compactHistory()``. Continue tokens older than it expire too.
     var compactedThrough: Int64 = 1
     var watchers: [Int: Watcher] = [:]
     var nextWatcherID = 0
@@ -31,6 +36,16 @@ actor ClusterState {
         var eventType: String
         var object: JSONValue
         var old: JSONValue?
+        var at: ContinuousClock.Instant = .now
+    }
+
+    /// One resource's events, oldest first from `start`.
+    struct History {
+        var entries: [HistoryEntry] = []
+        var start = 0
+        /// Events of this resource at or below this version have been dropped.
+        var compactedThrough: Int64
+        var retained: ArraySlice<HistoryEntry> { entries[start...] }
     }
 
     struct Watcher {
@@ -45,14 +60,17 @@ actor ClusterState {
         var plain: Bool
     }
 
-    init(historyLimit: Int) {
+    init(historyLimit: Int, historyWindow: Duration = .seconds(75), historyMinimum: Int = 100) {
         self.historyLimit = historyLimit
+        self.historyWindow = historyWindow
+        self.historyMinimum = historyMinimum
         for t in ResourceType.builtins { types[t.key] = t }
         for ns in ["default", "kube-system", "kube-public"] {
             let key = "/\(ns)"
             resourceVersion += 1
             objects["/namespaces", default: [:]][key] = Self.initialNamespace(ns, rv: resourceVersion)
         }
+        compactedThrough = resourceVersion
     }
 
     func setOnChange(_ f: @escaping @Sendable (String, String, JSONValue) -> Void) { onChange = f }

@@ -24,8 +24,13 @@ public final class LocalCluster: Sendable {
     public struct Options: Sendable {
         /// Port on 127.0.0.1; 0 picks a free one. Default 0.
         public var port: Int = 0
-        /// Watch events kept for resuming watches. Default 10,000 (the real server keeps ~5 minutes).
+        /// Watch events kept per resource for resuming watches: at most ``historyLimit``; past ``historyMinimum``,
+        /// only those of the last ``historyWindow``. Defaults 10,000, 75 s and 100, as kube-apiserver's watch cache
+        /// (at least 75 s of events per resource, 100 at the least). Resuming from an older version gets 410 Gone,
+        /// and so does any version from before the server started.
         public var historyLimit: Int = 10_000
+        public var historyWindow: Duration = .seconds(75)
+        public var historyMinimum: Int = 100
         /// How often watches that asked for bookmarks get one. Default 60 s, as kube-apiserver.
         public var bookmarkInterval: Duration = .seconds(60)
         /// Where to write the kubeconfig; default a file in a new temporary directory.
@@ -68,7 +73,7 @@ public final class LocalCluster: Sendable {
 
     /// Starts the server and returns once it accepts connections.
     public static func start(_ options: Options = Options(), logger: Logger = Logger(label: "salespot.localcluster")) async throws -> LocalCluster {
-        let state = ClusterState(historyLimit: options.historyLimit)
+        let state = ClusterState(historyLimit: options.historyLimit, historyWindow: options.historyWindow, historyMinimum: options.historyMinimum)
         var persistence: Persistence?
         if let dir = options.dataDirectory {
             let p = try Persistence(directory: dir, state: state)
