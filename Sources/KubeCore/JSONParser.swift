@@ -44,6 +44,18 @@ public struct JSONParser {
         return value
     }
 
+    /// The paths of keys that appear more than once in one object (`spec.replicas`, `items[0].name`), as a strict
+    /// decoder reports them; empty when there are none or the text is not valid JSON (parsing reports that).
+    public static func duplicateKeyPaths(_ bytes: [UInt8]) -> [String] {
+        bytes.withUnsafeBytes { buf in
+            var p = Cursor(bytes: buf)
+            var found: [String] = []
+            p.skipWhitespace()
+            do { try p.scanDuplicates(path: "", depth: 0, found: &found) } catch { return [] }
+            return found
+        }
+    }
+
     struct Cursor {
         let bytes: UnsafeRawBufferPointer
         var index = 0
@@ -70,6 +82,53 @@ public struct JSONParser {
             case UInt8(ascii: "n"): try expectLiteral("null"); return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
             default: throw error("unexpected character '\(Unicode.Scalar(bytes[index]))'")
+            }
+        }
+
+        /// Walks a value recording duplicate keys with their paths (values themselves are parsed and dropped).
+        mutating func scanDuplicates(path: String, depth: Int, found: inout [String]) throws(JSONParseError) {
+            if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth)") }
+            guard index < bytes.count else { throw error("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                var seen = Set<String>()
+                skipWhitespace()
+                if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                while true {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                    let key = try parseString()
+                    let child = path.isEmpty ? key : path + "." + key
+                    if !seen.insert(key).inserted && !found.contains(child) { found.append(child) }
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                    index += 1
+                    skipWhitespace()
+                    try scanDuplicates(path: child, depth: depth + 1, found: &found)
+                    skipWhitespace()
+                    guard index < bytes.count else { throw error("unexpected end of input in object") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                    throw error("expected ',' or '}'")
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                skipWhitespace()
+                if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                var i = 0
+                while true {
+                    skipWhitespace()
+                    try scanDuplicates(path: "\(path)[\(i)]", depth: depth + 1, found: &found)
+                    i += 1
+                    skipWhitespace()
+                    guard index < bytes.count else { throw error("unexpected end of input in array") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                    throw error("expected ',' or ']'")
+                }
+            default:
+                _ = try parseValue(depth: depth)
             }
         }
 

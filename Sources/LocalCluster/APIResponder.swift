@@ -49,9 +49,30 @@ struct APIResponder: HTTPResponder {
         }
     }
 
-    static func json(_ value: JSONValue, status: Int = 200) -> Response {
-        Response(status: .init(code: status), headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized(sortedKeys: false))))
+    static func json(_ value: JSONValue, status: Int = 200, warnings: [String] = []) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        // RFC 7234 warnings as kube-apiserver sends them: `299 - "text"`, the text a quoted string.
+        let warning = HTTPField.Name("Warning")!
+        for w in warnings {
+            let quoted = w.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            headers.append(HTTPField(name: warning, value: "299 - \"\(quoted)\""))
+        }
+        return Response(status: .init(code: status), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized(sortedKeys: false))))
+    }
+
+    /// Applies `fieldValidation` to a whole object the client sent (create, update): duplicate fields from the raw
+    /// JSON, undeclared fields from the kind's schema. Undeclared fields are dropped from `object` whatever the
+    /// directive. Returns the warnings to send.
+    func checkFields(_ object: inout JSONValue, raw: [UInt8], contentType: String?, _ t: Target, _ directive: FieldValidation,
+                     create: Bool) throws(APIFailure) -> [String] {
+        var findings = FieldValidation.Findings()
+        if !(contentType ?? "").contains("yaml") { findings.duplicate = JSONParser.duplicateKeyPaths(raw) }
+        let (pruned, unknown) = FieldValidation.check(object, type: t.type)
+        findings.unknown = unknown
+        let warnings = try directive.enforce(findings, type: t.type, version: t.version, apply: false, create: create)
+        object = pruned
+        return warnings
     }
 
     static func failure(_ f: APIFailure) -> Response {
@@ -191,17 +212,27 @@ struct APIResponder: HTTPResponder {
             }
             return Self.json(present(o, t))
         case ("POST", nil):
-            let o = try await state.create(t.type, namespace: t.namespace, body: try parseBody(body, contentType: headers[.contentType]), dryRun: dryRun)
-            return Self.json(present(o, t), status: 201)
+            let directive = try FieldValidation.directive(query, options: "CreateOptions")
+            var object = try parseBody(body, contentType: headers[.contentType])
+            let warnings = try checkFields(&object, raw: body, contentType: headers[.contentType], t, directive, create: true)
+            let o = try await state.create(t.type, namespace: t.namespace, body: object, dryRun: dryRun)
+            return Self.json(present(o, t), status: 201, warnings: warnings)
         case ("PUT", let name?):
-            let o = try await state.update(t.type, namespace: t.namespace, name: name, body: try parseBody(body, contentType: headers[.contentType]),
+            let directive = try FieldValidation.directive(query, options: "UpdateOptions")
+            var object = try parseBody(body, contentType: headers[.contentType])
+            let warnings = try checkFields(&object, raw: body, contentType: headers[.contentType], t, directive, create: true)
+            let o = try await state.update(t.type, namespace: t.namespace, name: name, body: object,
                                            subresource: t.subresource, dryRun: dryRun)
-            return Self.json(present(o, t))
+            return Self.json(present(o, t), warnings: warnings)
         case ("PATCH", let name?):
             let contentType = (headers[.contentType] ?? "").split(separator: ";").first.map(String.init) ?? ""
+            let directive = try FieldValidation.directive(query, options: "PatchOptions")
             let patch = try parseBody(body, contentType: contentType)
-            let o = try await self.patch(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun)
-            return Self.json(present(o.object, t), status: o.created ? 201 : 200)
+            // Fields given twice in the patch itself; undeclared ones are found in what the patch produces.
+            let duplicates = contentType.contains("yaml") && body.first != UInt8(ascii: "{") ? [] : JSONParser.duplicateKeyPaths(body)
+            let o = try await self.patch(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun,
+                                         directive: directive, duplicates: duplicates)
+            return Self.json(present(o.object, t), status: o.created ? 201 : 200, warnings: o.warnings)
         case ("DELETE", let name?):
             let options = body.isEmpty ? JSONValue.emptyObject : try parseBody(body, contentType: "application/json")
             let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
@@ -224,13 +255,15 @@ struct APIResponder: HTTPResponder {
 
     /// Applies a patch. As kube-apiserver's update loop does, a patch that does not name a resourceVersion is retried
     /// on a fresh read when another write got in between the read and the write; one that names it gets the 409.
-    func patch(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
+    func patch(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool,
+               directive: FieldValidation = .warn, duplicates: [String] = []) async throws -> (object: JSONValue, created: Bool, warnings: [String]) {
         let pinned = patch[path: ["metadata", "resourceVersion"]] != nil
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await patchOnce(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun)
+                return try await patchOnce(t, name: name, contentType: contentType, patch: patch, query: query, dryRun: dryRun,
+                                           directive: directive, duplicates: duplicates)
             } catch let f as APIFailure where f.code == 409 && f.status.reason == "Conflict" && !pinned && attempt < 10
                 && !(f.status.details?.causes?.contains { $0.reason == "FieldManagerConflict" } ?? false) {
                 continue
@@ -238,19 +271,25 @@ struct APIResponder: HTTPResponder {
         }
     }
 
-    func patchOnce(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool) async throws -> (object: JSONValue, created: Bool) {
+    func patchOnce(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool,
+                   directive: FieldValidation, duplicates: [String]) async throws -> (object: JSONValue, created: Bool, warnings: [String]) {
         let current = try? await state.get(t.type, namespace: t.namespace, name: name)
         try Self.validatePatchOptions(contentType: contentType, query: query)
         if contentType == "application/apply-patch+yaml" {
             let manager = query["fieldManager"] ?? ""
             let force = query["force"] == "true"
+            // The applied configuration itself must declare only known fields (its managed fields are computed
+            // from it); what is stored is pruned as any write.
+            let (declared, unknown) = FieldValidation.check(patch, type: t.type)
+            let warnings = try directive.enforce(FieldValidation.Findings(unknown: unknown, duplicate: duplicates), type: t.type,
+                                                 version: t.version, apply: true, create: false)
             guard let current else {
-                var o = ServerSideApply.create(patch, manager: manager, subresource: t.subresource)
+                var o = ServerSideApply.create(declared, manager: manager, subresource: t.subresource)
                 o[path: ["metadata", "name"]] = .string(name)
-                return (try await state.create(t.type, namespace: t.namespace, body: o, dryRun: dryRun), true)
+                return (try await state.create(t.type, namespace: t.namespace, body: o, dryRun: dryRun), true, warnings)
             }
-            let merged = try ServerSideApply.apply(patch, to: current, manager: manager, force: force, subresource: t.subresource, type: t.type)
-            return (try await state.update(t.type, namespace: t.namespace, name: name, body: merged, subresource: t.subresource, dryRun: dryRun), false)
+            let merged = try ServerSideApply.apply(declared, to: current, manager: manager, force: force, subresource: t.subresource, type: t.type)
+            return (try await state.update(t.type, namespace: t.namespace, name: name, body: merged, subresource: t.subresource, dryRun: dryRun), false, warnings)
         }
         guard var base = current else { throw APIFailure.notFound(t.type, name) }
         // A patch applies to what the client can see; the resourceVersion is only checked if the patch sets it.
@@ -271,8 +310,11 @@ struct APIResponder: HTTPResponder {
             throw APIFailure.unsupportedMediaType(contentType)
         }
         if requestedRV == nil || requestedRV == currentRV { patched[path: ["metadata", "resourceVersion"]] = currentRV }
-        base = patched
-        return (try await state.update(t.type, namespace: t.namespace, name: name, body: base, subresource: t.subresource, dryRun: dryRun), false)
+        let (pruned, unknown) = FieldValidation.check(patched, type: t.type)
+        let warnings = try directive.enforce(FieldValidation.Findings(unknown: unknown, duplicate: duplicates), type: t.type,
+                                             version: t.version, apply: false, create: false)
+        base = pruned
+        return (try await state.update(t.type, namespace: t.namespace, name: name, body: base, subresource: t.subresource, dryRun: dryRun), false, warnings)
     }
 
     /// kube-apiserver's PatchOptions validation: an apply names its field manager; `force` is for applies only; a
