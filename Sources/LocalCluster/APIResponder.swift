@@ -61,6 +61,11 @@ struct APIResponder: HTTPResponder {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized(sortedKeys: false))))
     }
 
+    /// The form an object of `t` is stored in (events.k8s.io Events are stored as core/v1 Events).
+    func stored(_ o: JSONValue, _ t: Target) -> JSONValue {
+        EventConversion.isEventsView(t.type) ? EventConversion.toCore(o) : o
+    }
+
     /// Applies `fieldValidation` to a whole object the client sent (create, update): duplicate fields from the raw
     /// JSON, undeclared fields from the kind's schema. Undeclared fields are dropped from `object` whatever the
     /// directive. Returns the warnings to send.
@@ -170,7 +175,7 @@ struct APIResponder: HTTPResponder {
 
     /// The apiVersion the client asked in (objects are stored once and shown in the requested version).
     func present(_ o: JSONValue, _ t: Target) -> JSONValue {
-        var copy = o
+        var copy = EventConversion.isEventsView(t.type) ? EventConversion.toEvents(o) : o
         copy["apiVersion"] = .string(t.type.descriptor.group.isEmpty ? t.version : "\(t.type.descriptor.group)/\(t.version)")
         copy["kind"] = .string(t.type.descriptor.kind)
         return copy
@@ -196,7 +201,7 @@ struct APIResponder: HTTPResponder {
             }
         case ("GET", nil):
             let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                            fields: try query["fieldSelector"].map(FieldSelectorQuery.init),
+                                            fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) },
                                             limit: query["limit"].flatMap(Int.init), continueToken: query["continue"])
             if wantsTable {
                 return Self.json(TablePrinter.table(t.type, items: list["items"]?.arrayValue ?? [], listMeta: list["metadata"] ?? .emptyObject))
@@ -215,13 +220,13 @@ struct APIResponder: HTTPResponder {
             let directive = try FieldValidation.directive(query, options: "CreateOptions")
             var object = try parseBody(body, contentType: headers[.contentType])
             let warnings = try checkFields(&object, raw: body, contentType: headers[.contentType], t, directive, create: true)
-            let o = try await state.create(t.type, namespace: t.namespace, body: object, dryRun: dryRun)
+            let o = try await state.create(t.type, namespace: t.namespace, body: stored(object, t), dryRun: dryRun)
             return Self.json(present(o, t), status: 201, warnings: warnings)
         case ("PUT", let name?):
             let directive = try FieldValidation.directive(query, options: "UpdateOptions")
             var object = try parseBody(body, contentType: headers[.contentType])
             let warnings = try checkFields(&object, raw: body, contentType: headers[.contentType], t, directive, create: true)
-            let o = try await state.update(t.type, namespace: t.namespace, name: name, body: object,
+            let o = try await state.update(t.type, namespace: t.namespace, name: name, body: stored(object, t),
                                            subresource: t.subresource, dryRun: dryRun)
             return Self.json(present(o, t), warnings: warnings)
         case ("PATCH", let name?):
@@ -242,7 +247,7 @@ struct APIResponder: HTTPResponder {
         case ("DELETE", nil):
             // deletecollection
             let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                            fields: try query["fieldSelector"].map(FieldSelectorQuery.init), limit: nil, continueToken: nil)
+                                            fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) }, limit: nil, continueToken: nil)
             for item in list["items"]?.arrayValue ?? [] {
                 _ = try? await state.delete(t.type, namespace: item[path: ["metadata", "namespace"]]?.stringValue,
                                             name: item[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
@@ -273,7 +278,8 @@ struct APIResponder: HTTPResponder {
 
     func patchOnce(_ t: Target, name: String, contentType: String, patch: JSONValue, query: [String: String], dryRun: Bool,
                    directive: FieldValidation, duplicates: [String]) async throws -> (object: JSONValue, created: Bool, warnings: [String]) {
-        let current = try? await state.get(t.type, namespace: t.namespace, name: name)
+        // Patches apply to the object as this API shows it.
+        let current = (try? await state.get(t.type, namespace: t.namespace, name: name)).map { present($0, t) }
         try Self.validatePatchOptions(contentType: contentType, query: query)
         if contentType == "application/apply-patch+yaml" {
             let manager = query["fieldManager"] ?? ""
@@ -286,10 +292,10 @@ struct APIResponder: HTTPResponder {
             guard let current else {
                 var o = ServerSideApply.create(declared, manager: manager, subresource: t.subresource)
                 o[path: ["metadata", "name"]] = .string(name)
-                return (try await state.create(t.type, namespace: t.namespace, body: o, dryRun: dryRun), true, warnings)
+                return (try await state.create(t.type, namespace: t.namespace, body: stored(o, t), dryRun: dryRun), true, warnings)
             }
             let merged = try ServerSideApply.apply(declared, to: current, manager: manager, force: force, subresource: t.subresource, type: t.type)
-            return (try await state.update(t.type, namespace: t.namespace, name: name, body: merged, subresource: t.subresource, dryRun: dryRun), false, warnings)
+            return (try await state.update(t.type, namespace: t.namespace, name: name, body: stored(merged, t), subresource: t.subresource, dryRun: dryRun), false, warnings)
         }
         guard var base = current else { throw APIFailure.notFound(t.type, name) }
         // A patch applies to what the client can see; the resourceVersion is only checked if the patch sets it.
@@ -314,7 +320,7 @@ struct APIResponder: HTTPResponder {
         let warnings = try directive.enforce(FieldValidation.Findings(unknown: unknown, duplicate: duplicates), type: t.type,
                                              version: t.version, apply: false, create: false)
         base = pruned
-        return (try await state.update(t.type, namespace: t.namespace, name: name, body: base, subresource: t.subresource, dryRun: dryRun), false, warnings)
+        return (try await state.update(t.type, namespace: t.namespace, name: name, body: stored(base, t), subresource: t.subresource, dryRun: dryRun), false, warnings)
     }
 
     /// kube-apiserver's PatchOptions validation: an apply names its field manager; `force` is for applies only; a
@@ -346,9 +352,11 @@ struct APIResponder: HTTPResponder {
     func watch(_ t: Target, query: [String: String], table: Bool) async throws -> Response {
         let type = t.type
         let apiVersion = type.descriptor.group.isEmpty ? t.version : "\(type.descriptor.group)/\(t.version)"
-        let plain = !table && t.version == type.descriptor.version
+        // Lines made once are shared between watchers of the same store: only for the store's own form.
+        let eventsView = EventConversion.isEventsView(type)
+        let plain = !table && t.version == type.descriptor.version && !eventsView
         let render: @Sendable (String, JSONValue) -> [UInt8] = { kind, stored in
-            var object = stored
+            var object = eventsView && !table ? EventConversion.toEvents(stored) : stored
             object["apiVersion"] = .string(apiVersion)
             object["kind"] = .string(type.descriptor.kind)
             if table {
@@ -361,7 +369,7 @@ struct APIResponder: HTTPResponder {
         }
         let channel = WatchChannel()
         let id = try await state.watch(type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                       fields: try query["fieldSelector"].map(FieldSelectorQuery.init), resourceVersion: query["resourceVersion"],
+                                       fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) }, resourceVersion: query["resourceVersion"],
                                        channel: channel, plain: plain, render: render)
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)

@@ -61,19 +61,19 @@ extension ClusterState {
     func watch(_ type: ResourceType, namespace: String?, labels: LabelSelectorQuery?, fields: FieldSelectorQuery?,
                resourceVersion from: String?, channel: WatchChannel, plain: Bool,
                render: @escaping @Sendable (String, JSONValue) -> [UInt8]) throws(APIFailure) -> Int {
-        let w = Watcher(typeKey: type.key, namespace: namespace, labels: labels, fields: fields, channel: channel,
+        let w = Watcher(typeKey: type.storeKey, namespace: namespace, labels: labels, fields: fields, channel: channel,
                         render: render, plain: plain)
         if let from, !from.isEmpty, from != "0" {
             guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
-            let floor = max(compactedThrough, histories[type.key]?.compactedThrough ?? 0)
+            let floor = max(compactedThrough, histories[type.storeKey]?.compactedThrough ?? 0)
             if rv < floor {
                 throw .gone("too old resource version: \(rv) (\(floor))")
             }
-            for e in histories[type.key]?.retained ?? [] where e.rv > rv { deliver(e, to: w) }
+            for e in histories[type.storeKey]?.retained ?? [] where e.rv > rv { deliver(e, to: w) }
         } else {
-            let bucket = objects[type.key] ?? [:]
+            let bucket = objects[type.storeKey] ?? [:]
             for key in bucket.keys.sorted() {
-                deliver(HistoryEntry(rv: 0, typeKey: type.key, eventType: "ADDED", object: bucket[key]!, old: nil), to: w)
+                deliver(HistoryEntry(rv: 0, typeKey: type.storeKey, eventType: "ADDED", object: bucket[key]!, old: nil), to: w)
             }
         }
         nextWatcherID += 1

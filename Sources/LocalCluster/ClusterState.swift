@@ -104,7 +104,7 @@ actor ClusterState {
     static func objectKey(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
 
     func get(_ type: ResourceType, namespace: String?, name: String) throws(APIFailure) -> JSONValue {
-        guard let o = objects[type.key]?[Self.objectKey(namespace, name)] else { throw .notFound(type, name) }
+        guard let o = objects[type.storeKey]?[Self.objectKey(namespace, name)] else { throw .notFound(type, name) }
         return o
     }
 
@@ -140,7 +140,7 @@ actor ClusterState {
             }
             after = start
         }
-        let bucket = objects[type.key] ?? [:]
+        let bucket = objects[type.storeKey] ?? [:]
         var keys = bucket.keys.filter { key in
             guard let namespace else { return true }
             return key.hasPrefix(namespace + "/")
@@ -203,16 +203,17 @@ actor ClusterState {
         let name = o[path: ["metadata", "name"]]!.stringValue!
         try validateName(type, name)
         let key = Self.objectKey(o[path: ["metadata", "namespace"]]?.stringValue, name)
-        if objects[type.key]?[key] != nil { throw .alreadyExists(type, name) }
+        if objects[type.storeKey]?[key] != nil { throw .alreadyExists(type, name) }
         // Server-owned metadata.
         for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             o[path: ["metadata", field]] = nil
         }
         o[path: ["metadata", "generation"]] = 1
-        if type.key == "/services" { o = Self.defaultService(o, next: resourceVersion) }
+        if type.storeKey == "/services" { o = Self.defaultService(o, next: resourceVersion) }
+        if type.storeKey == "/secrets" { o = Self.mergeStringData(o) }
         if type.hasStatusSubresource && type.definedBy != nil { o["status"] = nil }
         o = try validated(type, o, name: name)
-        if type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
+        if type.storeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
             let crdType = try ResourceType.fromCRD(o)
             if let existing = types[crdType.key], existing.definedBy == nil {
                 throw .invalid(kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", name: name,
@@ -234,15 +235,26 @@ actor ClusterState {
             return o
         }
         o = stamp(o)
-        objects[type.key, default: [:]][key] = o
+        objects[type.storeKey, default: [:]][key] = o
         if let uid = o[path: ["metadata", "uid"]]?.stringValue { uids.insert(uid) }
-        record(type.key, "ADDED", o, old: nil)
+        record(type.storeKey, "ADDED", o, old: nil)
         collectIfOwnersAreGone(type, o)
         return o
     }
 
     /// What kube-apiserver fills in on a Service: type ClusterIP, a cluster IP, TCP ports whose targetPort
     /// defaults to the port, sessionAffinity None.
+    /// A Secret's `stringData` is write-only: merged into `data` (base64), over keys of the same name, and dropped.
+    static func mergeStringData(_ secret: JSONValue) -> JSONValue {
+        guard let strings = secret["stringData"]?.objectValue else { return secret }
+        var o = secret
+        var data = o["data"]?.objectValue ?? JSONObject()
+        for (k, v) in strings { data[k] = .string(Data((v.stringValue ?? "").utf8).base64EncodedString()) }
+        o["data"] = .object(data)
+        o["stringData"] = nil
+        return o
+    }
+
     static func defaultService(_ service: JSONValue, next: Int64) -> JSONValue {
         var o = service
         let type = o[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
@@ -300,7 +312,7 @@ actor ClusterState {
                 dryRun: Bool = false) throws(APIFailure) -> JSONValue {
         try checkKind(type, body)
         let key = Self.objectKey(type.descriptor.namespaced ? namespace : nil, name)
-        guard let old = objects[type.key]?[key] else { throw .notFound(type, name) }
+        guard let old = objects[type.storeKey]?[key] else { throw .notFound(type, name) }
         if let bodyName = body[path: ["metadata", "name"]]?.stringValue, bodyName != name {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
@@ -330,6 +342,7 @@ actor ClusterState {
                 }
             }
             new = try validated(type, new, name: name)
+            if type.storeKey == "/secrets" { new = Self.mergeStringData(new) }
             if Self.spec(old) != Self.spec(new) {
                 new[path: ["metadata", "generation"]] = .int((old[path: ["metadata", "generation"]]?.intValue ?? 1) + 1)
             }
@@ -341,14 +354,14 @@ actor ClusterState {
         new[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
         if new[path: ["metadata", "deletionTimestamp"]] != nil,
            (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
-            objects[type.key]?[key] = nil
+            objects[type.storeKey]?[key] = nil
             if let uid = new[path: ["metadata", "uid"]]?.stringValue { uids.remove(uid) }
-            record(type.key, "DELETED", new, old: old)
+            record(type.storeKey, "DELETED", new, old: old)
             collectGarbage(ownerUID: new[path: ["metadata", "uid"]]?.stringValue, policy: "Background")
             return new
         }
-        objects[type.key]?[key] = new
-        record(type.key, "MODIFIED", new, old: old)
+        objects[type.storeKey]?[key] = new
+        record(type.storeKey, "MODIFIED", new, old: old)
         return new
     }
 
@@ -366,7 +379,7 @@ actor ClusterState {
     func delete(_ type: ResourceType, namespace: String?, name: String, propagation: String?, preconditions: JSONValue?,
                 dryRun: Bool = false) throws(APIFailure) -> JSONValue {
         let key = Self.objectKey(type.descriptor.namespaced ? namespace : nil, name)
-        guard let old = objects[type.key]?[key] else { throw .notFound(type, name) }
+        guard let old = objects[type.storeKey]?[key] else { throw .notFound(type, name) }
         if let uid = preconditions?["uid"]?.stringValue, uid != old[path: ["metadata", "uid"]]?.stringValue {
             throw .conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old[path: ["metadata", "uid"]]?.stringValue ?? "")")
         }
@@ -382,8 +395,8 @@ actor ClusterState {
             new[path: ["metadata", "deletionTimestamp"]] = .string(Time.now().rfc3339)
             new[path: ["metadata", "deletionGracePeriodSeconds"]] = 0
             new[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
-            objects[type.key]?[key] = new
-            record(type.key, "MODIFIED", new, old: old)
+            objects[type.storeKey]?[key] = new
+            record(type.storeKey, "MODIFIED", new, old: old)
             return new
         }
         let uid = old[path: ["metadata", "uid"]]?.stringValue
@@ -392,11 +405,11 @@ actor ClusterState {
         resourceVersion += 1
         var gone = old
         gone[path: ["metadata", "resourceVersion"]] = .string(String(resourceVersion))
-        objects[type.key]?[key] = nil
+        objects[type.storeKey]?[key] = nil
         if let uid { uids.remove(uid) }
-        record(type.key, "DELETED", gone, old: old)
-        if type.key == "/namespaces" { deleteNamespaceContents(name) }
-        if type.definedBy == nil, type.key == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource,
+        record(type.storeKey, "DELETED", gone, old: old)
+        if type.storeKey == "/namespaces" { deleteNamespaceContents(name) }
+        if type.definedBy == nil, type.storeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource,
            let crdType = try? ResourceType.fromCRD(old) {
             for (_, o) in objects[crdType.key] ?? [:] {
                 try? _ = delete(crdType, namespace: o[path: ["metadata", "namespace"]]?.stringValue,

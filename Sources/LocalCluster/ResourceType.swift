@@ -17,6 +17,12 @@ public struct ResourceType: Sendable {
     public var printerColumns: [JSONValue]
     /// Name of the CRD that defines this type, if any.
     public var definedBy: String?
+    /// Where its objects are kept when another resource's store serves them too (events.k8s.io/v1 Events are the
+    /// core/v1 Events, seen through a conversion, as in kube-apiserver); nil: its own.
+    public var storageKey: String?
+
+    /// The key of the store its objects live in.
+    public var storeKey: String { storageKey ?? key }
 
     /// `group/plural`: the storage key, independent of version.
     public var key: String { ResourceType.key(group: descriptor.group, resource: descriptor.resource) }
@@ -24,7 +30,8 @@ public struct ResourceType: Sendable {
 
     public init(_ descriptor: ResourceDescriptor, singular: String? = nil, shortNames: [String] = [],
                 categories: [String] = [], hasStatusSubresource: Bool = false, servedVersions: [String]? = nil,
-                schema: JSONValue? = nil, printerColumns: [JSONValue] = [], definedBy: String? = nil) {
+                schema: JSONValue? = nil, printerColumns: [JSONValue] = [], definedBy: String? = nil, storageKey: String? = nil) {
+        self.storageKey = storageKey
         self.descriptor = descriptor
         self.servedVersions = servedVersions ?? [descriptor.version]
         self.singular = singular ?? descriptor.kind.lowercased()
@@ -45,7 +52,7 @@ public struct ResourceType: Sendable {
         ResourceType(Pod.resource, shortNames: ["po"], categories: ["all"], hasStatusSubresource: true),
         ResourceType(ResourceDescriptor(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true), shortNames: ["ev"]),
         ResourceType(ResourceDescriptor(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true), shortNames: ["sa"]),
-        ResourceType(Event.resource, shortNames: ["ev"]),
+        ResourceType(Event.resource, shortNames: ["ev"], storageKey: "/events"),
         ResourceType(Deployment.resource, shortNames: ["deploy"], categories: ["all"], hasStatusSubresource: true),
         ResourceType(Ingress.resource, shortNames: ["ing"], hasStatusSubresource: true),
         ResourceType(Job.resource, categories: ["all"], hasStatusSubresource: true),

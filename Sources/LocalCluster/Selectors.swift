@@ -78,7 +78,31 @@ struct LabelSelectorQuery: Sendable {
 struct FieldSelectorQuery: Sendable {
     var requirements: [(field: String, value: String, negate: Bool)] = []
 
-    init(_ text: String) throws(APIFailure) {
+    /// Field labels each kind supports besides metadata.name and metadata.namespace (kube-apiserver's field label
+    /// conversion functions); anything else is refused.
+    static func supported(_ type: ResourceType) -> Set<String> {
+        let involved = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"]
+        switch (type.descriptor.group, type.descriptor.kind) {
+        case ("", "Event"): return Set(involved.map { "involvedObject." + $0 } + ["reason", "reportingComponent", "source", "type"])
+        case ("events.k8s.io", "Event"): return Set(involved.map { "regarding." + $0 } + ["reason", "reportingController", "type"])
+        case ("", "Pod"): return ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
+                                  "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"]
+        case ("", "Secret"): return ["type"]
+        case ("", "Namespace"): return ["status.phase"]
+        case ("", "Service"): return ["spec.clusterIP", "spec.type"]
+        case ("", "Node"): return ["spec.unschedulable"]
+        case ("batch", "Job"): return ["status.successful"]
+        case ("apps", "ReplicaSet"): return ["status.replicas"]
+        default: return []
+        }
+    }
+
+    init(_ text: String) throws(APIFailure) { try self.init(text, type: nil) }
+
+    /// Parses a selector for `type` (nil: only metadata.name and metadata.namespace). Fields are kept as the stored
+    /// form names them (events.k8s.io `regarding.name` is `involvedObject.name`).
+    init(_ text: String, type: ResourceType?) throws(APIFailure) {
+        let allowed = type.map(Self.supported) ?? []
         for term in text.split(separator: ",") {
             let t = term.trimmingWhitespace()
             if t.isEmpty { continue }
@@ -86,17 +110,25 @@ struct FieldSelectorQuery: Sendable {
             let parts = (negate ? String(t).split(separator: "!=", omittingEmptySubsequences: false)
                 : String(t).replacing("==", with: "=").split(separator: "=", omittingEmptySubsequences: false)).map(String.init)
             guard parts.count == 2 else { throw .badRequest("invalid field selector \"\(t)\"") }
-            let field = parts[0].trimmingASCIIWhitespace()
-            guard field == "metadata.name" || field == "metadata.namespace" else {
+            var field = parts[0].trimmingASCIIWhitespace()
+            guard field == "metadata.name" || field == "metadata.namespace" || allowed.contains(field) else {
                 throw .badRequest("field label not supported: \(field)")
             }
+            if let type, EventConversion.isEventsView(type) { field = EventConversion.coreField(field) }
             requirements.append((field, parts[1].trimmingASCIIWhitespace(), negate))
         }
     }
 
     func matches(_ object: JSONValue) -> Bool {
         requirements.allSatisfy { r in
-            let actual = object[path: ["metadata", r.field == "metadata.name" ? "name" : "namespace"]]?.stringValue ?? ""
+            let value = object[path: r.field.split(separator: ".").map(String.init)]
+            let actual: String = switch value {
+            case .string(let s)?: s
+            case .int(let i)?: String(i)
+            case .bool(let b)?: String(b)
+            case .array(let a)?: a.compactMap { $0["ip"]?.stringValue ?? $0.stringValue }.joined(separator: ",")
+            default: ""
+            }
             return (actual == r.value) != r.negate
         }
     }

@@ -3,6 +3,12 @@ import KubeCore
 /// Server-side printing (`meta.k8s.io/v1 Table`), which `kubectl get` asks for: NAME, the CRD's printer columns, AGE.
 enum TablePrinter {
     static func columns(_ type: ResourceType) -> [JSONValue] {
+        if type.printerColumns.isEmpty, let builtin = BuiltinTable.forType(type) {
+            return builtin.columns.map { c in
+                ["name": .string(c.name), "type": .string(c.type), "format": .string(c.format), "priority": .int(Int64(c.priority)),
+                 "description": .string(c.name)]
+            }
+        }
         var cols: [JSONValue] = [["name": "Name", "type": "string", "format": "name", "priority": 0,
                                   "description": "Name must be unique within a namespace."]]
         var hasAge = false
@@ -29,6 +35,12 @@ enum TablePrinter {
     }
 
     static func row(_ type: ResourceType, _ o: JSONValue, now: Time) -> JSONValue {
+        if type.printerColumns.isEmpty, let builtin = BuiltinTable.forType(type) {
+            var meta = o["metadata"] ?? .emptyObject
+            meta["managedFields"] = nil
+            return ["cells": .array(builtin.columns.map { $0.cell(o, now) }),
+                    "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta]]
+        }
         var cells: [JSONValue] = [o[path: ["metadata", "name"]] ?? ""]
         var hasAge = false
         for c in type.printerColumns {
