@@ -173,6 +173,7 @@ public final class LocalCluster: Sendable {
     /// Stops the server (open watches end) and saves state if a data directory is set. Returns without waiting for
     /// idle client connections to close.
     public func stop() async {
+        simulator?.stop()
         await state.closeAllWatches()
         try? await persistence?.save()
         // Graceful shutdown finishes in the background (it waits for idle keep-alive connections to close);

@@ -5,67 +5,339 @@ import Foundation
 #endif
 import KubeClient
 import KubeCore
+import Synchronization
 
-/// Stands in for the kubelet and the workload controllers: a Deployment's status converges to its spec after a
-/// delay (first progressing, then ready), and Jobs run — as a local process when their command is this project's
-/// executable, otherwise they complete after a delay.
+/// Stands in for the kubelet and the workload controllers, closely enough that what a client sees is what a cluster
+/// shows: a Deployment gets a ReplicaSet per pod template (named with its `pod-template-hash`) and Pods (labelled from
+/// the template, owned by the ReplicaSet, Pending then Running and Ready after ``LocalCluster/Options/deploymentReadyDelay``);
+/// a rollout keeps the old ReplicaSet's Pods until the new ones are ready, then scales it to zero; Deployment and
+/// ReplicaSet status count Pods as their controllers do; every Service with a selector gets an EndpointSlice of the
+/// Pods it selects (ready or not, as `conditions.ready`). Jobs run as a local process when their command is this
+/// project's executable, otherwise they complete after a delay.
+///
+/// Changes are handled one at a time, in order, by one task (as controllers serialise per object), so a reader never
+/// sees a half-made step: the Pods of a rollout change before the EndpointSlices follow them.
 final class WorkloadSimulator: Sendable {
     let state: ClusterState
     let options: LocalCluster.Options
     static let deploymentKey = "apps/deployments"
     static let jobKey = "batch/jobs"
+    static let podKey = "/pods"
+    static let serviceKey = "/services"
+    static let replicaSetKey = "apps/replicasets"
+    static let sliceKey = "discovery.k8s.io/endpointslices"
+
+    enum Work: Sendable {
+        case deployment(namespace: String, name: String)
+        case deploymentReady(namespace: String, name: String, generation: Int64)
+        case endpoints(namespace: String)
+    }
+    private let inbox: AsyncStream<Work>.Continuation
+    /// Namespaces whose EndpointSlices are due to be recomputed (coalesced: one pass however many changes).
+    private let dirtyNamespaces = Mutex(Set<String>())
+    private let nextIP = Mutex(2)
 
     init(state: ClusterState, options: LocalCluster.Options) {
         self.state = state
         self.options = options
-    }
-
-    func observe(typeKey: String, eventType: String, object: JSONValue) {
-        guard eventType != "DELETED" else { return }
-        if typeKey == Self.deploymentKey { deploymentChanged(object) }
-        if typeKey == Self.jobKey, eventType == "ADDED" { jobCreated(object) }
-    }
-
-    func deploymentChanged(_ o: JSONValue) {
-        let generation = o[path: ["metadata", "generation"]]?.intValue ?? 1
-        let observed = o[path: ["status", "observedGeneration"]]?.intValue
-        let desired = o[path: ["spec", "replicas"]]?.intValue ?? 1
-        guard observed != generation else { return }
-        let ns = o[path: ["metadata", "namespace"]]?.stringValue
-        let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
-        let previousReady = min(o[path: ["status", "readyReplicas"]]?.intValue ?? 0, desired)
-        let now = Time.now().rfc3339
-        let progressing: JSONValue = ["observedGeneration": .int(generation), "replicas": .int(desired), "updatedReplicas": 0,
-                                      "readyReplicas": .int(previousReady), "availableReplicas": .int(previousReady),
-                                      "unavailableReplicas": .int(desired - previousReady),
-                                      "conditions": [["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
-                                                      "message": "ReplicaSet is progressing.", "lastUpdateTime": .string(now), "lastTransitionTime": .string(now)],
-                                                     ["type": "Available", "status": previousReady >= desired ? "True" : "False",
-                                                      "reason": previousReady >= desired ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-                                                      "lastUpdateTime": .string(now), "lastTransitionTime": .string(now)]]]
-        let delay = options.deploymentReadyDelay
-        Task {
-            await self.setStatus(Self.deploymentKey, ns, name, progressing, generation: generation)
-            try? await Task.sleep(for: delay)
-            let t = Time.now().rfc3339
-            let ready: JSONValue = ["observedGeneration": .int(generation), "replicas": .int(desired), "updatedReplicas": .int(desired),
-                                    "readyReplicas": .int(desired), "availableReplicas": .int(desired),
-                                    "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                                                    "message": "Deployment has minimum availability.", "lastUpdateTime": .string(t), "lastTransitionTime": .string(t)],
-                                                   ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                                                    "message": .string("ReplicaSet \"\(name)\" has successfully progressed."), "lastUpdateTime": .string(t), "lastTransitionTime": .string(t)]]]
-            await self.setStatus(Self.deploymentKey, ns, name, ready, generation: generation)
+        let (stream, continuation) = AsyncStream<Work>.makeStream()
+        inbox = continuation
+        Task { [weak self] in
+            for await work in stream {
+                guard let self else { return }
+                await self.process(work)
+            }
         }
     }
 
+    func stop() { inbox.finish() }
+
+    func observe(typeKey: String, eventType: String, object: JSONValue) {
+        let ns = object[path: ["metadata", "namespace"]]?.stringValue ?? "default"
+        switch typeKey {
+        case Self.deploymentKey where eventType != "DELETED":
+            let generation = object[path: ["metadata", "generation"]]?.intValue ?? 1
+            if object[path: ["status", "observedGeneration"]]?.intValue != generation {
+                inbox.yield(.deployment(namespace: ns, name: object[path: ["metadata", "name"]]?.stringValue ?? ""))
+            }
+        case Self.jobKey where eventType == "ADDED":
+            jobCreated(object)
+        case Self.podKey, Self.serviceKey:
+            if dirtyNamespaces.withLock({ $0.insert(ns).inserted }) { inbox.yield(.endpoints(namespace: ns)) }
+        default:
+            break
+        }
+    }
+
+    func process(_ work: Work) async {
+        switch work {
+        case .deployment(let ns, let name): await rollOut(ns, name)
+        case .deploymentReady(let ns, let name, let generation): await finishRollout(ns, name, generation: generation)
+        case .endpoints(let ns):
+            _ = dirtyNamespaces.withLock { $0.remove(ns) }
+            await syncEndpointSlices(ns)
+        }
+    }
+
+    // MARK: state access
+
+    func type(_ key: String) async -> ResourceType? { await state.allTypes().first { $0.storeKey == key } }
+
+    func list(_ key: String, _ ns: String) async -> [JSONValue] {
+        guard let t = await type(key), let l = try? await state.list(t, namespace: ns, labels: nil, fields: nil, limit: nil, continueToken: nil) else { return [] }
+        return l["items"]?.arrayValue ?? []
+    }
+
+    static func uid(_ o: JSONValue) -> String { o[path: ["metadata", "uid"]]?.stringValue ?? "" }
+    static func name(_ o: JSONValue) -> String { o[path: ["metadata", "name"]]?.stringValue ?? "" }
+    static func owned(_ items: [JSONValue], by owner: JSONValue) -> [JSONValue] {
+        let uid = Self.uid(owner)
+        return items.filter { ($0[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid && $0["controller"]?.boolValue == true } }
+    }
+    static func ownerReference(_ owner: JSONValue, apiVersion: String, kind: String) -> JSONValue {
+        ["apiVersion": .string(apiVersion), "kind": .string(kind), "name": .string(name(owner)), "uid": .string(uid(owner)),
+         "controller": true, "blockOwnerDeletion": true]
+    }
+
+    /// kube's rand.SafeEncodeString alphabet (no vowels, no confusable digits).
+    static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+    /// The pod-template-hash: FNV-32a of the template, encoded in that alphabet.
+    static func podTemplateHash(_ template: JSONValue) -> String {
+        var h: UInt32 = 2_166_136_261
+        for b in template.serialized(sortedKeys: true) { h = (h ^ UInt32(b)) &* 16_777_619 }
+        var out = ""
+        var v = UInt64(h)
+        repeat { out.append(alphabet[Int(v % UInt64(alphabet.count))]); v /= UInt64(alphabet.count) } while v > 0 && out.count < 10
+        return out
+    }
+    static func randomSuffix() -> String { String((0..<5).map { _ in alphabet.randomElement()! }) }
+
     /// Writes a status unless the object moved on to a newer generation meanwhile.
     func setStatus(_ typeKey: String, _ ns: String?, _ name: String, _ status: JSONValue, generation: Int64?) async {
-        guard let type = await state.allTypes().first(where: { $0.key == typeKey }),
-              var o = try? await state.get(type, namespace: ns, name: name) else { return }
+        guard let type = await type(typeKey), var o = try? await state.get(type, namespace: ns, name: name) else { return }
         if let generation, o[path: ["metadata", "generation"]]?.intValue != generation { return }
         o["status"] = status
         o[path: ["metadata", "resourceVersion"]] = nil
         _ = try? await state.update(type, namespace: ns, name: name, body: o, subresource: "status")
+    }
+
+    // MARK: Deployments
+
+    func rollOut(_ ns: String, _ name: String) async {
+        guard let dType = await type(Self.deploymentKey), let rsType = await type(Self.replicaSetKey), let podType = await type(Self.podKey),
+              let d = try? await state.get(dType, namespace: ns, name: name) else { return }
+        let generation = d[path: ["metadata", "generation"]]?.intValue ?? 1
+        guard d[path: ["status", "observedGeneration"]]?.intValue != generation, d[path: ["metadata", "deletionTimestamp"]] == nil else { return }
+        let desired = d[path: ["spec", "replicas"]]?.intValue ?? 1
+        let template = d[path: ["spec", "template"]] ?? .emptyObject
+        let hash = Self.podTemplateHash(template)
+        let rsName = "\(name)-\(hash)"
+        var matchLabels = d[path: ["spec", "selector", "matchLabels"]]?.objectValue ?? JSONObject()
+        matchLabels["pod-template-hash"] = .string(hash)
+        var podTemplate = template
+        podTemplate[path: ["metadata", "labels", "pod-template-hash"]] = .string(hash)
+        // The ReplicaSet of this template.
+        var replicaSets = Self.owned(await list(Self.replicaSetKey, ns), by: d)
+        var rs = replicaSets.first { Self.name($0) == rsName }
+        if rs == nil {
+            let body: JSONValue = ["apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                   "metadata": ["name": .string(rsName), "namespace": .string(ns),
+                                                "labels": podTemplate[path: ["metadata", "labels"]] ?? .emptyObject,
+                                                "annotations": ["deployment.kubernetes.io/revision": .string(String(replicaSets.count + 1))],
+                                                "ownerReferences": [Self.ownerReference(d, apiVersion: "apps/v1", kind: "Deployment")]],
+                                   "spec": ["replicas": .int(desired), "selector": ["matchLabels": .object(matchLabels)], "template": podTemplate]]
+            rs = try? await state.create(rsType, namespace: ns, body: body)
+        } else if rs?[path: ["spec", "replicas"]]?.intValue != desired, var changed = rs {
+            changed[path: ["spec", "replicas"]] = .int(desired)
+            changed[path: ["metadata", "resourceVersion"]] = nil
+            rs = try? await state.update(rsType, namespace: ns, name: rsName, body: changed, subresource: nil)
+        }
+        guard let rs else { return }
+        replicaSets = Self.owned(await list(Self.replicaSetKey, ns), by: d)
+        // Its Pods: made up to the desired count (Pending), or the newest removed.
+        let pods = await list(Self.podKey, ns)
+        var mine = Self.owned(pods, by: rs).sorted { Self.name($0) < Self.name($1) }
+        while mine.count > Int(desired), let extra = mine.popLast() {
+            _ = try? await state.delete(podType, namespace: ns, name: Self.name(extra), propagation: nil, preconditions: nil)
+        }
+        for _ in mine.count..<max(mine.count, Int(desired)) {
+            if let pod = await createPod(podType, ns, rs: rs, template: podTemplate) { mine.append(pod) }
+        }
+        // Status as the Deployment controller counts it mid-rollout: old Pods still there and ready, new ones not yet.
+        let allPods = await list(Self.podKey, ns)
+        let old = replicaSets.filter { Self.name($0) != rsName }.flatMap { Self.owned(allPods, by: $0) }
+        let current = Self.owned(allPods, by: rs)
+        let ready = (old + current).filter(Self.isReady).count
+        let now = Time.now().rfc3339
+        let status: JSONValue = ["observedGeneration": .int(generation), "replicas": .int(Int64(old.count + current.count)),
+                                 "updatedReplicas": .int(Int64(current.count)), "readyReplicas": .int(Int64(ready)),
+                                 "availableReplicas": .int(Int64(ready)), "unavailableReplicas": .int(max(0, desired - Int64(ready))),
+                                 "conditions": [["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                                                 "message": .string("ReplicaSet \"\(rsName)\" is progressing."), "lastUpdateTime": .string(now), "lastTransitionTime": .string(now)],
+                                                ["type": "Available", "status": ready >= desired ? "True" : "False",
+                                                 "reason": ready >= desired ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                                                 "message": ready >= desired ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+                                                 "lastUpdateTime": .string(now), "lastTransitionTime": .string(now)]]]
+        await setStatus(Self.deploymentKey, ns, name, status, generation: generation)
+        await setStatus(Self.replicaSetKey, ns, rsName, ["replicas": .int(Int64(current.count)), "fullyLabeledReplicas": .int(Int64(current.count)),
+                                                        "readyReplicas": .int(Int64(current.filter(Self.isReady).count)),
+                                                        "availableReplicas": .int(Int64(current.filter(Self.isReady).count)),
+                                                        "observedGeneration": rs[path: ["metadata", "generation"]] ?? 1], generation: nil)
+        let delay = options.deploymentReadyDelay
+        Task {
+            try? await Task.sleep(for: delay)
+            self.inbox.yield(.deploymentReady(namespace: ns, name: name, generation: generation))
+        }
+    }
+
+    func finishRollout(_ ns: String, _ name: String, generation: Int64) async {
+        guard let dType = await type(Self.deploymentKey), let rsType = await type(Self.replicaSetKey), let podType = await type(Self.podKey),
+              let d = try? await state.get(dType, namespace: ns, name: name),
+              d[path: ["metadata", "generation"]]?.intValue == generation else { return }  // a newer rollout took over
+        let desired = d[path: ["spec", "replicas"]]?.intValue ?? 1
+        let hash = Self.podTemplateHash(d[path: ["spec", "template"]] ?? .emptyObject)
+        let rsName = "\(name)-\(hash)"
+        let replicaSets = Self.owned(await list(Self.replicaSetKey, ns), by: d)
+        guard let rs = replicaSets.first(where: { Self.name($0) == rsName }) else { return }
+        // The new Pods become ready first; only then do the old ones go (maxUnavailable 0 in effect).
+        for pod in Self.owned(await list(Self.podKey, ns), by: rs) where !Self.isReady(pod) {
+            await setStatus(Self.podKey, ns, Self.name(pod), readyPodStatus(pod), generation: nil)
+        }
+        for old in replicaSets where Self.name(old) != rsName {
+            for pod in Self.owned(await list(Self.podKey, ns), by: old) {
+                _ = try? await state.delete(podType, namespace: ns, name: Self.name(pod), propagation: nil, preconditions: nil)
+            }
+            if old[path: ["spec", "replicas"]]?.intValue != 0 {
+                var scaled = old
+                scaled[path: ["spec", "replicas"]] = 0
+                scaled[path: ["metadata", "resourceVersion"]] = nil
+                _ = try? await state.update(rsType, namespace: ns, name: Self.name(old), body: scaled, subresource: nil)
+            }
+            await setStatus(Self.replicaSetKey, ns, Self.name(old), ["replicas": 0, "observedGeneration": old[path: ["metadata", "generation"]] ?? 1], generation: nil)
+        }
+        let ready = Int64(Self.owned(await list(Self.podKey, ns), by: rs).filter(Self.isReady).count)
+        await setStatus(Self.replicaSetKey, ns, rsName, ["replicas": .int(ready), "fullyLabeledReplicas": .int(ready), "readyReplicas": .int(ready),
+                                                        "availableReplicas": .int(ready), "observedGeneration": rs[path: ["metadata", "generation"]] ?? 1], generation: nil)
+        let t = Time.now().rfc3339
+        let status: JSONValue = ["observedGeneration": .int(generation), "replicas": .int(desired), "updatedReplicas": .int(desired),
+                                 "readyReplicas": .int(desired), "availableReplicas": .int(desired),
+                                 "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                                                 "message": "Deployment has minimum availability.", "lastUpdateTime": .string(t), "lastTransitionTime": .string(t)],
+                                                ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                                                 "message": .string("ReplicaSet \"\(rsName)\" has successfully progressed."), "lastUpdateTime": .string(t), "lastTransitionTime": .string(t)]]]
+        await setStatus(Self.deploymentKey, ns, name, status, generation: generation)
+    }
+
+    static func isReady(_ pod: JSONValue) -> Bool {
+        (pod[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True" }
+    }
+
+    func createPod(_ podType: ResourceType, _ ns: String, rs: JSONValue, template: JSONValue) async -> JSONValue? {
+        let name = "\(Self.name(rs))-\(Self.randomSuffix())"
+        var spec = template["spec"] ?? .emptyObject
+        spec["nodeName"] = "localcluster"
+        let body: JSONValue = ["apiVersion": "v1", "kind": "Pod",
+                               "metadata": ["name": .string(name), "namespace": .string(ns), "generateName": .string(Self.name(rs) + "-"),
+                                            "labels": template[path: ["metadata", "labels"]] ?? .emptyObject,
+                                            "ownerReferences": [Self.ownerReference(rs, apiVersion: "apps/v1", kind: "ReplicaSet")]],
+                               "spec": spec]
+        guard (try? await state.create(podType, namespace: ns, body: body)) != nil else { return nil }
+        let ip = nextIP.withLock { n -> String in
+            defer { n += 1 }
+            return "10.244.\(n / 250).\(n % 250 + 2)"
+        }
+        let now = Time.now().rfc3339
+        let containers = (spec["containers"]?.arrayValue ?? []).map { c -> JSONValue in
+            ["name": c["name"] ?? "", "image": c["image"] ?? "", "imageID": "", "ready": false, "started": false, "restartCount": 0,
+             "state": ["waiting": ["reason": "ContainerCreating"]]]
+        }
+        await setStatus(Self.podKey, ns, name, [
+            "phase": "Pending", "hostIP": "127.0.0.1", "podIP": .string(ip), "podIPs": [["ip": .string(ip)]], "startTime": .string(now),
+            "qosClass": "BestEffort", "containerStatuses": .array(containers),
+            "conditions": [["type": "PodScheduled", "status": "True", "lastTransitionTime": .string(now)],
+                           ["type": "Initialized", "status": "True", "lastTransitionTime": .string(now)],
+                           ["type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": .string(now)],
+                           ["type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": .string(now)]],
+        ], generation: nil)
+        return try? await state.get(podType, namespace: ns, name: name)
+    }
+
+    func readyPodStatus(_ pod: JSONValue) -> JSONValue {
+        var status = pod["status"] ?? .emptyObject
+        let now = Time.now().rfc3339
+        status["phase"] = "Running"
+        status["containerStatuses"] = .array((status["containerStatuses"]?.arrayValue ?? []).map { c in
+            var c = c
+            c["ready"] = true
+            c["started"] = true
+            c["state"] = ["running": ["startedAt": .string(now)]]
+            c["containerID"] = .string("containerd://" + Self.randomSuffix())
+            return c
+        })
+        status["conditions"] = .array((status["conditions"]?.arrayValue ?? []).map { c in
+            var c = c
+            if c["status"]?.stringValue == "False" {
+                c["status"] = "True"
+                c["reason"] = nil
+                c["lastTransitionTime"] = .string(now)
+            }
+            return c
+        })
+        return status
+    }
+
+    // MARK: EndpointSlices
+
+    /// One EndpointSlice per Service with a selector, listing every Pod it selects (the endpointslice controller's
+    /// view: addresses, ready/serving/terminating, target Pod, node; ports resolved from targetPort).
+    func syncEndpointSlices(_ ns: String) async {
+        guard let sliceType = await type(Self.sliceKey) else { return }
+        let pods = await list(Self.podKey, ns)
+        let slices = await list(Self.sliceKey, ns)
+        for svc in await list(Self.serviceKey, ns) {
+            guard let selector = svc[path: ["spec", "selector"]]?.objectValue, !selector.isEmpty else { continue }
+            let svcName = Self.name(svc)
+            let selected = pods.filter { p in
+                let labels = p[path: ["metadata", "labels"]]?.objectValue ?? JSONObject()
+                return selector.allSatisfy { labels[$0.key] == $0.value } && p[path: ["status", "podIP"]]?.stringValue != nil
+            }.sorted { Self.name($0) < Self.name($1) }
+            let endpoints: [JSONValue] = selected.map { p in
+                let ready = Self.isReady(p)
+                let terminating = p[path: ["metadata", "deletionTimestamp"]] != nil
+                return ["addresses": [p[path: ["status", "podIP"]] ?? ""],
+                        "conditions": ["ready": .bool(ready && !terminating), "serving": .bool(ready), "terminating": .bool(terminating)],
+                        "targetRef": ["kind": "Pod", "namespace": .string(ns), "name": .string(Self.name(p)), "uid": .string(Self.uid(p))],
+                        "nodeName": p[path: ["spec", "nodeName"]] ?? "localcluster"]
+            }
+            let ports: [JSONValue] = (svc[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { port in
+                var number = port["targetPort"]?.intValue ?? port["port"]?.intValue
+                if let named = port["targetPort"]?.stringValue {
+                    number = selected.lazy.flatMap { $0[path: ["spec", "containers"]]?.arrayValue ?? [] }
+                        .flatMap { $0["ports"]?.arrayValue ?? [] }.first { $0["name"]?.stringValue == named }?["containerPort"]?.intValue
+                }
+                guard let number else { return nil }
+                var p: JSONValue = ["port": .int(number), "protocol": port["protocol"] ?? "TCP"]
+                p["name"] = port["name"] ?? ""
+                return p
+            }
+            let existing = slices.first { $0[path: ["metadata", "labels", "kubernetes.io/service-name"]]?.stringValue == svcName }
+            var slice: JSONValue = existing ?? ["apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                                                "metadata": ["name": .string("\(svcName)-\(Self.randomSuffix())"), "namespace": .string(ns),
+                                                             "generateName": .string(svcName + "-"),
+                                                             "labels": ["kubernetes.io/service-name": .string(svcName),
+                                                                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"],
+                                                             "ownerReferences": [Self.ownerReference(svc, apiVersion: "v1", kind: "Service")]]]
+            slice["addressType"] = "IPv4"
+            slice["endpoints"] = .array(endpoints)
+            slice["ports"] = .array(ports)
+            if let existing {
+                guard existing != slice else { continue }
+                slice[path: ["metadata", "resourceVersion"]] = nil
+                _ = try? await state.update(sliceType, namespace: ns, name: Self.name(existing), body: slice, subresource: nil)
+            } else {
+                _ = try? await state.create(sliceType, namespace: ns, body: slice)
+            }
+        }
     }
 
     func jobCreated(_ o: JSONValue) {

@@ -68,6 +68,14 @@ struct Harness {
         try await Api<Service>(client, namespace: "default").get(service).spec?.selector?["salespot.by/color"]
     }
 
+    /// Ready endpoints in the EndpointSlices of a Service.
+    func readyEndpoints(_ service: String) async throws -> Int {
+        let slices = ResourceDescriptor(group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", namespaced: true)
+        return try await Api<DynamicObject>(client, resource: slices, namespace: "default")
+            .list(ListOptions(labelSelector: "kubernetes.io/service-name=\(service)")).items
+            .flatMap { $0.json["endpoints"]?.arrayValue ?? [] }.filter { $0[path: ["conditions", "ready"]] == true }.count
+    }
+
     func deployment(_ name: String) async throws -> Deployment? {
         try await Api<Deployment>(client, namespace: "default").getIfExists(name)
     }
@@ -89,13 +97,19 @@ struct Harness {
         defer { h.stop() }
         try await h.service("api", app: "api")
         try await h.bgd("api", image: "api:1", service: "api", delay: 1)
-        // Watch the Service: whenever it selects a colour, that colour must have every replica ready.
+        // Watch the Service: whenever it selects a colour, that colour must have every replica ready; and once it
+        // first has endpoints, its EndpointSlices (what kube-proxy routes by) never run out of ready ones.
         let violations = Locked([String]())
+        let served = Locked(false)
         let monitor = Task {
             while !Task.isCancelled {
                 if let color = try? await h.selectedColor("api"), let d = try? await h.deployment("api-\(color)"),
                    (d.status?.readyReplicas ?? 0) < 2, (d.spec?.replicas ?? 0) > 0 {
                     violations.mutate { $0.append("\(color) selected with \(d.status?.readyReplicas ?? 0) ready") }
+                }
+                if let ready = try? await h.readyEndpoints("api") {
+                    if ready > 0 { served.mutate { $0 = true } }
+                    else if served.value { violations.mutate { $0.append("no ready endpoint behind the active Service") } }
                 }
                 try? await Task.sleep(for: .milliseconds(10))
             }
@@ -115,6 +129,7 @@ struct Harness {
         let final = try await h.api.get("api")
         #expect(final.status?.observedGeneration == final.metadata.generation)
         #expect(final.status?.colors?["green"]?.image == "api:2")
+        #expect(served.value, "the active Service never had a ready endpoint")
         #expect(violations.value.isEmpty, "\(violations.value)")
         // Every step is an Event, in order (Events are sent after the step, so wait for the last one).
         let expected = ["Deploying:bringing up blue", "Ready:blue", "Promoted:traffic switched to blue",

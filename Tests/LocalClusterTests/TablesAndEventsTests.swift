@@ -106,11 +106,12 @@ import TestSupport
 }
 
 extension LocalCluster {
-    /// Waits (5 s at most) for a Deployment's simulated rollout.
+    /// Waits (5 s at most) for a Deployment's simulated rollout to finish, as `kubectl rollout status` sees it.
     func eventuallyReady(_ name: String) async throws -> Bool {
         for _ in 0..<100 {
-            if let d = try await Api<Deployment>(client(), namespace: "default").getIfExists(name),
-               d.status?.readyReplicas == d.spec?.replicas { return true }
+            if let d = try await Api<Deployment>(client(), namespace: "default").getIfExists(name), let s = d.status, let want = d.spec?.replicas,
+               (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1), (s.updatedReplicas ?? 0) == want,
+               (s.replicas ?? 0) == want, (s.availableReplicas ?? 0) == want { return true }
             try await Task.sleep(for: .milliseconds(50))
         }
         return false
