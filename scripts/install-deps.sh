@@ -16,7 +16,8 @@ if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
     echo "installing: ${need[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    # Only what is named: recommended packages (for prometheus: node-exporter, smartmontools, ipmitool, ...) are not needed.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if ! command -v swift >/dev/null 2>&1; then
     echo "error: the Swift 6 toolchain is not on PATH (expected /opt/swift/usr/bin/swift)" >&2

@@ -38,8 +38,13 @@ public actor EventRecorder {
         var regarding: ObjectReference, type: String, reason: String, action: String, note: String, at: Time
     }
 
+    /// The level each emitted Event is also logged at (client-go's broadcaster logs them too); nil: not logged.
+    let logLevel: Logger.Level?
+
     public init(client: KubeClient, reportingController: String, reportingInstance: String,
-                now: @escaping @Sendable () -> Time = { .now() }, logger: Logger = Logger(label: "salespot.events")) {
+                now: @escaping @Sendable () -> Time = { .now() }, logger: Logger = Logger(label: "salespot.events"),
+                logLevel: Logger.Level? = nil) {
+        self.logLevel = logLevel
         self.client = client
         self.controller = reportingController
         self.instance = reportingInstance
@@ -65,6 +70,11 @@ public actor EventRecorder {
     /// Queues an Event stamped now and returns at once.
     public nonisolated func emit(regarding: ObjectReference, type: String = "Normal", reason: String, action: String, note: String) {
         let p = Pending(regarding: regarding, type: type, reason: reason, action: action, note: note, at: now())
+        if let logLevel {
+            let object = "\((regarding.kind ?? "").lowercased())/\(regarding.namespace.map { "\($0)/" } ?? "")\(regarding.name ?? "")"
+            logger.log(level: type == "Warning" ? max(logLevel, .warning) : logLevel, "\(object) \(reason): \(note)",
+                       metadata: ["object": .string(object), "reason": .string(reason), "type": .string(type)])
+        }
         if case .dropped = queue.yield(.event(p)) {
             logger.warning("event queue full; event dropped", metadata: ["reason": .string(reason)])
         }

@@ -43,7 +43,7 @@ public struct APIFailure: Error, Sendable {
     static func badRequest(_ message: String) -> APIFailure { APIFailure(code: 400, reason: "BadRequest", message: message) }
     static func methodNotAllowed(_ message: String) -> APIFailure { APIFailure(code: 405, reason: "MethodNotAllowed", message: message) }
     static func unsupportedMediaType(_ type: String) -> APIFailure {
-        APIFailure(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got \(type))")
+        APIFailure(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got \(type))")
     }
     static func gone(_ message: String) -> APIFailure { APIFailure(code: 410, reason: "Expired", message: message) }
     static let unauthorized = APIFailure(code: 401, reason: "Unauthorized", message: "Unauthorized")

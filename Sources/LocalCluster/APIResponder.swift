@@ -72,7 +72,7 @@ struct APIResponder: HTTPResponder {
     func checkFields(_ object: inout JSONValue, raw: [UInt8], contentType: String?, _ t: Target, _ directive: FieldValidation,
                      create: Bool) throws(APIFailure) -> [String] {
         var findings = FieldValidation.Findings()
-        if !(contentType ?? "").contains("yaml") { findings.duplicate = JSONParser.duplicateKeyPaths(raw) }
+        if !(contentType ?? "").contains("yaml") && !(contentType ?? "").contains("protobuf") { findings.duplicate = JSONParser.duplicateKeyPaths(raw) }
         let (pruned, unknown) = FieldValidation.check(object, type: t.type)
         findings.unknown = unknown
         let warnings = try directive.enforce(findings, type: t.type, version: t.version, apply: false, create: create)
@@ -160,8 +160,14 @@ struct APIResponder: HTTPResponder {
     }
 
     func parseBody(_ body: [UInt8], contentType: String?) throws -> JSONValue {
-        if let ct = contentType, ct.contains("protobuf") || ct.contains("cbor") {
-            // Only JSON and YAML are spoken here; clients fall back to JSON on 415.
+        if let ct = contentType, ct.contains(KubeProtobuf.mediaType) {
+            // What kubectl's typed clients send for built-in kinds (`kubectl create configmap|secret|deployment ...`).
+            do { return try KubeProtobuf.decode(body) } catch {
+                throw APIFailure.badRequest("couldn't decode the protobuf request body: \(error)")
+            }
+        }
+        if let ct = contentType, ct.contains("cbor") {
+            // Clients fall back to JSON on 415.
             throw APIFailure.unsupportedMediaType(ct)
         }
         guard !body.isEmpty else { throw APIFailure.badRequest("the request body is empty") }
@@ -184,6 +190,9 @@ struct APIResponder: HTTPResponder {
     func handle(method: String, target t: Target, query: [String: String], headers: HTTPFields, body: [UInt8]) async throws -> Response {
         let dryRun = query["dryRun"] == "All"
         let wantsTable = (headers[.accept] ?? "").contains("as=Table")
+        if t.subresource == "scale", ScaleSubresource.supports(t.type), let name = t.name {
+            return try await scale(method: method, t, name: name, query: query, headers: headers, body: body)
+        }
         if let sub = t.subresource, sub != "status" {
             throw APIFailure(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
         }
@@ -239,7 +248,7 @@ struct APIResponder: HTTPResponder {
                                          directive: directive, duplicates: duplicates)
             return Self.json(present(o.object, t), status: o.created ? 201 : 200, warnings: o.warnings)
         case ("DELETE", let name?):
-            let options = body.isEmpty ? JSONValue.emptyObject : try parseBody(body, contentType: "application/json")
+            let options = body.isEmpty ? JSONValue.emptyObject : try parseBody(body, contentType: headers[.contentType] ?? "application/json")
             let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
             let o = try await state.delete(t.type, namespace: t.namespace, name: name, propagation: propagation,
                                            preconditions: options["preconditions"], dryRun: dryRun || options["dryRun"] != nil)
@@ -321,6 +330,45 @@ struct APIResponder: HTTPResponder {
                                              version: t.version, apply: false, create: false)
         base = pruned
         return (try await state.update(t.type, namespace: t.namespace, name: name, body: stored(base, t), subresource: t.subresource, dryRun: dryRun), false, warnings)
+    }
+
+    /// The `scale` subresource (autoscaling/v1 Scale) of Deployments and ReplicaSets: what `kubectl scale` and
+    /// autoscalers read and write. A write changes `spec.replicas` of the object, guarded by the Scale's
+    /// resourceVersion when it names one.
+    func scale(method: String, _ t: Target, name: String, query: [String: String], headers: HTTPFields, body: [UInt8]) async throws -> Response {
+        let object = try await state.get(t.type, namespace: t.namespace, name: name)
+        let current = ScaleSubresource.scale(of: object)
+        switch method {
+        case "GET":
+            return Self.json(current)
+        case "PUT", "PATCH":
+            let contentType = (headers[.contentType] ?? "").split(separator: ";").first.map(String.init) ?? "application/json"
+            let input = try parseBody(body, contentType: contentType)
+            var desired: JSONValue
+            if method == "PUT" {
+                desired = input
+            } else {
+                switch contentType {
+                case "application/json-patch+json": desired = try Patching.jsonPatch(current, input)
+                case "application/merge-patch+json", "application/strategic-merge-patch+json": desired = Patching.merge(current, input)
+                default: throw APIFailure.unsupportedMediaType(contentType)
+                }
+            }
+            guard let replicas = desired[path: ["spec", "replicas"]]?.intValue, replicas >= 0 else {
+                throw APIFailure.invalid(kind: "Scale", group: "autoscaling", name: name, causes: [StatusCause(
+                    reason: "FieldValueInvalid", message: "Invalid value: \(desired[path: ["spec", "replicas"]]?.serializedString() ?? "null"): must be greater than or equal to 0",
+                    field: "spec.replicas")])
+            }
+            var updated = object
+            updated[path: ["spec", "replicas"]] = .int(replicas)
+            // The Scale's resourceVersion is the object's: a stale one is a conflict.
+            updated[path: ["metadata", "resourceVersion"]] = desired[path: ["metadata", "resourceVersion"]] ?? object[path: ["metadata", "resourceVersion"]]
+            let stored = try await state.update(t.type, namespace: t.namespace, name: name, body: updated, subresource: nil,
+                                                dryRun: query["dryRun"] == "All")
+            return Self.json(ScaleSubresource.scale(of: stored))
+        default:
+            throw APIFailure.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
     }
 
     /// kube-apiserver's PatchOptions validation: an apply names its field manager; `force` is for applies only; a

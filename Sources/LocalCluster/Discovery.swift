@@ -57,6 +57,11 @@ enum Discovery {
                              "namespaced": .bool(t.descriptor.namespaced), "kind": .string(t.descriptor.kind),
                              "verbs": ["get", "patch", "update"]])
             }
+            if ScaleSubresource.supports(t) {
+                list.append(["name": .string(t.descriptor.resource + "/scale"), "singularName": "",
+                             "namespaced": .bool(t.descriptor.namespaced), "kind": "Scale", "group": "autoscaling", "version": "v1",
+                             "verbs": ["get", "patch", "update"]])
+            }
         }
         return ["kind": "APIResourceList", "apiVersion": "v1",
                 "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"), "resources": .array(list)]

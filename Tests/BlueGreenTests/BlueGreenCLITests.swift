@@ -97,4 +97,65 @@ import TestSupport
         #expect(lines.first?.hasPrefix("NAME") == true)
         #expect(lines.contains { $0.hasPrefix("auto ") } && lines.contains { $0.hasPrefix("shop ") }, "\(status.out)")
     }
+
+    @Test func embeddedManifestsMatchTheFiles() async throws {
+        // The CRDs and samples built into the binary are the repository's (scripts/embed-manifests.py writes them).
+        for (what, folder) in [("crds", "/crds"), ("samples", "/manifests/samples")] {
+            let printed = try await runAsync(Self.executable, ["manifests", what])
+            #expect(printed.status == 0, "\(printed.err)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: repository + folder).filter { $0.hasSuffix(".yaml") }.sorted()
+            let expected = try files.map { f -> String in
+                let text = try String(contentsOfFile: repository + folder + "/" + f, encoding: .utf8)
+                return text.hasSuffix("\n") ? String(text.dropLast()) : text
+            }.joined(separator: "\n---\n")
+            #expect(printed.out == expected + "\n", "the embedded \(what) differ from \(folder): run python3 scripts/embed-manifests.py")
+        }
+    }
+
+    @Test func devRunsFromAnyDirectoryWithTheBuiltInCRDsAndSaysWhatIsMissing() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // An explicit --crds that does not exist is an error at once, naming it.
+        let missing = try await runAsync(Self.executable, ["dev", "--crds", dir + "/nowhere", "--kubeconfig", dir + "/kc"])
+        #expect(missing.status != 0)
+        #expect(missing.err.contains("--crds: cannot read directory"), "\(missing.err)")
+        // Started from a folder with no crds/ or manifests/: the built-in ones are used, the samples roll out.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.executable)
+        p.arguments = ["dev", "--kubeconfig", dir + "/kubeconfig"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe()
+        p.standardOutput = out
+        let errors = dir + "/stderr"
+        FileManager.default.createFile(atPath: errors, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: errors)
+        try p.run()
+        defer { stopProcess(p) }
+        let banner = await Task.detached { () -> String in
+            var data = Data()
+            while !String(decoding: data, as: UTF8.self).contains("Press Ctrl+C") {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                data.append(chunk)
+            }
+            return String(decoding: data, as: UTF8.self)
+        }.value
+        #expect(banner.contains("CRDs installed: bluegreendeployments.ops.salespot.by.yaml (built in)"), "\(banner)")
+        #expect(banner.contains("samples applied: bluegreen-api.yaml, bluegreen-web.yaml"), "\(banner)")
+        #expect(banner.contains("metrics on http://127.0.0.1:"))
+        let client = KubeClient(configuration: try ConfigLoader().load(explicitPath: dir + "/kubeconfig", context: nil, namespace: nil))
+        var phase: String?
+        for _ in 0..<200 {
+            phase = try await Api<BlueGreenDeployment>(client, namespace: "default").getIfExists("api")?.status?.phase
+            if phase == "Healthy" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(phase == "Healthy")
+        // Each rollout step is a log line at info level.
+        let log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(log.contains("bluegreendeployment/default/api Promoted"), "\(log.suffix(2000))")
+        kill(p.processIdentifier, SIGTERM)
+        for _ in 0..<500 where p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!p.isRunning && p.terminationStatus == 0)
+    }
 }

@@ -165,3 +165,39 @@ import TestSupport
         }
     }
 }
+
+/// kubectl's imperative commands: protobuf bodies for built-in kinds, and the scale subresource.
+@Suite struct KubectlImperativeTests {
+    @Test func createConfigMapSecretNamespaceDeploymentAndScale() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let client = cluster.client()
+        for args in [["create", "configmap", "demo", "--from-literal=a=b", "--from-literal=c=d"],
+                     ["create", "secret", "generic", "creds", "--from-literal=password=s3cret"],
+                     ["create", "namespace", "team-a"],
+                     ["create", "deployment", "web", "--image=registry.salespot.by/web:1", "--replicas=2", "--port=8080"]] {
+            let r = try await cluster.kubectl(args)
+            #expect(r.status == 0, "kubectl \(args.joined(separator: " ")): \(r.err)")
+        }
+        let cm = try await Api<ConfigMap>(client, namespace: "default").get("demo")
+        #expect(cm.data == ["a": "b", "c": "d"])
+        let secret = try await Api<Secret>(client, namespace: "default").get("creds")
+        #expect(secret.data?["password"] == "czNjcmV0")  // base64 of s3cret
+        #expect(try await Api<Namespace>(client).getIfExists("team-a") != nil)
+        let d = try await Api<Deployment>(client, namespace: "default").get("web")
+        #expect(d.spec?.replicas == 2)
+        #expect(d.spec?.template.spec?.containers.first?.image == "registry.salespot.by/web:1")
+        #expect(d.spec?.template.metadata?.labels?["app"] == "web")
+        #expect(d.spec?.template.spec?.containers.first?.ports?.first?.containerPort == 8080)
+        // kubectl scale goes through deployments/scale.
+        let scaled = try await cluster.kubectl("scale", "deployment", "web", "--replicas=3")
+        #expect(scaled.status == 0, "\(scaled.err)")
+        #expect(scaled.out.contains("deployment.apps/web scaled"), "\(scaled.out)")
+        #expect(try await Api<Deployment>(client, namespace: "default").get("web").spec?.replicas == 3)
+        let stale = try await cluster.kubectl("scale", "deployment", "web", "--replicas=1", "--current-replicas=2")
+        #expect(stale.status != 0)  // the precondition does not hold
+        #expect(try await Api<Deployment>(client, namespace: "default").get("web").spec?.replicas == 3)
+        let scale = try JSONParser.parse(try await cluster.kubectl("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale").out)
+        #expect(scale["kind"] == "Scale" && scale[path: ["spec", "replicas"]] == 3 && scale[path: ["status", "selector"]] == "app=web")
+    }
+}

@@ -30,6 +30,11 @@ extension LocalCluster {
     /// Runs the real kubectl against this cluster.
     @discardableResult
     func kubectl(_ args: String..., stdin: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+        try await kubectl(args, stdin: stdin)
+    }
+
+    @discardableResult
+    func kubectl(_ args: [String], stdin: String? = nil) async throws -> (status: Int32, out: String, err: String) {
         let kubectl = try requireTool("kubectl")
         var argv = args
         var file: String?

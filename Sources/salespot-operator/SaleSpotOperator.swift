@@ -24,7 +24,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, Manifests.self, Example.self, Config.self]
     )
 }
 
@@ -164,13 +164,13 @@ enum Controllers {
     static let available = ["bluegreen", "mirror"]
 
     static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics, events: EventRecorder,
-                     logger: Logger) throws -> [any ManagedController] {
+                     serviceAddresses: [String: String] = [:], logger: Logger) throws -> [any ManagedController] {
         try names.map { name in
             switch name {
             case "bluegreen":
                 return BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                                 workers: options.workers, metrics: metrics,
-                                                events: events,
+                                                events: events, serviceAddresses: serviceAddresses,
                                                 logger: logger)
             case "mirror":
                 return MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
@@ -184,8 +184,12 @@ enum Controllers {
 }
 
 /// Builds the client with request metrics, the controllers and the manager, and runs them until a signal.
+/// - Parameters:
+///   - eventLogLevel: also log every Event recorded, at this level (dev mode: info, so each rollout step is a line).
+///   - serviceAddresses: where to connect for Service hosts (dev mode, where nothing routes to Services).
 func runManager(configuration: ClientConfiguration, controllers names: [String], options: ManagerOptions,
                 defaultAddress: String, extraServices: [any ServiceLifecycle.Service] = [],
+                eventLogLevel: Logger.Level? = .debug, serviceAddresses: [String: String] = [:],
                 announce: @escaping @Sendable (Int) -> Void) async throws {
     let logger = Logger(label: "salespot.operator")
     let registry = MetricsRegistry()
@@ -194,8 +198,10 @@ func runManager(configuration: ClientConfiguration, controllers names: [String],
     let client = KubeClient(configuration: configuration, observer: { record in
         metrics.recordRequest(method: record.method, code: record.code, host: host)
     })
-    let events = EventRecorder(client: client, reportingController: "salespot.by/operator", reportingInstance: ProcessInfo.processInfo.hostName)
-    let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, events: events, logger: logger)
+    let events = EventRecorder(client: client, reportingController: "salespot.by/operator", reportingInstance: ProcessInfo.processInfo.hostName,
+                               logger: Logger(label: "salespot.events"), logLevel: eventLogLevel)
+    let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, events: events,
+                                           serviceAddresses: serviceAddresses, logger: logger)
     let manager = Manager(client: client, controllers: controllers, options: options.managerOptions(defaultAddress: defaultAddress),
                           registry: registry, logger: logger, onListening: announce)
     try await Manager.runUntilSignalled(extraServices + [manager], shutdownTimeout: .seconds(options.shutdownTimeout), logger: logger)
@@ -263,7 +269,7 @@ struct LocalClusterService: ServiceLifecycle.Service {
 
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the operator against an embedded local Kubernetes API server with this project's CRDs, until Ctrl+C.")
+        abstract: "Run the operator against an embedded local Kubernetes API server with this project's CRDs and samples, until Ctrl+C.")
 
     @Option(help: "Port of the API server on 127.0.0.1 (0 picks a free one).")
     var port: Int = 0
@@ -271,77 +277,134 @@ struct Dev: AsyncParsableCommand {
     @Option(help: "Keep the cluster's state in this directory across restarts.")
     var dataDir: String?
 
-    @Option(help: "Directory of CustomResourceDefinition manifests to install.")
-    var crds: String = "crds"
+    @Option(help: "Directory of CustomResourceDefinition manifests to install. Default: the CRDs built into this binary.")
+    var crds: String?
+
+    @Option(help: "Directory of manifests to apply at start. Default: the samples built into this binary.")
+    var samples: String?
+
+    @Flag(help: "Apply no samples.")
+    var noSamples = false
 
     @Option(help: "Where to write the kubeconfig.")
     var kubeconfig: String = ".salespot/kubeconfig"
 
+    @Option(name: .customLong("service-address"), parsing: .singleValue,
+            help: "Where health checks reach a Service here (nothing routes to Services in dev mode): NAME.NAMESPACE.svc:PORT=HOST:PORT. Repeatable.")
+    var serviceAddresses: [String] = []
+
     @OptionGroup var manager: ManagerOptions
+
+    /// (file name, content) of every *.yaml in a directory, or an error that says what is missing.
+    static func manifests(in directory: String, what: String) throws -> [(name: String, yaml: String)] {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw ValidationError("\(what): cannot read directory '\(directory)'")
+        }
+        let yaml = files.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        guard !yaml.isEmpty else { throw ValidationError("\(what): no *.yaml manifests in '\(directory)'") }
+        return try yaml.map { ($0, try String(contentsOfFile: Paths.join(directory, $0), encoding: .utf8)) }
+    }
+
+    func validate() throws {
+        for mapping in serviceAddresses where mapping.split(separator: "=").count != 2 {
+            throw ValidationError("--service-address '\(mapping)': expected NAME.NAMESPACE.svc:PORT=HOST:PORT")
+        }
+    }
 
     func run() async throws {
         let logger = manager.bootstrapLogging()
-        try FileManager.default.createDirectory(atPath: Paths.directory(of: kubeconfig), withIntermediateDirectories: true)
+        let crdManifests = try crds.map { try Self.manifests(in: $0, what: "--crds") } ?? EmbeddedManifests.crds
+        let sampleManifests = noSamples ? [] : try samples.map { try Self.manifests(in: $0, what: "--samples") } ?? EmbeddedManifests.samples
+        try FileManager.default.createDirectory(atPath: Paths.directory(of: kubeconfig).isEmpty ? "." : Paths.directory(of: kubeconfig),
+                                                withIntermediateDirectories: true)
         var options = LocalCluster.Options()
         options.port = port
         options.dataDirectory = dataDir
         options.kubeconfigPath = kubeconfig
         options.localJobExecutables = ["salespot-operator": CommandLine.arguments[0]]
         let cluster = try await LocalCluster.start(options, logger: logger)
-        var installed: [String] = []
-        if let files = try? FileManager.default.contentsOfDirectory(atPath: crds) {
-            for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-                try await cluster.installCRDs(try String(contentsOfFile: Paths.join(crds, file), encoding: .utf8))
-                installed.append(file)
+        for (name, yaml) in crdManifests {
+            do { try await cluster.installCRDs(yaml) } catch {
+                await cluster.stop()
+                throw ValidationError("CRD \(name) could not be installed: \(error)")
             }
         }
         // The samples, so a newcomer sees a rollout happen.
-        var samples: [String] = []
-        if let files = try? FileManager.default.contentsOfDirectory(atPath: "manifests/samples") {
-            let client = KubeClient(configuration: cluster.clientConfiguration())
-            for file in files.sorted() where file.hasSuffix(".yaml") {
-                for doc in try YAML.parseAll(try String(contentsOfFile: "manifests/samples/" + file, encoding: .utf8)) {
-                    guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
-                    let resource: ResourceDescriptor? = switch kind {
-                    case "Service": Service.resource
-                    case "BlueGreenDeployment": BlueGreenDeployment.resource
-                    case "ConfigMap": ConfigMap.resource
-                    default: nil
-                    }
-                    guard let resource, resource.apiVersion == apiVersion else { continue }
-                    _ = try await Api<DynamicObject>(client, resource: resource, namespace: "default")
-                        .apply(doc, fieldManager: "salespot-dev", force: true)
+        let client = KubeClient(configuration: cluster.clientConfiguration())
+        for (file, yaml) in sampleManifests {
+            for doc in try YAML.parseAll(yaml) {
+                guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
+                let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, ConfigMap.resource, Secret.resource, Deployment.resource]
+                guard let resource = known.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
+                    logger.warning("sample not applied: dev mode applies Services, ConfigMaps, Secrets, Deployments and BlueGreenDeployments",
+                                   metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
+                    continue
                 }
-                samples.append(file)
+                do {
+                    _ = try await Api<DynamicObject>(client, resource: resource, namespace: doc[path: ["metadata", "namespace"]]?.stringValue ?? "default")
+                        .apply(doc, fieldManager: "salespot-dev", force: true)
+                } catch {
+                    await cluster.stop()
+                    throw ValidationError("sample \(file): \(kind) \(doc[path: ["metadata", "name"]]?.stringValue ?? ""): \(error)")
+                }
             }
         }
-        let sampleList = samples.isEmpty ? "none" : samples.joined(separator: ", ")
+        let sampleList = sampleManifests.isEmpty ? "none" : sampleManifests.map(\.name).joined(separator: ", ")
+        let crdList = crdManifests.map(\.name).joined(separator: ", ")
         let kubeconfigPath = cluster.kubeconfigPath
         let server = cluster.server
-        let crdList = installed.isEmpty ? "none" : installed.joined(separator: ", ")
-        // The same manager as `run`, against the embedded cluster.
+        var addresses: [String: String] = [:]
+        for mapping in serviceAddresses {
+            let parts = mapping.split(separator: "=").map(String.init)
+            addresses[parts[0]] = parts[1]
+        }
+        let me = CommandLine.arguments[0]
+        // The same manager as `run`, against the embedded cluster; every Event is also a log line.
         try await runManager(configuration: cluster.clientConfiguration(), controllers: Controllers.available, options: manager,
-                             defaultAddress: "127.0.0.1:0", extraServices: [LocalClusterService(cluster: cluster)]) { metricsPort in
+                             defaultAddress: "127.0.0.1:0", extraServices: [LocalClusterService(cluster: cluster)],
+                             eventLogLevel: .info, serviceAddresses: addresses) { metricsPort in
             print("""
             LocalCluster is serving on \(server)
             kubeconfig: \(kubeconfigPath)
-            CRDs installed: \(crdList)
+            CRDs installed: \(crdList)\(crds == nil ? " (built in)" : "")
             samples applied: \(sampleList)
             operator: controllers \(Controllers.available.joined(separator: ", ")); metrics on http://127.0.0.1:\(metricsPort)/metrics
+            each rollout step is logged below (and recorded as an Event: kubectl get events)
 
-            Try:
-              kubectl --kubeconfig \(kubeconfigPath) get bluegreendeployments,deployments,services
-              salespot-operator bluegreen deploy api --image registry.salespot.by/api:1.1.0 --kubeconfig \(kubeconfigPath)
-              salespot-operator bluegreen status --all --kubeconfig \(kubeconfigPath)
-              kubectl --kubeconfig \(kubeconfigPath) create configmap demo --dry-run=client -o yaml --from-literal=a=b \\
-                | kubectl --kubeconfig \(kubeconfigPath) label --local -f - mirror=true -o yaml \\
-                | kubectl --kubeconfig \(kubeconfigPath) apply -f -
-              kubectl --kubeconfig \(kubeconfigPath) get secret demo -o yaml
+            Try, in another terminal:
+              export KUBECONFIG=\(kubeconfigPath)
+              kubectl get bluegreendeployments,deployments,pods,services
+              \(me) bluegreen deploy api --image registry.salespot.by/api:1.1.0
+              \(me) bluegreen status
+              kubectl describe bgd api
+              curl -s http://127.0.0.1:\(metricsPort)/metrics | grep salespot_bluegreen
+
+            Dev mode does not run containers or route traffic: Pods are simulated (Ready after a second), and nothing
+            answers on a Service's address, so HTTP health checks need --service-address NAME.NAMESPACE.svc:PORT=HOST:PORT
+            pointing at something you run. Jobs run only when their command is salespot-operator (run locally).
 
             Press Ctrl+C to stop.
             """)
             fflush(nil)
         }
+    }
+}
+
+/// `salespot-operator manifests`: the CRDs and samples built into this binary.
+struct Manifests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the built-in CRDs (for kubectl apply -f -) or samples.")
+
+    @Argument(help: "crds or samples.")
+    var what: String = "crds"
+
+    func validate() throws {
+        if what != "crds" && what != "samples" { throw ValidationError("give crds or samples") }
+    }
+
+    func run() async throws {
+        let docs = what == "crds" ? EmbeddedManifests.crds : EmbeddedManifests.samples
+        print(docs.map { $0.yaml.hasSuffix("\n") ? String($0.yaml.dropLast()) : $0.yaml }.joined(separator: "\n---\n"))
     }
 }
 
