@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 swift build -c release --product salespot-operator
-exec .build/release/salespot-operator dev "$@"
+# By absolute path, so the commands it prints work from any directory.
+exec "$PWD/.build/release/salespot-operator" dev "$@"

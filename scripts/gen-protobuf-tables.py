@@ -6,7 +6,8 @@ built-in kinds listed in ROOTS below (see Sources/LocalCluster/Protobuf.swift fo
 What it reads
     The `generated.proto` files of the Kubernetes API, in the layout of the Go modules k8s.io/api and
     k8s.io/apimachinery (standard library only, nothing from the network):
-        API_DIR/{core,apps,autoscaling,batch,networking,coordination}/v1/generated.proto
+        API_DIR/{core,apps,autoscaling,batch,networking,coordination,rbac,policy,discovery,events,scheduling}/v1/
+            generated.proto
         APIMACHINERY_DIR/pkg/apis/meta/v1/generated.proto
         APIMACHINERY_DIR/pkg/util/intstr/generated.proto
         APIMACHINERY_DIR/pkg/api/resource/generated.proto
@@ -16,8 +17,9 @@ What it reads
 
 How to get them (again)
     The current table was generated from excerpts saved under /tmp/k8s-proto/{api,apimachinery}/... (reachable
-    messages only, copied from kubernetes/kubernetes staging/src/k8s.io/{api,apimachinery} at 1.36 development; each
-    excerpt names its source commit in its header). To regenerate from full upstream files of a release:
+    messages only, copied from kubernetes/kubernetes staging/src/k8s.io/{api,apimachinery} at 1.36 development and
+    from kubernetes/api; each excerpt names its source commit in its header). To regenerate from full upstream files
+    of a release:
         git clone --depth 1 -b v0.37.0 https://github.com/kubernetes/api /tmp/k8s-api
         git clone --depth 1 -b v0.37.0 https://github.com/kubernetes/apimachinery /tmp/k8s-apimachinery
         python3 scripts/gen-protobuf-tables.py --api /tmp/k8s-api --apimachinery /tmp/k8s-apimachinery
@@ -39,7 +41,11 @@ Semantics encoded in the table (what Go's kube-apiserver does with the same byte
       send. Pointer fields (GO_POINTERS, from each package's zz_generated.deepcopy.go: `*out = new(T)`) keep an
       explicit zero (`replicas: 0`, `automountServiceAccountToken: false`). Required non-pointer fields keep zeros
       as Go's JSON prints them (`containerPort: 0`); GO_OMITEMPTY lists `omitempty` fields the proto comments do not
-      mark `+optional`.
+      mark `+optional`, GO_KEEP_ZERO the reverse: non-pointer fields marked `+optional` whose JSON tag has no
+      `omitempty` (RoleRef's `apiGroup: ""`, PriorityClass's `value: 0`).
+    - Message names are the short proto names; MESSAGE_NAMES renames the messages whose short names clash (events/v1
+      Event and EventSeries vs. core/v1's). GO_POINTERS, GO_OMITEMPTY, GO_KEEP_ZERO, INLINE and RENAMED use the
+      table names.
 
 Output (Swift, no imports): `extension KubeProtobuf` with two raw multi-line strings parsed on first use:
     kindTable:    one line per kind, `group/version/Kind Message` (core group empty: `/v1/Pod`; `*/Status` means any
@@ -49,8 +55,9 @@ Output (Swift, no imports): `extension KubeProtobuf` with two raw multi-line str
                   `[]T` (repeated T), `map<K,V>` (entries: key = 1, value = 2) or T, optionally followed by `?`
                   (drop when zero). T is a scalar (string bytes bool int32 int64 uint32 uint64 sint32 sint64
                   fixed32 fixed64 sfixed32 sfixed64 double float) or a message name of the table. Message names are
-                  the short proto names (checked unique). Time, MicroTime, IntOrString, Quantity, RawExtension and
-                  FieldsV1 have JSON forms of their own, implemented by the decoder.
+                  the short proto names or their MESSAGE_NAMES renames (checked unique). Time, MicroTime,
+                  IntOrString, Quantity, RawExtension and FieldsV1 have JSON forms of their own, implemented by the
+                  decoder.
 """
 
 import argparse
@@ -65,7 +72,8 @@ DEFAULT_OUTPUT = os.path.join(REPO, "Sources", "LocalCluster", "ProtobufTables.s
 BUILTIN_SCHEMAS = os.path.join(REPO, "Sources", "LocalCluster", "BuiltinSchemas.swift")
 
 # (directory argument, path inside it) of every file read.
-API_FILES = ["core/v1", "apps/v1", "autoscaling/v1", "batch/v1", "networking/v1", "coordination/v1"]
+API_FILES = ["core/v1", "apps/v1", "autoscaling/v1", "batch/v1", "networking/v1", "coordination/v1", "rbac/v1",
+             "policy/v1", "discovery/v1", "events/v1", "scheduling/v1"]
 APIMACHINERY_FILES = ["pkg/apis/meta/v1", "pkg/util/intstr", "pkg/api/resource", "pkg/runtime"]
 
 # "group/version/Kind" -> fully qualified message name. `*/Kind`: any group/version.
@@ -77,6 +85,7 @@ ROOTS = OrderedDict([
     ("/v1/Pod", "k8s.io.api.core.v1.Pod"),
     ("/v1/ServiceAccount", "k8s.io.api.core.v1.ServiceAccount"),
     ("/v1/Event", "k8s.io.api.core.v1.Event"),
+    ("/v1/ResourceQuota", "k8s.io.api.core.v1.ResourceQuota"),
     ("apps/v1/Deployment", "k8s.io.api.apps.v1.Deployment"),
     ("apps/v1/ReplicaSet", "k8s.io.api.apps.v1.ReplicaSet"),
     ("autoscaling/v1/Scale", "k8s.io.api.autoscaling.v1.Scale"),
@@ -84,6 +93,14 @@ ROOTS = OrderedDict([
     ("batch/v1/CronJob", "k8s.io.api.batch.v1.CronJob"),
     ("networking.k8s.io/v1/Ingress", "k8s.io.api.networking.v1.Ingress"),
     ("coordination.k8s.io/v1/Lease", "k8s.io.api.coordination.v1.Lease"),
+    ("rbac.authorization.k8s.io/v1/Role", "k8s.io.api.rbac.v1.Role"),
+    ("rbac.authorization.k8s.io/v1/ClusterRole", "k8s.io.api.rbac.v1.ClusterRole"),
+    ("rbac.authorization.k8s.io/v1/RoleBinding", "k8s.io.api.rbac.v1.RoleBinding"),
+    ("rbac.authorization.k8s.io/v1/ClusterRoleBinding", "k8s.io.api.rbac.v1.ClusterRoleBinding"),
+    ("policy/v1/PodDisruptionBudget", "k8s.io.api.policy.v1.PodDisruptionBudget"),
+    ("discovery.k8s.io/v1/EndpointSlice", "k8s.io.api.discovery.v1.EndpointSlice"),
+    ("events.k8s.io/v1/Event", "k8s.io.api.events.v1.Event"),
+    ("scheduling.k8s.io/v1/PriorityClass", "k8s.io.api.scheduling.v1.PriorityClass"),
     ("*/DeleteOptions", "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
     ("*/Status", "k8s.io.apimachinery.pkg.apis.meta.v1.Status"),
 ])
@@ -113,9 +130,17 @@ RENAMED = {
     ("IngressClassParametersReference", "aPIGroup"): "apiGroup",
 }
 
+# Fully qualified message name -> its name in the table, for short names that clash between packages (named like
+# the Kubernetes Python client's models).
+MESSAGE_NAMES = {
+    "k8s.io.api.events.v1.Event": "EventsV1Event",
+    "k8s.io.api.events.v1.EventSeries": "EventsV1EventSeries",
+}
+
 # Go pointer fields (JSON names) of the reachable messages: these keep an explicit zero. From the packages'
 # zz_generated.deepcopy.go (`if in.X != nil { ... *out = new(T) ... }` or `(*in).DeepCopy()` for Time/Quantity):
-# core/v1 read at commit 0032f46b5dcb; meta/v1, apps/v1, batch/v1, networking/v1, coordination/v1 per their types.go.
+# core/v1 read at commit 0032f46b5dcb; meta/v1, apps/v1, batch/v1, networking/v1, coordination/v1 per their types.go;
+# rbac/v1 (no scalar pointers), policy/v1, discovery/v1, events/v1, scheduling/v1 per their types.go.
 # Only scalar fields matter (message fields keep presence anyway). Recheck them when upgrading the .proto files.
 GO_POINTERS = {
     # core/v1
@@ -201,14 +226,29 @@ GO_POINTERS = {
     "IngressSpec": "ingressClassName",
     # coordination/v1
     "LeaseSpec": "holderIdentity leaseDurationSeconds leaseTransitions strategy preferredHolder",
+    # policy/v1
+    "PodDisruptionBudgetSpec": "unhealthyPodEvictionPolicy",
+    # discovery/v1
+    "Endpoint": "hostname nodeName zone",
+    "EndpointConditions": "ready serving terminating",
+    "EndpointPort": "name protocol port appProtocol",
+    # scheduling/v1
+    "PriorityClass": "preemptionPolicy",
 }
 
 # Non-pointer Go fields that are `omitempty` although their proto comment has no `+optional` marker: also `?`.
 GO_OMITEMPTY = {
     "DeploymentCondition": "reason message",
     "EventSeries": "count",
+    "EventsV1Event": "reportingController reportingInstance action reason type",
     "ListMeta": "continue",
     "ManagedFieldsEntry": "manager operation apiVersion fieldsType subresource",
+}
+
+# Non-pointer Go fields without `omitempty` although their proto comment has `+optional`: zeros are kept (no `?`).
+GO_KEEP_ZERO = {
+    "PriorityClass": "value",
+    "RoleRef": "apiGroup",
 }
 
 SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "sint32", "sint64",
@@ -338,7 +378,8 @@ def resolve(type_name, package, messages):
 
 
 def short(fq):
-    return fq.rsplit(".", 1)[1]
+    """The name of a message in the table."""
+    return MESSAGE_NAMES.get(fq) or fq.rsplit(".", 1)[1]
 
 
 def build(messages):
@@ -386,31 +427,39 @@ def field_kind(f, msg, messages):
 def table_lines(reachable, messages):
     pointers = {m: set(v.split()) for m, v in GO_POINTERS.items()}
     omitempty = {m: set(v.split()) for m, v in GO_OMITEMPTY.items()}
+    keep_zero = {m: set(v.split()) for m, v in GO_KEEP_ZERO.items()}
     used_pointers = set()
     used_omitempty = set()
+    used_keep_zero = set()
     used_inline = set()
     lines = []
     for fq, msg in sorted(reachable.items(), key=lambda kv: short(kv[0])):
-        tokens = [msg.name]
+        name = short(fq)
+        tokens = [name]
         for f in msg.fields:
             kind, target = field_kind(f, msg, messages)
-            json = RENAMED.get((msg.name, f.name), f.name)
-            if (msg.name, f.name) in INLINE:
-                used_inline.add((msg.name, f.name))
+            json = RENAMED.get((name, f.name), f.name)
+            if (name, f.name) in INLINE:
+                used_inline.add((name, f.name))
                 if f.label == "repeated" or f.key_type or target in SCALARS or target is None:
-                    sys.exit(f"{msg.name}.{f.name}: inline fields must be singular messages")
+                    sys.exit(f"{name}.{f.name}: inline fields must be singular messages")
                 json = "*"
-            is_pointer = json in pointers.get(msg.name, ())
+            is_pointer = json in pointers.get(name, ())
             if is_pointer:
-                used_pointers.add((msg.name, json))
+                used_pointers.add((name, json))
             singular_scalar = f.label != "repeated" and not f.key_type and target in SCALARS
-            extra_omitempty = json in omitempty.get(msg.name, ())
+            extra_omitempty = json in omitempty.get(name, ())
             if extra_omitempty:
-                used_omitempty.add((msg.name, json))
-            if singular_scalar and not is_pointer and (f.optional_marker or extra_omitempty):
+                used_omitempty.add((name, json))
+            keeps_zero = json in keep_zero.get(name, ())
+            if keeps_zero:
+                used_keep_zero.add((name, json))
+                if not singular_scalar or is_pointer or extra_omitempty:
+                    sys.exit(f"GO_KEEP_ZERO: {name}.{json} is not a non-pointer scalar outside GO_OMITEMPTY")
+            if singular_scalar and not is_pointer and not keeps_zero and (f.optional_marker or extra_omitempty):
                 kind += "?"
             if not re.fullmatch(r"[A-Za-z0-9_$-]+|\*", json):
-                sys.exit(f"{msg.name}.{f.name}: JSON name {json!r} needs escaping (not supported)")
+                sys.exit(f"{name}.{f.name}: JSON name {json!r} needs escaping (not supported)")
             tokens.append(f"{f.number}:{json}:{kind}")
         lines.append(" ".join(tokens))
     for m, fields in pointers.items():
@@ -421,6 +470,10 @@ def table_lines(reachable, messages):
         for name in fields:
             if (m, name) not in used_omitempty and any(short(fq) == m for fq in reachable):
                 sys.exit(f"GO_OMITEMPTY: {m}.{name} is not a field of the reachable message {m}")
+    for m, fields in keep_zero.items():
+        for name in fields:
+            if (m, name) not in used_keep_zero and any(short(fq) == m for fq in reachable):
+                sys.exit(f"GO_KEEP_ZERO: {m}.{name} is not a field of the reachable message {m}")
     for m, name in INLINE:
         if (m, name) not in used_inline and any(short(fq) == m for fq in reachable):
             sys.exit(f"INLINE: {m}.{name} is not a field of the reachable message {m}")
@@ -506,7 +559,9 @@ def check(path):
 
 
 # Message name -> model name in BuiltinSchemas.swift (the Kubernetes Python client's class names), when not "V1" + name.
-MODEL_NAMES = {"Event": "CoreV1Event", "EventSeries": "CoreV1EventSeries"}
+MODEL_NAMES = {"Event": "CoreV1Event", "EventSeries": "CoreV1EventSeries", "EventsV1Event": "EventsV1Event",
+               "EventsV1EventSeries": "EventsV1EventSeries", "EndpointPort": "DiscoveryV1EndpointPort",
+               "Subject": "RbacV1Subject"}
 
 
 def json_fields(name, messages, seen=()):

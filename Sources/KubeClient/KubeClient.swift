@@ -5,6 +5,7 @@ import Foundation
 #endif
 import KubeCore
 import Logging
+import Synchronization
 
 /// A connection to one Kubernetes API server: configuration, authentication, retries and error mapping over an
 /// ``HTTPTransport``. Use ``Api`` for typed resource operations.
@@ -30,6 +31,8 @@ public final class KubeClient: Sendable {
     let sleep: @Sendable (Duration) async throws -> Void
     let observer: (@Sendable (RequestRecord) -> Void)?
     let logger: Logger
+    /// Server warnings already logged (each is logged once per client, as kubectl deduplicates them).
+    let warned = Mutex(Set<String>())
 
     /// What the client reports after each HTTP exchange, for metrics such as `rest_client_requests_total`.
     public struct RequestRecord: Sendable {
@@ -96,7 +99,7 @@ public final class KubeClient: Sendable {
             request.headers.add("Accept", accept)
             if let contentType { request.headers.add("Content-Type", contentType) }
             return request
-        }, perform: { try await self.transport.send($0) }, status: \.status, failure: { ($0.body, $0.headers) })
+        }, perform: { try await self.transport.send($0) }, status: \.status, headers: \.headers, failure: { ($0.body, $0.headers) })
     }
 
     /// Sends a streaming request (watch); returns once the response head is in. Errors as ``send(method:path:query:body:contentType:accept:)``.
@@ -107,7 +110,8 @@ public final class KubeClient: Sendable {
             var request = HTTPRequest(method: method, url: url, idleTimeout: idleTimeout, clientIdentity: creds.clientIdentity)
             request.headers.add("Accept", "application/json")
             return request
-        }, perform: { try await self.transport.stream($0) }, status: \.status, failure: { ((try? await $0.collect()) ?? [], $0.headers) })
+        }, perform: { try await self.transport.stream($0) }, status: \.status, headers: \.headers,
+           failure: { ((try? await $0.collect()) ?? [], $0.headers) })
     }
 
     /// One request with the client's guarantees: credentials, metrics, error mapping, a refresh and retry after a
@@ -116,6 +120,7 @@ public final class KubeClient: Sendable {
                                        build: (Authenticator.Credentials) -> HTTPRequest,
                                        perform: (HTTPRequest) async throws -> R,
                                        status: (R) -> Int,
+                                       headers: (R) -> HTTPHeaders,
                                        failure: (R) async -> ([UInt8], HTTPHeaders)) async throws -> R {
         var attempt = 0
         var refreshedAfter401 = false
@@ -134,6 +139,7 @@ public final class KubeClient: Sendable {
             }
             let code = status(response)
             record(metricMethod, String(code), started)
+            logWarnings(headers(response), method: method, path: path)
             if (200..<300).contains(code) { return response }
             let (body, headers) = await failure(response)
             let error = KubeError.fromResponse(code: code, body: body, headers: headers, method: method, path: path)
@@ -152,6 +158,27 @@ public final class KubeClient: Sendable {
             }
             throw error
         }
+    }
+
+    /// Logs the server's `Warning: 299 - "text"` headers (unknown fields it dropped, deprecated APIs), each text
+    /// once, as client-go's default warning handler does: a write whose fields the server ignores should be seen.
+    func logWarnings(_ headers: HTTPHeaders, method: String, path: String) {
+        for field in headers.fields where field.name.lowercased() == "warning" {
+            let text = Self.warningText(field.value)
+            guard warned.withLock({ w in w.count < 1024 && w.insert(text).inserted }) else { continue }
+            logger.warning("the API server warned: \(text)", metadata: ["method": .string(method), "path": .string(path)])
+        }
+    }
+
+    /// The text of an RFC 7234 warning value (`299 - "text"`, the text a quoted string), or the value itself.
+    static func warningText(_ value: String) -> String {
+        guard let open = value.firstIndex(of: "\""), value.hasSuffix("\""), value.index(after: open) < value.endIndex else { return value }
+        var out = ""
+        var escaped = false
+        for c in value[value.index(after: open)..<value.index(before: value.endIndex)] {
+            if escaped { out.append(c); escaped = false } else if c == "\\" { escaped = true } else { out.append(c) }
+        }
+        return out
     }
 
     /// The wait before retrying: the server's Retry-After on 429 or 5xx, capped at ``maxRetryAfter``; `nil` means

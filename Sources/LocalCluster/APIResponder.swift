@@ -297,7 +297,7 @@ struct APIResponder: HTTPResponder {
             // from it); what is stored is pruned as any write.
             let (declared, unknown) = FieldValidation.check(patch, type: t.type)
             let warnings = try directive.enforce(FieldValidation.Findings(unknown: unknown, duplicate: duplicates), type: t.type,
-                                                 version: t.version, apply: true, create: false)
+                                                 version: t.version, apply: true, create: false, namespace: t.namespace, name: name)
             guard let current else {
                 var o = ServerSideApply.create(declared, manager: manager, subresource: t.subresource)
                 o[path: ["metadata", "name"]] = .string(name)
@@ -354,20 +354,39 @@ struct APIResponder: HTTPResponder {
                 default: throw APIFailure.unsupportedMediaType(contentType)
                 }
             }
-            guard let replicas = desired[path: ["spec", "replicas"]]?.intValue, replicas >= 0 else {
+            // replicas is `omitempty` in autoscaling/v1: absent means 0 (what kubectl sends to scale to zero).
+            let replicas = desired[path: ["spec", "replicas"]]?.intValue ?? 0
+            guard replicas >= 0 else {
                 throw APIFailure.invalid(kind: "Scale", group: "autoscaling", name: name, causes: [StatusCause(
-                    reason: "FieldValueInvalid", message: "Invalid value: \(desired[path: ["spec", "replicas"]]?.serializedString() ?? "null"): must be greater than or equal to 0",
-                    field: "spec.replicas")])
+                    reason: "FieldValueInvalid", message: "Invalid value: \(replicas): must be greater than or equal to 0", field: "spec.replicas")])
             }
-            var updated = object
-            updated[path: ["spec", "replicas"]] = .int(replicas)
-            // The Scale's resourceVersion is the object's: a stale one is a conflict.
-            updated[path: ["metadata", "resourceVersion"]] = desired[path: ["metadata", "resourceVersion"]] ?? object[path: ["metadata", "resourceVersion"]]
-            let stored = try await state.update(t.type, namespace: t.namespace, name: name, body: updated, subresource: nil,
-                                                dryRun: query["dryRun"] == "All")
+            // A resourceVersion the client sent is a precondition (409 when stale); without one, the write is
+            // retried on a fresh read, as kube-apiserver's update loop does.
+            let pinned = input[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            let stored = try await scaleWrite(t, name: name, replicas: replicas, pinned: pinned, read: object, dryRun: query["dryRun"] == "All")
             return Self.json(ScaleSubresource.scale(of: stored))
         default:
             throw APIFailure.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    /// Sets `spec.replicas`, retrying on a fresh read after a conflict unless the client pinned a resourceVersion.
+    func scaleWrite(_ t: Target, name: String, replicas: Int64, pinned: String?, read: JSONValue, dryRun: Bool) async throws -> JSONValue {
+        var base = read
+        var attempt = 0
+        while true {
+            attempt += 1
+            var updated = base
+            updated[path: ["spec", "replicas"]] = .int(replicas)
+            updated[path: ["metadata", "resourceVersion"]] = pinned.map { .string($0) } ?? base[path: ["metadata", "resourceVersion"]]
+            var failure: APIFailure?
+            do {
+                return try await state.update(t.type, namespace: t.namespace, name: name, body: updated, subresource: nil, dryRun: dryRun)
+            } catch {
+                failure = error
+            }
+            if let f = failure, f.code != 409 || pinned != nil || attempt >= 10 { throw f }
+            base = try await state.get(t.type, namespace: t.namespace, name: name)
         }
     }
 
@@ -387,11 +406,24 @@ struct APIResponder: HTTPResponder {
 
     /// A field manager: at most 128 characters, printable ones only.
     static func validateFieldManager(_ manager: String) -> [StatusCause] {
-        if manager.count > 128 {
+        if manager.utf8.count > 128 {
             return [StatusCause(reason: "FieldValueTooLong", message: "Too long: may not be more than 128 bytes", field: "fieldManager")]
         }
-        if manager.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
-            return [StatusCause(reason: "FieldValueInvalid", message: "Invalid value: \"\(manager)\": must only contain printable characters", field: "fieldManager")]
+        // Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+        var i = 0  // the byte offset, as Go's range over a string counts
+        for c in manager.unicodeScalars {
+            defer { i += String(c).utf8.count }
+            let printable: Bool = switch c.properties.generalCategory {
+            case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator: false
+            case .spaceSeparator: c == " "
+            default: true
+            }
+            if !printable {
+                let hex = String(c.value, radix: 16, uppercase: true)
+                return [StatusCause(reason: "FieldValueInvalid",
+                                    message: "Invalid value: \"\(manager)\": invalid character U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) (at position \(i))",
+                                    field: "fieldManager")]
+            }
         }
         return []
     }

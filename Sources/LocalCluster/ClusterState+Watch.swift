@@ -65,7 +65,12 @@ extension ClusterState {
                         render: render, plain: plain)
         if let from, !from.isEmpty, from != "0" {
             guard let rv = Int64(from) else { throw .badRequest("invalid resourceVersion \"\(from)\"") }
-            let floor = max(compactedThrough, histories[type.storeKey]?.compactedThrough ?? 0)
+            // As the watch cache: once a resource's history has dropped events, anything before its oldest event
+            // but one is too old (resourceVersions are cluster-wide, so that is stricter than "after the last drop").
+            var floor = compactedThrough
+            if let h = histories[type.storeKey], h.compactedThrough > compactedThrough, let oldest = h.retained.first?.rv {
+                floor = max(floor, oldest - 1)
+            }
             if rv < floor {
                 throw .gone("too old resource version: \(rv) (\(floor))")
             }

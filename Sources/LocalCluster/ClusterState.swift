@@ -113,8 +113,15 @@ actor ClusterState {
     func restore(resourceVersion rv: Int64, objects restored: [String: [String: JSONValue]]) {
         resourceVersion = max(resourceVersion, rv)
         compactedThrough = resourceVersion
-        for (typeKey, items) in restored {
-            objects[typeKey] = items
+        for (savedKey, saved) in restored {
+            var typeKey = savedKey
+            var items = saved
+            // Saved before events.k8s.io Events shared the core store: moved there, in the core form.
+            if savedKey == "events.k8s.io/events" {
+                typeKey = "/events"
+                items = saved.mapValues(EventConversion.toCore)
+            }
+            objects[typeKey] = (objects[typeKey] ?? [:]).merging(items) { _, restored in restored }
             for o in items.values { if let uid = o[path: ["metadata", "uid"]]?.stringValue { uids.insert(uid) } }
             if typeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {
                 for crd in items.values { if let t = try? ResourceType.fromCRD(crd) { types[t.key] = t } }
@@ -210,7 +217,11 @@ actor ClusterState {
         }
         o[path: ["metadata", "generation"]] = 1
         if type.storeKey == "/services" { o = Self.defaultService(o, next: resourceVersion) }
-        if type.storeKey == "/secrets" { o = Self.mergeStringData(o) }
+        if type.storeKey == "/secrets" {
+            o = Self.mergeStringData(o)
+            if o["type"] == nil { o["type"] = "Opaque" }
+        }
+        if type.storeKey == "/namespaces", o[path: ["status", "phase"]] == nil { o["status"] = ["phase": "Active"] }
         if type.hasStatusSubresource && type.definedBy != nil { o["status"] = nil }
         o = try validated(type, o, name: name)
         if type.storeKey == CustomResourceDefinition.resource.group + "/" + CustomResourceDefinition.resource.resource {

@@ -14,7 +14,7 @@ enum FieldValidation: String, Sendable {
         guard let value = query["fieldValidation"], !value.isEmpty else { return .warn }
         guard let d = FieldValidation(rawValue: value) else {
             throw .invalid(kind: options, group: "meta.k8s.io", name: "", causes: [StatusCause(
-                reason: "FieldValueNotSupported", message: "Unsupported value: \"\(value)\": supported values: \"Ignore\", \"Strict\", \"Warn\"",
+                reason: "FieldValueNotSupported", message: "Unsupported value: \"\(value)\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
                 field: "fieldValidation")])
         }
         return d
@@ -30,15 +30,24 @@ enum FieldValidation: String, Sendable {
 
     /// Acts on the findings: throws under Strict (with kube-apiserver's wording for the verb), returns the
     /// warnings to send under Warn, nothing under Ignore.
-    func enforce(_ findings: Findings, type: ResourceType, version: String, apply: Bool, create: Bool) throws(APIFailure) -> [String] {
+    func enforce(_ findings: Findings, type: ResourceType, version: String, apply: Bool, create: Bool,
+                 namespace: String? = nil, name: String = "") throws(APIFailure) -> [String] {
+        let kind = type.descriptor.kind
+        if apply && !findings.unknown.isEmpty {
+            // Server-side apply refuses undeclared fields whatever the directive: structured-merge-diff cannot type the
+            // applied configuration. kube-apiserver 1.32-1.36 answers that as a 500 with no reason (its issue
+            // #139253), in these words.
+            let gv = type.descriptor.group.isEmpty ? "/\(version)" : "\(type.descriptor.group)/\(version)"
+            let errors = findings.unknown.map { ".\($0): field not declared in schema" }
+            let detail = errors.count == 1 ? errors[0] : "errors:\n" + errors.map { "  " + $0 }.joined(separator: "\n")
+            var failure = APIFailure(code: 500, reason: "", message: "failed to create typed patch object (\(namespace ?? "")/\(name); \(gv), Kind=\(kind)): \(detail)")
+            failure.status.reason = nil
+            throw failure
+        }
         guard !findings.isEmpty, self != .ignore else { return [] }
         if self == .warn { return findings.messages }
-        let kind = type.descriptor.kind
         if apply {
-            // Server-side apply reports through structured-merge-diff's typed conversion.
-            let gv = type.descriptor.group.isEmpty ? version : "\(type.descriptor.group)/\(version)"
-            let errors = findings.unknown.map { ".\($0): field not declared in schema" } + findings.duplicate.map { ".\($0): duplicate field" }
-            throw .badRequest("failed to create typed patch object (\(gv), Kind=\(kind)): \(errors.joined(separator: ", "))")
+            throw .badRequest("error strict decoding YAML: " + findings.duplicate.map { "duplicate field \"\($0)\"" }.joined(separator: ", "))
         }
         let detail = "strict decoding error: " + findings.messages.joined(separator: ", ")
         if create { throw .badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(kind): \(detail)") }

@@ -151,6 +151,8 @@ public final class LocalCluster: Sendable {
             sim?.observe(typeKey: typeKey, eventType: eventType, object: object)
             pers?.scheduleSave()
         }
+        // State restored from the data directory: what was waiting for a delay when it was saved carries on.
+        if persistence != nil { await simulator?.resume() }
         return cluster
     }
 

@@ -5,6 +5,11 @@
 //   k8s.io/api/batch/v1/generated.proto: EXCERPT of k8s.io/api/batch/v1/generated.proto (kubernetes/kubernetes staging, commit 008b3652959c, 1.36 development)
 //   k8s.io/api/networking/v1/generated.proto: EXCERPT of k8s.io/api/networking/v1/generated.proto (kubernetes/kubernetes staging, commit 008b3652959c, 1.36 development)
 //   k8s.io/api/coordination/v1/generated.proto: EXCERPT of k8s.io/api/coordination/v1/generated.proto (kubernetes/kubernetes staging, commit 1672e6d6b8be).
+//   k8s.io/api/rbac/v1/generated.proto: EXCERPT of k8s.io/api/rbac/v1/generated.proto (kubernetes/api, commit 426b1b997935).
+//   k8s.io/api/policy/v1/generated.proto: EXCERPT of k8s.io/api/policy/v1/generated.proto (kubernetes/kubernetes staging, commit 054d429d9f8b; field 4 unhealthyPodEvictionPolicy, 1.26+, as in k8s.io/api v0.26.0).
+//   k8s.io/api/discovery/v1/generated.proto: EXCERPT of k8s.io/api/discovery/v1/generated.proto (kubernetes/kubernetes staging, commit 025f2834a128; EndpointHints.forNodes and ForNode, 1.33+, per the field's protobuf tag `bytes,2,name=forNodes`).
+//   k8s.io/api/events/v1/generated.proto: EXCERPT of k8s.io/api/events/v1/generated.proto (kubernetes/kubernetes staging, commit 0a89386760cc).
+//   k8s.io/api/scheduling/v1/generated.proto: EXCERPT of k8s.io/api/scheduling/v1/generated.proto (kubernetes/kubernetes staging, commit 01d0b7277d40, 1.37 development).
 //   k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto: EXCERPT of k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto (vendored in kubeadapt/kubeadapt-k8s-pulse 2d3917ec4aff, 1.32+)
 //   k8s.io/apimachinery/pkg/util/intstr/generated.proto: EXCERPT of k8s.io/apimachinery/pkg/util/intstr/generated.proto (kubernetes/kubernetes staging, commit 009a4a8bc0b3).
 //   k8s.io/apimachinery/pkg/api/resource/generated.proto: EXCERPT of k8s.io/apimachinery/pkg/api/resource/generated.proto.
@@ -21,6 +26,7 @@ extension KubeProtobuf {
 /v1/Pod Pod
 /v1/ServiceAccount ServiceAccount
 /v1/Event Event
+/v1/ResourceQuota ResourceQuota
 apps/v1/Deployment Deployment
 apps/v1/ReplicaSet ReplicaSet
 autoscaling/v1/Scale Scale
@@ -28,6 +34,14 @@ batch/v1/Job Job
 batch/v1/CronJob CronJob
 networking.k8s.io/v1/Ingress Ingress
 coordination.k8s.io/v1/Lease Lease
+rbac.authorization.k8s.io/v1/Role Role
+rbac.authorization.k8s.io/v1/ClusterRole ClusterRole
+rbac.authorization.k8s.io/v1/RoleBinding RoleBinding
+rbac.authorization.k8s.io/v1/ClusterRoleBinding ClusterRoleBinding
+policy/v1/PodDisruptionBudget PodDisruptionBudget
+discovery.k8s.io/v1/EndpointSlice EndpointSlice
+events.k8s.io/v1/Event EventsV1Event
+scheduling.k8s.io/v1/PriorityClass PriorityClass
 */DeleteOptions DeleteOptions
 */Status Status
 """#
@@ -37,6 +51,7 @@ coordination.k8s.io/v1/Lease Lease
     static let messageTable = #"""
 AWSElasticBlockStoreVolumeSource 1:volumeID:string 2:fsType:string? 3:partition:int32? 4:readOnly:bool?
 Affinity 1:nodeAffinity:NodeAffinity 2:podAffinity:PodAffinity 3:podAntiAffinity:PodAntiAffinity
+AggregationRule 1:clusterRoleSelectors:[]LabelSelector
 AppArmorProfile 1:type:string 2:localhostProfile:string
 AzureDiskVolumeSource 1:diskName:string 2:diskURI:string 3:cachingMode:string 4:fsType:string 5:readOnly:bool 6:kind:string
 AzureFileVolumeSource 1:secretName:string 2:shareName:string 3:readOnly:bool?
@@ -45,6 +60,8 @@ Capabilities 1:add:[]string 2:drop:[]string
 CephFSVolumeSource 1:monitors:[]string 2:path:string? 3:user:string? 4:secretFile:string? 5:secretRef:LocalObjectReference 6:readOnly:bool?
 CinderVolumeSource 1:volumeID:string 2:fsType:string? 3:readOnly:bool? 4:secretRef:LocalObjectReference
 ClientIPConfig 1:timeoutSeconds:int32
+ClusterRole 1:metadata:ObjectMeta 2:rules:[]PolicyRule 3:aggregationRule:AggregationRule
+ClusterRoleBinding 1:metadata:ObjectMeta 2:subjects:[]Subject 3:roleRef:RoleRef
 ClusterTrustBundleProjection 1:name:string 2:signerName:string 3:labelSelector:LabelSelector 5:optional:bool 4:path:string
 Condition 1:type:string 2:status:string 3:observedGeneration:int64? 4:lastTransitionTime:Time 5:reason:string 6:message:string
 ConfigMap 1:metadata:ObjectMeta 4:immutable:bool 2:data:map<string,string> 3:binaryData:map<string,bytes>
@@ -77,6 +94,11 @@ DownwardAPIProjection 1:items:[]DownwardAPIVolumeFile
 DownwardAPIVolumeFile 1:path:string 2:fieldRef:ObjectFieldSelector 3:resourceFieldRef:ResourceFieldSelector 4:mode:int32
 DownwardAPIVolumeSource 1:items:[]DownwardAPIVolumeFile 2:defaultMode:int32
 EmptyDirVolumeSource 1:medium:string? 2:sizeLimit:Quantity
+Endpoint 1:addresses:[]string 2:conditions:EndpointConditions 3:hostname:string 4:targetRef:ObjectReference 5:deprecatedTopology:map<string,string> 6:nodeName:string 7:zone:string 8:hints:EndpointHints
+EndpointConditions 1:ready:bool 2:serving:bool 3:terminating:bool
+EndpointHints 1:forZones:[]ForZone 2:forNodes:[]ForNode
+EndpointPort 1:name:string 2:protocol:string 3:port:int32 4:appProtocol:string
+EndpointSlice 1:metadata:ObjectMeta 4:addressType:string 2:endpoints:[]Endpoint 3:ports:[]EndpointPort
 EnvFromSource 1:prefix:string? 2:configMapRef:ConfigMapEnvSource 3:secretRef:SecretEnvSource
 EnvVar 1:name:string 2:value:string? 3:valueFrom:EnvVarSource
 EnvVarSource 1:fieldRef:ObjectFieldSelector 2:resourceFieldRef:ResourceFieldSelector 3:configMapKeyRef:ConfigMapKeySelector 4:secretKeyRef:SecretKeySelector 5:fileKeyRef:FileKeySelector
@@ -86,12 +108,16 @@ EphemeralVolumeSource 1:volumeClaimTemplate:PersistentVolumeClaimTemplate
 Event 1:metadata:ObjectMeta 2:involvedObject:ObjectReference 3:reason:string? 4:message:string? 5:source:EventSource 6:firstTimestamp:Time 7:lastTimestamp:Time 8:count:int32? 9:type:string? 10:eventTime:MicroTime 11:series:EventSeries 12:action:string? 13:related:ObjectReference 14:reportingComponent:string? 15:reportingInstance:string?
 EventSeries 1:count:int32? 2:lastObservedTime:MicroTime
 EventSource 1:component:string? 2:host:string?
+EventsV1Event 1:metadata:ObjectMeta 2:eventTime:MicroTime 3:series:EventsV1EventSeries 4:reportingController:string? 5:reportingInstance:string? 6:action:string? 7:reason:string? 8:regarding:ObjectReference 9:related:ObjectReference 10:note:string? 11:type:string? 12:deprecatedSource:EventSource 13:deprecatedFirstTimestamp:Time 14:deprecatedLastTimestamp:Time 15:deprecatedCount:int32?
+EventsV1EventSeries 1:count:int32 2:lastObservedTime:MicroTime
 ExecAction 1:command:[]string
 FCVolumeSource 1:targetWWNs:[]string 2:lun:int32 3:fsType:string? 4:readOnly:bool? 5:wwids:[]string
 FieldsV1 1:Raw:bytes
 FileKeySelector 1:volumeName:string 2:path:string 3:key:string 4:optional:bool
 FlexVolumeSource 1:driver:string 2:fsType:string? 3:secretRef:LocalObjectReference 4:readOnly:bool? 5:options:map<string,string>
 FlockerVolumeSource 1:datasetName:string? 2:datasetUUID:string?
+ForNode 1:name:string
+ForZone 1:name:string
 GCEPersistentDiskVolumeSource 1:pdName:string 2:fsType:string? 3:partition:int32? 4:readOnly:bool?
 GRPCAction 1:port:int32 2:service:string
 GitRepoVolumeSource 1:repository:string 2:revision:string? 3:directory:string?
@@ -162,6 +188,9 @@ PodCertificateProjection 1:signerName:string 2:keyType:string 3:maxExpirationSec
 PodCondition 1:type:string 7:observedGeneration:int64? 2:status:string 3:lastProbeTime:Time 4:lastTransitionTime:Time 5:reason:string? 6:message:string?
 PodDNSConfig 1:nameservers:[]string 2:searches:[]string 3:options:[]PodDNSConfigOption
 PodDNSConfigOption 1:name:string 2:value:string
+PodDisruptionBudget 1:metadata:ObjectMeta 2:spec:PodDisruptionBudgetSpec 3:status:PodDisruptionBudgetStatus
+PodDisruptionBudgetSpec 1:minAvailable:IntOrString 2:selector:LabelSelector 3:maxUnavailable:IntOrString 4:unhealthyPodEvictionPolicy:string
+PodDisruptionBudgetStatus 1:observedGeneration:int64? 2:disruptedPods:map<string,Time> 3:disruptionsAllowed:int32 4:currentHealthy:int32 5:desiredHealthy:int32 6:expectedPods:int32 7:conditions:[]Condition
 PodExtendedResourceClaimStatus 1:requestMappings:[]ContainerExtendedResourceRequest 2:resourceClaimName:string
 PodFailurePolicy 1:rules:[]PodFailurePolicyRule
 PodFailurePolicyOnExitCodesRequirement 1:containerName:string 2:operator:string 3:values:[]int32
@@ -177,10 +206,12 @@ PodSecurityContext 1:seLinuxOptions:SELinuxOptions 8:windowsOptions:WindowsSecur
 PodSpec 1:volumes:[]Volume 20:initContainers:[]Container 2:containers:[]Container 34:ephemeralContainers:[]EphemeralContainer 3:restartPolicy:string? 4:terminationGracePeriodSeconds:int64 5:activeDeadlineSeconds:int64 6:dnsPolicy:string? 7:nodeSelector:map<string,string> 8:serviceAccountName:string? 9:serviceAccount:string? 21:automountServiceAccountToken:bool 10:nodeName:string? 11:hostNetwork:bool? 12:hostPID:bool? 13:hostIPC:bool? 27:shareProcessNamespace:bool 14:securityContext:PodSecurityContext 15:imagePullSecrets:[]LocalObjectReference 16:hostname:string? 17:subdomain:string? 18:affinity:Affinity 19:schedulerName:string? 22:tolerations:[]Toleration 23:hostAliases:[]HostAlias 24:priorityClassName:string? 25:priority:int32 26:dnsConfig:PodDNSConfig 28:readinessGates:[]PodReadinessGate 29:runtimeClassName:string 30:enableServiceLinks:bool 31:preemptionPolicy:string 32:overhead:map<string,Quantity> 33:topologySpreadConstraints:[]TopologySpreadConstraint 35:setHostnameAsFQDN:bool 36:os:PodOS 37:hostUsers:bool 38:schedulingGates:[]PodSchedulingGate 39:resourceClaims:[]PodResourceClaim 40:resources:ResourceRequirements 41:hostnameOverride:string 42:workloadRef:WorkloadReference
 PodStatus 17:observedGeneration:int64? 1:phase:string? 2:conditions:[]PodCondition 3:message:string? 4:reason:string? 11:nominatedNodeName:string? 5:hostIP:string? 16:hostIPs:[]HostIP 6:podIP:string? 12:podIPs:[]PodIP 7:startTime:Time 10:initContainerStatuses:[]ContainerStatus 8:containerStatuses:[]ContainerStatus 9:qosClass:string? 13:ephemeralContainerStatuses:[]ContainerStatus 14:resize:string? 15:resourceClaimStatuses:[]PodResourceClaimStatus 18:extendedResourceClaimStatus:PodExtendedResourceClaimStatus 19:allocatedResources:map<string,Quantity> 20:resources:ResourceRequirements
 PodTemplateSpec 1:metadata:ObjectMeta 2:spec:PodSpec
+PolicyRule 1:verbs:[]string 2:apiGroups:[]string 3:resources:[]string 4:resourceNames:[]string 5:nonResourceURLs:[]string
 PortStatus 1:port:int32 2:protocol:string 3:error:string
 PortworxVolumeSource 1:volumeID:string 2:fsType:string 3:readOnly:bool?
 Preconditions 1:uid:string 2:resourceVersion:string
 PreferredSchedulingTerm 1:weight:int32 2:preference:NodeSelectorTerm
+PriorityClass 1:metadata:ObjectMeta 2:value:int32 3:globalDefault:bool? 4:description:string? 5:preemptionPolicy:string
 Probe 1:*:ProbeHandler 2:initialDelaySeconds:int32? 3:timeoutSeconds:int32? 4:periodSeconds:int32? 5:successThreshold:int32? 6:failureThreshold:int32? 7:terminationGracePeriodSeconds:int64
 ProbeHandler 1:exec:ExecAction 2:httpGet:HTTPGetAction 3:tcpSocket:TCPSocketAction 4:grpc:GRPCAction
 ProjectedVolumeSource 1:sources:[]VolumeProjection 2:defaultMode:int32
@@ -194,14 +225,22 @@ ReplicaSetStatus 1:replicas:int32 2:fullyLabeledReplicas:int32? 4:readyReplicas:
 ResourceClaim 1:name:string 2:request:string?
 ResourceFieldSelector 1:containerName:string? 2:resource:string 3:divisor:Quantity
 ResourceHealth 1:resourceID:string 2:health:string 6:message:string
+ResourceQuota 1:metadata:ObjectMeta 2:spec:ResourceQuotaSpec 3:status:ResourceQuotaStatus
+ResourceQuotaSpec 1:hard:map<string,Quantity> 2:scopes:[]string 3:scopeSelector:ScopeSelector
+ResourceQuotaStatus 1:hard:map<string,Quantity> 2:used:map<string,Quantity>
 ResourceRequirements 1:limits:map<string,Quantity> 2:requests:map<string,Quantity> 3:claims:[]ResourceClaim
 ResourceStatus 1:name:string 2:resources:[]ResourceHealth
+Role 1:metadata:ObjectMeta 2:rules:[]PolicyRule
+RoleBinding 1:metadata:ObjectMeta 2:subjects:[]Subject 3:roleRef:RoleRef
+RoleRef 1:apiGroup:string 2:kind:string 3:name:string
 RollingUpdateDeployment 1:maxUnavailable:IntOrString 2:maxSurge:IntOrString
 SELinuxOptions 1:user:string? 2:role:string? 3:type:string? 4:level:string?
 Scale 1:metadata:ObjectMeta 2:spec:ScaleSpec 3:status:ScaleStatus
 ScaleIOVolumeSource 1:gateway:string 2:system:string 3:secretRef:LocalObjectReference 4:sslEnabled:bool? 5:protectionDomain:string? 6:storagePool:string? 7:storageMode:string? 8:volumeName:string 9:fsType:string? 10:readOnly:bool?
 ScaleSpec 1:replicas:int32?
 ScaleStatus 1:replicas:int32 2:selector:string?
+ScopeSelector 1:matchExpressions:[]ScopedResourceSelectorRequirement
+ScopedResourceSelectorRequirement 1:scopeName:string 2:operator:string 3:values:[]string
 SeccompProfile 1:type:string 2:localhostProfile:string
 Secret 1:metadata:ObjectMeta 5:immutable:bool 2:data:map<string,bytes> 4:stringData:map<string,string> 3:type:string?
 SecretEnvSource 1:*:LocalObjectReference 2:optional:bool
@@ -222,6 +261,7 @@ Status 1:metadata:ListMeta 2:status:string? 3:message:string? 4:reason:string? 5
 StatusCause 1:reason:string? 2:message:string? 3:field:string?
 StatusDetails 1:name:string? 2:group:string? 3:kind:string? 6:uid:string? 4:causes:[]StatusCause 5:retryAfterSeconds:int32?
 StorageOSVolumeSource 1:volumeName:string 2:volumeNamespace:string? 3:fsType:string? 4:readOnly:bool? 5:secretRef:LocalObjectReference
+Subject 1:kind:string 2:apiGroup:string? 3:name:string 4:namespace:string?
 SuccessPolicy 1:rules:[]SuccessPolicyRule
 SuccessPolicyRule 1:succeededIndexes:string 2:succeededCount:int32
 Sysctl 1:name:string 2:value:string

@@ -61,6 +61,8 @@ public struct ResourceType: Sendable {
         ResourceType(Job.resource, categories: ["all"], hasStatusSubresource: true),
         ResourceType(CronJob.resource, shortNames: ["cj"], categories: ["all"], hasStatusSubresource: true),
         ResourceType(Lease.resource),
+        ResourceType(ResourceDescriptor(group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true),
+                     shortNames: ["pdb"], hasStatusSubresource: true),
         ResourceType(CustomResourceDefinition.resource, shortNames: ["crd", "crds"], hasStatusSubresource: true),
         ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", namespaced: true)),
         ResourceType(ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", namespaced: true)),

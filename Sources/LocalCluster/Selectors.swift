@@ -77,6 +77,9 @@ struct LabelSelectorQuery: Sendable {
 /// server does for every resource.
 struct FieldSelectorQuery: Sendable {
     var requirements: [(field: String, value: String, negate: Bool)] = []
+    /// Group and kind of the objects matched (each kind computes its selectable fields its own way).
+    var group = ""
+    var kind = ""
 
     /// Field labels each kind supports besides metadata.name and metadata.namespace (kube-apiserver's field label
     /// conversion functions); anything else is refused.
@@ -84,8 +87,8 @@ struct FieldSelectorQuery: Sendable {
         let involved = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"]
         switch (type.descriptor.group, type.descriptor.kind) {
         case ("", "Event"): return Set(involved.map { "involvedObject." + $0 } + ["reason", "reportingComponent", "source", "type"])
-        case ("events.k8s.io", "Event"): return Set(involved.map { "regarding." + $0 } + ["reason", "reportingController", "type"])
-        case ("", "Pod"): return ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
+        case ("events.k8s.io", "Event"): return Set(involved.map { "regarding." + $0 } + ["reason", "reportingController", "type", "source"])
+        case ("", "Pod"): return ["spec.nodeName", "spec.host", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
                                   "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"]
         case ("", "Secret"): return ["type"]
         case ("", "Namespace"): return ["status.phase"]
@@ -103,6 +106,10 @@ struct FieldSelectorQuery: Sendable {
     /// form names them (events.k8s.io `regarding.name` is `involvedObject.name`).
     init(_ text: String, type: ResourceType?) throws(APIFailure) {
         let allowed = type.map(Self.supported) ?? []
+        group = type?.descriptor.group ?? ""
+        kind = type?.descriptor.kind ?? ""
+        // Cluster-scoped kinds have no metadata.namespace field label.
+        let namespaced = type?.descriptor.namespaced ?? true
         for term in text.split(separator: ",") {
             let t = term.trimmingWhitespace()
             if t.isEmpty { continue }
@@ -111,7 +118,7 @@ struct FieldSelectorQuery: Sendable {
                 : String(t).replacing("==", with: "=").split(separator: "=", omittingEmptySubsequences: false)).map(String.init)
             guard parts.count == 2 else { throw .badRequest("invalid field selector \"\(t)\"") }
             var field = parts[0].trimmingASCIIWhitespace()
-            guard field == "metadata.name" || field == "metadata.namespace" || allowed.contains(field) else {
+            guard field == "metadata.name" || (field == "metadata.namespace" && namespaced) || allowed.contains(field) else {
                 throw .badRequest("field label not supported: \(field)")
             }
             if let type, EventConversion.isEventsView(type) { field = EventConversion.coreField(field) }
@@ -120,16 +127,33 @@ struct FieldSelectorQuery: Sendable {
     }
 
     func matches(_ object: JSONValue) -> Bool {
-        requirements.allSatisfy { r in
-            let value = object[path: r.field.split(separator: ".").map(String.init)]
-            let actual: String = switch value {
+        requirements.allSatisfy { r in (Self.selectable(r.field, object, group: group, kind: kind) == r.value) != r.negate }
+    }
+
+    /// A field label's value as kube-apiserver's `...ToSelectableFields` functions compute it (defaults included:
+    /// an absent count is "0", an absent Secret type "Opaque", ...).
+    static func selectable(_ field: String, _ o: JSONValue, group: String, kind: String) -> String {
+        func text(_ v: JSONValue?) -> String? {
+            switch v {
             case .string(let s)?: s
             case .int(let i)?: String(i)
             case .bool(let b)?: String(b)
-            case .array(let a)?: a.compactMap { $0["ip"]?.stringValue ?? $0.stringValue }.joined(separator: ",")
-            default: ""
+            default: nil
             }
-            return (actual == r.value) != r.negate
+        }
+        let path = field.split(separator: ".").map(String.init)
+        switch (group, kind, field) {
+        case ("batch", "Job", "status.successful"): return String(o[path: ["status", "succeeded"]]?.intValue ?? 0)
+        case ("apps", "ReplicaSet", "status.replicas"): return String(o[path: ["status", "replicas"]]?.intValue ?? 0)
+        case ("", "Secret", "type"): return o["type"]?.stringValue ?? "Opaque"
+        case ("", "Namespace", "status.phase"): return o[path: ["status", "phase"]]?.stringValue ?? "Active"
+        case ("", "Pod", "spec.hostNetwork"): return String(o[path: ["spec", "hostNetwork"]]?.boolValue ?? false)
+        case ("", "Pod", "spec.host"): return o[path: ["spec", "nodeName"]]?.stringValue ?? ""
+        case ("", "Pod", "status.podIPs"):
+            return (o[path: ["status", "podIPs"]]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue }.first ?? ""
+        case ("", "Node", "spec.unschedulable"): return String(o[path: ["spec", "unschedulable"]]?.boolValue ?? false)
+        case (_, "Event", "source"): return o[path: ["source", "component"]]?.stringValue ?? ""
+        default: return text(o[path: path]) ?? ""
         }
     }
 }

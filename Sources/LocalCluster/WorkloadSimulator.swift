@@ -29,7 +29,12 @@ final class WorkloadSimulator: Sendable {
 
     enum Work: Sendable {
         case deployment(namespace: String, name: String)
-        case deploymentReady(namespace: String, name: String, generation: Int64)
+        /// The delayed end of a rollout, for that Deployment (uid) at that generation only.
+        case deploymentReady(namespace: String, name: String, uid: String, generation: Int64)
+        /// The ReplicaSet controller: Pods made or removed to match spec.replicas (a deleted Pod is replaced).
+        case replicaSet(namespace: String, name: String)
+        /// The delayed readiness of a ReplicaSet's Pods made by ``replicaSet``.
+        case podsReady(namespace: String, name: String, uid: String)
         case endpoints(namespace: String)
     }
     private let inbox: AsyncStream<Work>.Continuation
@@ -62,7 +67,15 @@ final class WorkloadSimulator: Sendable {
             }
         case Self.jobKey where eventType == "ADDED":
             jobCreated(object)
+        case Self.replicaSetKey where eventType != "DELETED":
+            if object[path: ["status", "observedGeneration"]]?.intValue != object[path: ["metadata", "generation"]]?.intValue {
+                inbox.yield(.replicaSet(namespace: ns, name: Self.name(object)))
+            }
         case Self.podKey, Self.serviceKey:
+            if typeKey == Self.podKey, eventType == "DELETED",
+               let owner = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).first(where: { $0["kind"]?.stringValue == "ReplicaSet" }) {
+                inbox.yield(.replicaSet(namespace: ns, name: owner["name"]?.stringValue ?? ""))
+            }
             if dirtyNamespaces.withLock({ $0.insert(ns).inserted }) { inbox.yield(.endpoints(namespace: ns)) }
         default:
             break
@@ -72,7 +85,9 @@ final class WorkloadSimulator: Sendable {
     func process(_ work: Work) async {
         switch work {
         case .deployment(let ns, let name): await rollOut(ns, name)
-        case .deploymentReady(let ns, let name, let generation): await finishRollout(ns, name, generation: generation)
+        case .deploymentReady(let ns, let name, let uid, let generation): await finishRollout(ns, name, uid: uid, generation: generation)
+        case .replicaSet(let ns, let name): await syncReplicaSet(ns, name)
+        case .podsReady(let ns, let name, let uid): await replicaSetPodsReady(ns, name, uid: uid)
         case .endpoints(let ns):
             _ = dirtyNamespaces.withLock { $0.remove(ns) }
             await syncEndpointSlices(ns)
@@ -139,6 +154,14 @@ final class WorkloadSimulator: Sendable {
         // The ReplicaSet of this template.
         var replicaSets = Self.owned(await list(Self.replicaSetKey, ns), by: d)
         var rs = replicaSets.first { Self.name($0) == rsName }
+        if rs == nil, var orphan = try? await state.get(rsType, namespace: ns, name: rsName),
+           !(orphan[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains(where: { $0["controller"]?.boolValue == true }) {
+            // Left behind by a Deployment deleted with --cascade=orphan: adopted, as the Deployment controller does.
+            orphan[path: ["metadata", "ownerReferences"]] = .array((orphan[path: ["metadata", "ownerReferences"]]?.arrayValue ?? [])
+                                                                    + [Self.ownerReference(d, apiVersion: "apps/v1", kind: "Deployment")])
+            orphan[path: ["metadata", "resourceVersion"]] = nil
+            rs = try? await state.update(rsType, namespace: ns, name: rsName, body: orphan, subresource: nil)
+        }
         if rs == nil {
             let body: JSONValue = ["apiVersion": "apps/v1", "kind": "ReplicaSet",
                                    "metadata": ["name": .string(rsName), "namespace": .string(ns),
@@ -183,17 +206,21 @@ final class WorkloadSimulator: Sendable {
                                                         "readyReplicas": .int(Int64(current.filter(Self.isReady).count)),
                                                         "availableReplicas": .int(Int64(current.filter(Self.isReady).count)),
                                                         "observedGeneration": rs[path: ["metadata", "generation"]] ?? 1], generation: nil)
-        let delay = options.deploymentReadyDelay
+        after(options.deploymentReadyDelay, .deploymentReady(namespace: ns, name: name, uid: Self.uid(d), generation: generation))
+    }
+
+    /// Queues `work` after `delay`.
+    func after(_ delay: Duration, _ work: Work) {
         Task {
             try? await Task.sleep(for: delay)
-            self.inbox.yield(.deploymentReady(namespace: ns, name: name, generation: generation))
+            self.inbox.yield(work)
         }
     }
 
-    func finishRollout(_ ns: String, _ name: String, generation: Int64) async {
+    func finishRollout(_ ns: String, _ name: String, uid: String, generation: Int64) async {
         guard let dType = await type(Self.deploymentKey), let rsType = await type(Self.replicaSetKey), let podType = await type(Self.podKey),
-              let d = try? await state.get(dType, namespace: ns, name: name),
-              d[path: ["metadata", "generation"]]?.intValue == generation else { return }  // a newer rollout took over
+              let d = try? await state.get(dType, namespace: ns, name: name), Self.uid(d) == uid,
+              d[path: ["metadata", "generation"]]?.intValue == generation else { return }  // a newer rollout, or a new Deployment, took over
         let desired = d[path: ["spec", "replicas"]]?.intValue ?? 1
         let hash = Self.podTemplateHash(d[path: ["spec", "template"]] ?? .emptyObject)
         let rsName = "\(name)-\(hash)"
@@ -204,16 +231,18 @@ final class WorkloadSimulator: Sendable {
             await setStatus(Self.podKey, ns, Self.name(pod), readyPodStatus(pod), generation: nil)
         }
         for old in replicaSets where Self.name(old) != rsName {
-            for pod in Self.owned(await list(Self.podKey, ns), by: old) {
-                _ = try? await state.delete(podType, namespace: ns, name: Self.name(pod), propagation: nil, preconditions: nil)
-            }
+            // Scaled to zero first, so its Pods going is what its controller wants (nothing replaces them).
+            var generation = old[path: ["metadata", "generation"]] ?? 1
             if old[path: ["spec", "replicas"]]?.intValue != 0 {
                 var scaled = old
                 scaled[path: ["spec", "replicas"]] = 0
                 scaled[path: ["metadata", "resourceVersion"]] = nil
-                _ = try? await state.update(rsType, namespace: ns, name: Self.name(old), body: scaled, subresource: nil)
+                generation = (try? await state.update(rsType, namespace: ns, name: Self.name(old), body: scaled, subresource: nil))?[path: ["metadata", "generation"]] ?? generation
             }
-            await setStatus(Self.replicaSetKey, ns, Self.name(old), ["replicas": 0, "observedGeneration": old[path: ["metadata", "generation"]] ?? 1], generation: nil)
+            await setStatus(Self.replicaSetKey, ns, Self.name(old), ["replicas": 0, "observedGeneration": generation], generation: nil)
+            for pod in Self.owned(await list(Self.podKey, ns), by: old) {
+                _ = try? await state.delete(podType, namespace: ns, name: Self.name(pod), propagation: nil, preconditions: nil)
+            }
         }
         let ready = Int64(Self.owned(await list(Self.podKey, ns), by: rs).filter(Self.isReady).count)
         await setStatus(Self.replicaSetKey, ns, rsName, ["replicas": .int(ready), "fullyLabeledReplicas": .int(ready), "readyReplicas": .int(ready),
@@ -284,6 +313,85 @@ final class WorkloadSimulator: Sendable {
             return c
         })
         return status
+    }
+
+    // MARK: ReplicaSets
+
+    /// Makes or removes Pods until a ReplicaSet has spec.replicas of them (a deleted Pod is replaced, `kubectl scale
+    /// rs` works), then marks the new ones ready after the delay.
+    func syncReplicaSet(_ ns: String, _ name: String) async {
+        guard let rsType = await type(Self.replicaSetKey), let podType = await type(Self.podKey),
+              let rs = try? await state.get(rsType, namespace: ns, name: name), rs[path: ["metadata", "deletionTimestamp"]] == nil else { return }
+        let desired = Int(rs[path: ["spec", "replicas"]]?.intValue ?? 1)
+        var pods = Self.owned(await list(Self.podKey, ns), by: rs).sorted { Self.name($0) < Self.name($1) }
+        while pods.count > desired, let extra = pods.popLast() {
+            _ = try? await state.delete(podType, namespace: ns, name: Self.name(extra), propagation: nil, preconditions: nil)
+        }
+        var made = false
+        for _ in pods.count..<max(pods.count, desired) {
+            if let pod = await createPod(podType, ns, rs: rs, template: rs[path: ["spec", "template"]] ?? .emptyObject) {
+                pods.append(pod)
+                made = true
+            }
+        }
+        await writeReplicaSetStatus(rs, pods)
+        await recountOwner(of: rs)
+        if made { after(options.deploymentReadyDelay, .podsReady(namespace: ns, name: name, uid: Self.uid(rs))) }
+    }
+
+    func replicaSetPodsReady(_ ns: String, _ name: String, uid: String) async {
+        guard let rsType = await type(Self.replicaSetKey), let rs = try? await state.get(rsType, namespace: ns, name: name), Self.uid(rs) == uid else { return }
+        for pod in Self.owned(await list(Self.podKey, ns), by: rs) where !Self.isReady(pod) {
+            await setStatus(Self.podKey, ns, Self.name(pod), readyPodStatus(pod), generation: nil)
+        }
+        await writeReplicaSetStatus(rs, Self.owned(await list(Self.podKey, ns), by: rs))
+        await recountOwner(of: rs)
+    }
+
+    func writeReplicaSetStatus(_ rs: JSONValue, _ pods: [JSONValue]) async {
+        let ready = Int64(pods.filter(Self.isReady).count)
+        await setStatus(Self.replicaSetKey, rs[path: ["metadata", "namespace"]]?.stringValue, Self.name(rs),
+                        ["replicas": .int(Int64(pods.count)), "fullyLabeledReplicas": .int(Int64(pods.count)), "readyReplicas": .int(ready),
+                         "availableReplicas": .int(ready), "observedGeneration": rs[path: ["metadata", "generation"]] ?? 1], generation: nil)
+    }
+
+    /// The owning Deployment's counts after its Pods changed outside a rollout (a Pod deleted and replaced).
+    func recountOwner(of rs: JSONValue) async {
+        let ns = rs[path: ["metadata", "namespace"]]?.stringValue ?? "default"
+        guard let owner = (rs[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).first(where: { $0["kind"]?.stringValue == "Deployment" }),
+              let dType = await type(Self.deploymentKey),
+              let d = try? await state.get(dType, namespace: ns, name: owner["name"]?.stringValue ?? ""), Self.uid(d) == owner["uid"]?.stringValue,
+              var status = d["status"], status["observedGeneration"]?.intValue == d[path: ["metadata", "generation"]]?.intValue,
+              status["updatedReplicas"]?.intValue == d[path: ["spec", "replicas"]]?.intValue else { return }  // mid-rollout: the rollout counts
+        // Every ReplicaSet of the Deployment counts (the old ones are at zero once a rollout is over).
+        let allPods = await list(Self.podKey, ns)
+        let pods = Self.owned(await list(Self.replicaSetKey, ns), by: d).flatMap { Self.owned(allPods, by: $0) }
+        let ready = Int64(pods.filter(Self.isReady).count)
+        let desired = d[path: ["spec", "replicas"]]?.intValue ?? 1
+        status["replicas"] = .int(Int64(pods.count))
+        status["readyReplicas"] = .int(ready)
+        status["availableReplicas"] = .int(ready)
+        status["unavailableReplicas"] = ready < desired ? .int(desired - ready) : nil
+        await setStatus(Self.deploymentKey, ns, Self.name(d), status, generation: d[path: ["metadata", "generation"]]?.intValue)
+    }
+
+    /// After a restart from saved state: rollouts and replacements that were waiting for their delay finish, and Pod
+    /// addresses continue after the highest one in use.
+    func resume() async {
+        guard let dType = await type(Self.deploymentKey), let rsType = await type(Self.replicaSetKey), let podType = await type(Self.podKey) else { return }
+        let pods = ((try? await state.list(podType, namespace: nil, labels: nil, fields: nil, limit: nil, continueToken: nil))?["items"]?.arrayValue) ?? []
+        let highest = pods.compactMap { $0[path: ["status", "podIP"]]?.stringValue }.compactMap { ip -> Int? in
+            let parts = ip.split(separator: ".").compactMap { Int($0) }
+            return parts.count == 4 && parts[0] == 10 && parts[1] == 244 ? parts[2] * 250 + parts[3] - 2 : nil
+        }.max()
+        if let highest { nextIP.withLock { $0 = max($0, highest + 1) } }
+        for d in ((try? await state.list(dType, namespace: nil, labels: nil, fields: nil, limit: nil, continueToken: nil))?["items"]?.arrayValue) ?? [] {
+            let ns = d[path: ["metadata", "namespace"]]?.stringValue ?? "default"
+            inbox.yield(.deploymentReady(namespace: ns, name: Self.name(d), uid: Self.uid(d), generation: d[path: ["metadata", "generation"]]?.intValue ?? 1))
+        }
+        for rs in ((try? await state.list(rsType, namespace: nil, labels: nil, fields: nil, limit: nil, continueToken: nil))?["items"]?.arrayValue) ?? [] {
+            inbox.yield(.podsReady(namespace: rs[path: ["metadata", "namespace"]]?.stringValue ?? "default", name: Self.name(rs), uid: Self.uid(rs)))
+        }
     }
 
     // MARK: EndpointSlices

@@ -320,7 +320,8 @@ struct Dev: AsyncParsableCommand {
         var options = LocalCluster.Options()
         options.port = port
         options.dataDirectory = dataDir
-        options.kubeconfigPath = kubeconfig
+        // Absolute, so the kubeconfig path printed works from any directory.
+        options.kubeconfigPath = kubeconfig.hasPrefix("/") ? kubeconfig : Paths.join(FileManager.default.currentDirectoryPath, kubeconfig)
         options.localJobExecutables = ["salespot-operator": CommandLine.arguments[0]]
         let cluster = try await LocalCluster.start(options, logger: logger)
         for (name, yaml) in crdManifests {

@@ -23,6 +23,12 @@ import KubeCore
         #expect("bad%2".percentDecoded == nil && "bad%zz".percentDecoded == nil)
     }
 
+    @Test func serverWarningsAreUnquoted() {
+        #expect(KubeClient.warningText(#"299 - "unknown field \"spec.replica\"""#) == #"unknown field "spec.replica""#)
+        #expect(KubeClient.warningText(#"299 - "policy/v1beta1 PodSecurityPolicy is deprecated""#) == "policy/v1beta1 PodSecurityPolicy is deprecated")
+        #expect(KubeClient.warningText("not quoted") == "not quoted")
+    }
+
     @Test func pathArithmetic() {
         #expect(Paths.join("/home/u", ".kube/config") == "/home/u/.kube/config")
         #expect(Paths.join("/home/u/", "x") == "/home/u/x")

@@ -175,10 +175,17 @@ import TestSupport
         for args in [["create", "configmap", "demo", "--from-literal=a=b", "--from-literal=c=d"],
                      ["create", "secret", "generic", "creds", "--from-literal=password=s3cret"],
                      ["create", "namespace", "team-a"],
-                     ["create", "deployment", "web", "--image=registry.salespot.by/web:1", "--replicas=2", "--port=8080"]] {
+                     ["create", "deployment", "web", "--image=registry.salespot.by/web:1", "--replicas=2", "--port=8080"],
+                     ["create", "role", "reader", "--verb=get,list", "--resource=pods,configmaps"],
+                     ["create", "rolebinding", "reader", "--role=reader", "--serviceaccount=default:operator"],
+                     ["create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"]] {
             let r = try await cluster.kubectl(args)
             #expect(r.status == 0, "kubectl \(args.joined(separator: " ")): \(r.err)")
         }
+        let role = try JSONParser.parse(try await cluster.kubectl("get", "role", "reader", "-o", "json").out)
+        #expect(role["rules"]?[0]?["verbs"] == ["get", "list"])
+        let binding = try JSONParser.parse(try await cluster.kubectl("get", "rolebinding", "reader", "-o", "json").out)
+        #expect(binding[path: ["roleRef", "name"]] == "reader" && binding["subjects"]?[0]?["kind"] == "ServiceAccount")
         let cm = try await Api<ConfigMap>(client, namespace: "default").get("demo")
         #expect(cm.data == ["a": "b", "c": "d"])
         let secret = try await Api<Secret>(client, namespace: "default").get("creds")
@@ -199,5 +206,16 @@ import TestSupport
         #expect(try await Api<Deployment>(client, namespace: "default").get("web").spec?.replicas == 3)
         let scale = try JSONParser.parse(try await cluster.kubectl("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale").out)
         #expect(scale["kind"] == "Scale" && scale[path: ["spec", "replicas"]] == 3 && scale[path: ["status", "selector"]] == "app=web")
+        // To zero with a precondition: a PUT whose replicas is omitted (omitempty) means 0.
+        let zero = try await cluster.kubectl("scale", "deployment", "web", "--replicas=0", "--current-replicas=3")
+        #expect(zero.status == 0, "\(zero.err)")
+        #expect(try await Api<Deployment>(client, namespace: "default").get("web").spec?.replicas == 0)
+        // Field selectors with kube's defaults: a namespace created here is Active, a Secret without a type is Opaque.
+        let active = try await cluster.kubectl("get", "ns", "--field-selector", "status.phase=Active", "-o", "name")
+        #expect(active.out.contains("namespace/team-a"), "\(active.out) \(active.err)")
+        let opaque = try await cluster.kubectl("get", "secrets", "--field-selector", "type=Opaque", "-o", "name")
+        #expect(opaque.out.contains("secret/creds"), "\(opaque.out) \(opaque.err)")
+        let refused = try await cluster.kubectl("get", "ns", "--field-selector", "metadata.namespace=x")
+        #expect(refused.status != 0 && refused.err.contains("field label not supported"), "\(refused.err)")
     }
 }

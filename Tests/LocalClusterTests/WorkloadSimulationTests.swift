@@ -80,4 +80,45 @@ import TestSupport
         let rsTable = try await cluster.kubectl("get", "rs")
         #expect(rsTable.out.contains("web-\(newHash) ") && rsTable.out.split(separator: "\n").first?.contains("DESIRED") == true, "\(rsTable.out)")
     }
+
+    @Test func aDeletedPodIsReplacedAndAnOrphanedReplicaSetIsAdopted() async throws {
+        let cluster = try await startCluster { $0.deploymentReadyDelay = .milliseconds(200) }
+        defer { Task { await cluster.stop() } }
+        let client = cluster.client()
+        let manifest = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: cache}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: cache}}
+              template:
+                metadata: {labels: {app: cache}}
+                spec: {containers: [{name: redis, image: "redis:7"}]}
+            """
+        #expect(try await cluster.kubectl("apply", "-f", "-", stdin: manifest).status == 0)
+        #expect(try await cluster.eventuallyReady("cache"))
+        let pods = Api<Pod>(client, namespace: "default")
+        let victim = try #require(try await pods.list(ListOptions(labelSelector: "app=cache")).items.first?.metadata.name)
+        #expect(try await cluster.kubectl("delete", "pod", victim).status == 0)
+        // The ReplicaSet makes a new Pod; it becomes ready and the Deployment counts it.
+        var replaced = false
+        for _ in 0..<100 where !replaced {
+            let now: [Pod] = try await pods.list(ListOptions(labelSelector: "app=cache")).items
+            let names = now.compactMap(\.metadata.name)
+            let ready = try await list(client, ResourceDescriptor(group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true), "app=cache")
+                .filter { pod in (pod[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" } }
+            replaced = now.count == 2 && !names.contains(victim) && ready.count == 2
+            if !replaced { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(replaced, "the deleted Pod was not replaced by a ready one")
+        #expect(try await Api<Deployment>(client, namespace: "default").get("cache").status?.readyReplicas == 2)
+        // Deleted with --cascade=orphan, then applied again: the left ReplicaSet is adopted, the Deployment rolls out.
+        #expect(try await cluster.kubectl("delete", "deployment", "cache", "--cascade=orphan").status == 0)
+        #expect(try await cluster.kubectl("apply", "-f", "-", stdin: manifest).status == 0)
+        #expect(try await cluster.eventuallyReady("cache"))
+        let owners = try await list(client, Self.replicaSets).compactMap { $0[path: ["metadata", "ownerReferences"]]?[0]?["uid"]?.stringValue }
+        let uid = try await Api<Deployment>(client, namespace: "default").get("cache").metadata.uid
+        #expect(owners == [uid], "\(owners)")
+    }
 }
