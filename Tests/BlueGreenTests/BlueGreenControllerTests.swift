@@ -68,6 +68,38 @@ struct Harness {
         try await Api<Service>(client, namespace: "default").get(service).spec?.selector?["salespot.by/color"]
     }
 
+    /// An Ingress sending salespot.by/ to a Service.
+    func ingress(_ name: String, to service: String) async throws {
+        let backend = IngressBackend(service: IngressServiceBackend(name: service, port: ServiceBackendPort(number: 80)))
+        _ = try await Api<Ingress>(client, namespace: "default").create(Ingress(metadata: ObjectMeta(name: name), spec: IngressSpec(
+            rules: [IngressRule(host: "salespot.by", http: HTTPIngressRuleValue(paths: [HTTPIngressPath(path: "/", backend: backend)]))])))
+    }
+
+    /// The Service an Ingress's first path sends to.
+    func ingressTarget(_ name: String) async throws -> String? {
+        try await Api<Ingress>(client, namespace: "default").get(name).spec?.rules?.first?.http?.paths.first?.backend.service?.name
+    }
+
+    enum LossStep: Sendable { case before, switched, lost }
+
+    /// Makes the controller's first write (PUT) to a path containing `lost` after its first PATCH to a path
+    /// containing `trigger` fail before it reaches the API server, as a crash or a cut connection would lose it.
+    func loseFirstWrite(after trigger: String, of lost: String) -> Locked<LossStep> {
+        let step = Locked(LossStep.before)
+        faults.set { request in
+            var fault: FaultTransport.Fault?
+            step.mutate { s in
+                if s == .before, request.method == "PATCH", request.url.contains(trigger) { s = .switched }
+                else if s == .switched, request.method == "PUT", request.url.contains(lost) {
+                    s = .lost
+                    fault = .fail
+                }
+            }
+            return fault
+        }
+        return step
+    }
+
     /// Ready endpoints in the EndpointSlices of a Service.
     func readyEndpoints(_ service: String) async throws -> Int {
         let slices = ResourceDescriptor(group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", namespaced: true)
@@ -189,14 +221,10 @@ struct Harness {
         let h = try await Harness.start()
         defer { h.stop() }
         try await h.service("site", app: "site")
-        let backend = IngressBackend(service: IngressServiceBackend(name: "site", port: ServiceBackendPort(number: 80)))
-        _ = try await Api<Ingress>(h.client, namespace: "default").create(Ingress(metadata: ObjectMeta(name: "site"), spec: IngressSpec(
-            rules: [IngressRule(host: "salespot.by", http: HTTPIngressRuleValue(paths: [HTTPIngressPath(path: "/", backend: backend)]))])))
+        try await h.ingress("site", to: "site")
         try await h.bgd("site", image: "site:1", service: "site")
         _ = try await h.api.patch("site", .merge(["spec": ["ingress": ["name": "site"]]]))
-        func ingressTarget() async throws -> String? {
-            try await Api<Ingress>(h.client, namespace: "default").get("site").spec?.rules?.first?.http?.paths.first?.backend.service?.name
-        }
+        func ingressTarget() async throws -> String? { try await h.ingressTarget("site") }
         #expect(try await h.eventually { try await ingressTarget() == "site-blue" })
         try await h.setImage("site", "site:2")
         #expect(try await h.eventually { try await ingressTarget() == "site-green" })

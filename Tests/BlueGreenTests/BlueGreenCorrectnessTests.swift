@@ -98,19 +98,7 @@ import TestSupport
         #expect(try await h.eventually { try await h.api.get("cart").status?.phase == "Healthy" })
         // The first status write after the Service switch never reaches the API server (as a crash or a cut
         // connection would lose it).
-        enum Step: Sendable { case before, switched, lost }
-        let step = Locked(Step.before)
-        h.faults.set { request in
-            var fault: FaultTransport.Fault?
-            step.mutate { s in
-                if s == .before, request.method == "PATCH", request.url.contains("/services/cart") { s = .switched }
-                else if s == .switched, request.method == "PUT", request.url.contains("/bluegreendeployments/cart/status") {
-                    s = .lost
-                    fault = .fail
-                }
-            }
-            return fault
-        }
+        let step = h.loseFirstWrite(after: "/services/cart", of: "/bluegreendeployments/cart/status")
         try await h.setImage("cart", "cart:2")
         #expect(try await h.eventually { try await h.selectedColor("cart") == "green" })
         #expect(try await h.eventually { step.value == .lost })
@@ -152,30 +140,14 @@ import TestSupport
         let h = try await Harness.start()
         defer { h.stop() }
         try await h.service("site", app: "site")
-        let backend = IngressBackend(service: IngressServiceBackend(name: "site", port: ServiceBackendPort(number: 80)))
-        _ = try await Api<Ingress>(h.client, namespace: "default").create(Ingress(metadata: ObjectMeta(name: "site"), spec: IngressSpec(
-            rules: [IngressRule(host: "salespot.by", http: HTTPIngressRuleValue(paths: [HTTPIngressPath(path: "/", backend: backend)]))])))
+        try await h.ingress("site", to: "site")
         try await h.bgd("site", image: "site:1", service: "site", delay: 1)
         _ = try await h.api.patch("site", .merge(["spec": ["ingress": ["name": "site"]]]))
-        func ingressTarget() async throws -> String? {
-            try await Api<Ingress>(h.client, namespace: "default").get("site").spec?.rules?.first?.http?.paths.first?.backend.service?.name
-        }
+        func ingressTarget() async throws -> String? { try await h.ingressTarget("site") }
         #expect(try await h.eventually { try await ingressTarget() == "site-blue" })
         #expect(try await h.eventually { try await h.api.get("site").status?.phase == "Healthy" })
         // The Ingress write after the next Service switch is lost.
-        enum Step: Sendable { case before, switched, lost }
-        let step = Locked(Step.before)
-        h.faults.set { request in
-            var fault: FaultTransport.Fault?
-            step.mutate { s in
-                if s == .before, request.method == "PATCH", request.url.contains("/services/site") { s = .switched }
-                else if s == .switched, request.method == "PUT", request.url.contains("/ingresses/site") {
-                    s = .lost
-                    fault = .fail
-                }
-            }
-            return fault
-        }
+        let step = h.loseFirstWrite(after: "/services/site", of: "/ingresses/site")
         try await h.setImage("site", "site:2")
         #expect(try await h.eventually { step.value == .lost })
         // Whenever blue is scaled down, the Ingress no longer sends traffic to it.

@@ -101,7 +101,7 @@ import TestSupport
         let client = KubeClient(configuration: cluster.clientConfiguration())
         let maps = Api<ConfigMap>(client)
         let leases = Api<Lease>(client, namespace: "default")
-        let timings = ["--leader-election-lease-duration", "2s", "--leader-election-renew-deadline", "1500ms",
+        let timings = ["--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "3s",
                        "--leader-election-retry-period", "300ms"]
         func holder() async throws -> String { try await leases.getIfExists("salespot-operator")?.spec?.holderIdentity ?? "" }
         func waitForHolder(_ p: Process, _ timeout: Duration = .seconds(10)) async throws -> Bool {
@@ -186,7 +186,11 @@ import TestSupport
             }
             return String(decoding: data, as: UTF8.self)
         }.value
-        let port = try #require(line.split(separator: ":").last.flatMap { Int($0.split(separator: "/").first ?? "") }, "no port in '\(line)'")
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.split(separator: "/").first ?? "") }) else {
+            stopProcess(p)  // not left running when the test cannot use it
+            Issue.record("no metrics port in the operator's first line '\(line)'")
+            throw CancellationError()
+        }
         return (p, port)
     }
 }

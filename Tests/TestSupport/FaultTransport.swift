@@ -5,7 +5,7 @@ import Synchronization
 /// The real libcurl transport, with faults switched on by a test: a request a rule picks stalls (until its caller
 /// cancels it) or fails before it is sent, as a cut connection would (so the server never sees it).
 public final class FaultTransport: HTTPTransport {
-    /// `stall`: until the caller cancels; `hang`: 5 s whatever the caller does (as an exec credential plugin that
+    /// `stall`: until the caller cancels; `hang`: 10 s whatever the caller does (as an exec credential plugin that
     /// hangs would), then fails; `fail`: at once, as a cut connection.
     public enum Fault: Sendable { case stall, hang, fail }
     /// Requests whose method matches (any, when nil) and whose URL contains every string.
@@ -45,7 +45,7 @@ public final class FaultTransport: HTTPTransport {
         case .stall?:
             try await Task.sleep(for: .seconds(3600))  // until the caller gives up and cancels
         case .hang?:
-            await Task.detached { try? await Task.sleep(for: .seconds(5)) }.value
+            await Task.detached { try? await Task.sleep(for: .seconds(10)) }.value
             throw KubeError.transport(TransportError(kind: .connectionReset, message: "hung up by the test"))
         case .fail?:
             throw KubeError.transport(TransportError(kind: .connectionReset, message: "connection cut by the test"))
