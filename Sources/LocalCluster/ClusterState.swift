@@ -172,6 +172,12 @@ actor ClusterState {
                 "metadata": meta, "items": .array(items)]
     }
 
+    /// Every stored object of a type in a namespace, in no order (no list envelope, no sorting: for the simulator).
+    func objects(_ type: ResourceType, namespace: String) -> [JSONValue] {
+        let prefix = namespace + "/"
+        return (objects[type.storeKey] ?? [:]).compactMap { $0.key.hasPrefix(prefix) ? $0.value : nil }
+    }
+
     static func labels(_ o: JSONValue) -> [String: String] {
         var out: [String: String] = [:]
         for (k, v) in o[path: ["metadata", "labels"]]?.objectValue ?? JSONObject() { if let s = v.stringValue { out[k] = s } }

@@ -38,8 +38,15 @@ final class WorkloadSimulator: Sendable {
         case endpoints(namespace: String)
     }
     private let inbox: AsyncStream<Work>.Continuation
-    /// Namespaces whose EndpointSlices are due to be recomputed (coalesced: one pass however many changes).
-    private let dirtyNamespaces = Mutex(Set<String>())
+    /// What changed since the EndpointSlices of a namespace were last computed: the Services to redo, and the
+    /// Pods that changed (their labels say which Services select them; their names, which slices list them).
+    struct Dirty: Sendable {
+        var services: Set<String> = []
+        var podLabels: [[String: String]] = []
+        var pods: Set<String> = []
+    }
+    /// Namespaces whose EndpointSlices are due (coalesced: one pass however many changes).
+    private let dirty = Mutex([String: Dirty]())
     private let nextIP = Mutex(2)
 
     init(state: ClusterState, options: LocalCluster.Options) {
@@ -76,7 +83,20 @@ final class WorkloadSimulator: Sendable {
                let owner = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).first(where: { $0["kind"]?.stringValue == "ReplicaSet" }) {
                 inbox.yield(.replicaSet(namespace: ns, name: owner["name"]?.stringValue ?? ""))
             }
-            if dirtyNamespaces.withLock({ $0.insert(ns).inserted }) { inbox.yield(.endpoints(namespace: ns)) }
+            let isPod = typeKey == Self.podKey
+            let labels = ClusterState.labels(object)
+            let name = Self.name(object)
+            let first = dirty.withLock { d -> Bool in
+                let first = d[ns] == nil
+                if isPod {
+                    d[ns, default: Dirty()].podLabels.append(labels)
+                    d[ns, default: Dirty()].pods.insert(name)
+                } else {
+                    d[ns, default: Dirty()].services.insert(name)
+                }
+                return first
+            }
+            if first { inbox.yield(.endpoints(namespace: ns)) }
         default:
             break
         }
@@ -89,8 +109,7 @@ final class WorkloadSimulator: Sendable {
         case .replicaSet(let ns, let name): await syncReplicaSet(ns, name)
         case .podsReady(let ns, let name, let uid): await replicaSetPodsReady(ns, name, uid: uid)
         case .endpoints(let ns):
-            _ = dirtyNamespaces.withLock { $0.remove(ns) }
-            await syncEndpointSlices(ns)
+            if let changed = dirty.withLock({ $0.removeValue(forKey: ns) }) { await syncEndpointSlices(ns, changed) }
         }
     }
 
@@ -99,8 +118,8 @@ final class WorkloadSimulator: Sendable {
     func type(_ key: String) async -> ResourceType? { await state.allTypes().first { $0.storeKey == key } }
 
     func list(_ key: String, _ ns: String) async -> [JSONValue] {
-        guard let t = await type(key), let l = try? await state.list(t, namespace: ns, labels: nil, fields: nil, limit: nil, continueToken: nil) else { return [] }
-        return l["items"]?.arrayValue ?? []
+        guard let t = await type(key) else { return [] }
+        return await state.objects(t, namespace: ns)
     }
 
     static func uid(_ o: JSONValue) -> String { o[path: ["metadata", "uid"]]?.stringValue ?? "" }
@@ -398,13 +417,22 @@ final class WorkloadSimulator: Sendable {
 
     /// One EndpointSlice per Service with a selector, listing every Pod it selects (the endpointslice controller's
     /// view: addresses, ready/serving/terminating, target Pod, node; ports resolved from targetPort).
-    func syncEndpointSlices(_ ns: String) async {
+    func syncEndpointSlices(_ ns: String, _ changed: Dirty) async {
         guard let sliceType = await type(Self.sliceKey) else { return }
         let pods = await list(Self.podKey, ns)
         let slices = await list(Self.sliceKey, ns)
         for svc in await list(Self.serviceKey, ns) {
             guard let selector = svc[path: ["spec", "selector"]]?.objectValue, !selector.isEmpty else { continue }
             let svcName = Self.name(svc)
+            // Only Services whose endpoints may have changed: the Service itself, or a changed Pod it selects now
+            // or listed before.
+            let wanted = selector.map { ($0.key, $0.value.stringValue ?? "") }
+            let existingSlice = slices.first { $0[path: ["metadata", "labels", "kubernetes.io/service-name"]]?.stringValue == svcName }
+            let affected = changed.services.contains(svcName)
+                || changed.podLabels.contains { labels in wanted.allSatisfy { labels[$0.0] == $0.1 } }
+                || (existingSlice?["endpoints"]?.arrayValue ?? []).contains { changed.pods.contains($0[path: ["targetRef", "name"]]?.stringValue ?? "") }
+                || existingSlice == nil
+            guard affected else { continue }
             let selected = pods.filter { p in
                 let labels = p[path: ["metadata", "labels"]]?.objectValue ?? JSONObject()
                 return selector.allSatisfy { labels[$0.key] == $0.value } && p[path: ["status", "podIP"]]?.stringValue != nil
