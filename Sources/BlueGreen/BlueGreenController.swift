@@ -189,9 +189,15 @@ struct Reconciler: Sendable {
                                                readyReplicas: d.status?.readyReplicas ?? 0)
         }
         func ensure(_ c: Color) async throws {
-            if let d = try await ensureDeployment(bgd, c, hash: hash, replicas: replicas) {
-                applied[c] = d
-                recordColor(c)
+            do {
+                if let d = try await ensureDeployment(bgd, c, hash: hash, replicas: replicas) {
+                    applied[c] = d
+                    recordColor(c)
+                }
+            } catch let error as KubeError where Reconciler.refusesTemplate(error) {
+                // The API server will not take this template (an unknown or invalid field): retrying cannot help.
+                throw Invalid(reason: "InvalidTemplate",
+                              description: "the API server refused Deployment \(deploymentName(bgd, c)): \(error.status?.message ?? "\(error)")")
             }
         }
         for c in Color.allCases { recordColor(c) }
@@ -225,7 +231,9 @@ struct Reconciler: Sendable {
         // 4. Nothing to roll out: the active colour runs the desired template.
         if let a = active, current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash,
            bgd.spec.activeColor == nil || bgd.spec.activeColor == a.rawValue {
-            try await ensure(a)
+            do { try await ensure(a) } catch let invalid as Invalid {
+                return try await stall(bgd, &status, reason: invalid.reason, message: invalid.description, event: event)
+            }
             if bgd.spec.promote == true {
                 // Nothing waits for promotion: a promote left set now would open the gate of the next rollout.
                 bgd = try await clearPromotion(bgd, approving: nil)
@@ -279,7 +287,9 @@ struct Reconciler: Sendable {
         // A rollback window of an earlier switch is over: the colour it kept is the one being rolled out now. (Left
         // set, a lost status write after this rollout's switch would find it past and scale down at once.)
         status.scaleDownAt = nil
-        try await ensure(target)
+        do { try await ensure(target) } catch let invalid as Invalid {
+            return try await stall(bgd, &status, reason: invalid.reason, message: invalid.description, event: event)
+        }
         status.previewColor = target.rawValue
         status.activeColor = active?.rawValue
         guard isReady(current(target)) else {
@@ -370,6 +380,13 @@ struct Reconciler: Sendable {
         setConditions(&status, ready: true, reconciling: active != nil, stalled: nil, generation: generation, readyReason: "Promoted")
         try await writeStatus(bgd, status)
         return active == nil ? .awaitChange : .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
+    }
+
+    /// Whether an API answer to applying a colour's Deployment says the template itself is wrong: 400/422, or the
+    /// 500 kube-apiserver gives server-side apply for a field the schema does not declare.
+    static func refusesTemplate(_ error: KubeError) -> Bool {
+        guard let code = error.code else { return false }
+        return code == 400 || code == 422 || (code == 500 && (error.status?.message ?? "").contains("field not declared in schema"))
     }
 
     /// Whether a colour's Deployment has rolled out `replicas` of its current template, by what

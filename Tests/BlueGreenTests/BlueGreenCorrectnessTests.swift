@@ -154,4 +154,29 @@ import TestSupport
         #expect(try await h.eventually(.seconds(10)) { try await h.deployment("site-blue")?.spec?.replicas == 0 })
         #expect(try await ingressTarget() == "site-green")
     }
+
+    @Test func aTemplateTheAPIServerRefusesStallsThatResourceWithAnEvent() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("typo", app: "typo")
+        try await h.service("fine", app: "fine")
+        // The CRD keeps the template as given; the API server refuses the Deployment made from it.
+        var spec = BlueGreenDeployment.Spec(replicas: 2, selector: LabelSelector(matchLabels: ["app": "typo"]),
+                                            template: ["metadata": ["labels": ["app": "typo"]],
+                                                       "spec": ["containers": [["name": "app", "imagee": "typo:1"]]]],
+                                            activeService: "typo")
+        spec.scaleDownDelaySeconds = 1
+        _ = try await h.api.create(BlueGreenDeployment(metadata: ObjectMeta(name: "typo"), spec: spec))
+        try await h.bgd("fine", image: "fine:1", service: "fine")
+        #expect(try await h.eventually {
+            try await h.api.get("typo").status?.conditions?.first { $0.type == "Stalled" }?.reason == "InvalidTemplate"
+        })
+        let stalled = try await h.api.get("typo").status?.conditions?.first { $0.type == "Stalled" }?.message ?? ""
+        #expect(stalled.contains("imagee"), "\(stalled)")
+        #expect(try await h.eventually { try await events(h, reason: "InvalidTemplate").first?.type == "Warning" })
+        #expect(try await h.eventually { try await h.selectedColor("fine") == "blue" })  // others carry on
+        // Fixing the template (a merge patch replaces the containers list) resumes it.
+        try await h.setImage("typo", "typo:2")
+        #expect(try await h.eventually { try await h.selectedColor("typo") == "blue" })
+    }
 }

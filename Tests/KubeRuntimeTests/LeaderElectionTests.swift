@@ -11,8 +11,8 @@ import TestSupport
     func fast() -> LeaderElector.Config {
         var c = LeaderElector.Config()
         // Renewals are cut off at the renew deadline: leave room for a 2-core machine running the whole suite.
-        c.leaseDuration = .seconds(4)
-        c.renewDeadline = .seconds(3)
+        c.leaseDuration = .seconds(6)
+        c.renewDeadline = .seconds(5)
         c.retryPeriod = .milliseconds(200)
         return c
     }
@@ -80,7 +80,7 @@ import TestSupport
         // It released the Lease on the way out (so b need not wait for it to expire).
         #expect(try await leases.get("salespot-operator").spec?.holderIdentity != "a")
         var tookOver: Duration?
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             if leading.value["b", default: 0] > 0 { tookOver = ContinuousClock.now - stopped; break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -116,8 +116,8 @@ import TestSupport
         // Every Lease write now hangs (as a request behind a dead proxy would, for the client's 60 s timeout).
         faults.set([.init(method: "PUT", urlContains: ["/leases/stall"], fault: fault)])
         let stalledAt = ContinuousClock.now
-        for _ in 0..<250 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
-        let stopped = try #require(stoppedLeading.value, "still leading 5 s after renewals stalled")
+        for _ in 0..<400 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
+        let stopped = try #require(stoppedLeading.value, "still leading 8 s after renewals stalled")
         // The renew deadline counted from the last renewal, which was at most a retry period before the stall.
         #expect(stopped - stalledAt < fast().renewDeadline + .milliseconds(1500))  // a stall lasts 60 s, a hang 10 s
         #expect(registry.value("leader_election_master_status", ["stall"]) == 0)
