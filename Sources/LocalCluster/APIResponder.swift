@@ -61,6 +61,12 @@ struct APIResponder: HTTPResponder {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized(sortedKeys: false))))
     }
 
+    /// The request's field selector, checked against the fields `t` supports.
+    func fieldSelector(_ query: [String: String], _ t: Target) throws(APIFailure) -> FieldSelectorQuery? {
+        guard let text = query["fieldSelector"] else { return nil }
+        return try FieldSelectorQuery(text, type: t.type)
+    }
+
     /// The form an object of `t` is stored in (events.k8s.io Events are stored as core/v1 Events).
     func stored(_ o: JSONValue, _ t: Target) -> JSONValue {
         EventConversion.isEventsView(t.type) ? EventConversion.toCore(o) : o
@@ -210,7 +216,7 @@ struct APIResponder: HTTPResponder {
             }
         case ("GET", nil):
             let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                            fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) },
+                                            fields: try fieldSelector(query, t),
                                             limit: query["limit"].flatMap(Int.init), continueToken: query["continue"])
             if wantsTable {
                 return Self.json(TablePrinter.table(t.type, items: list["items"]?.arrayValue ?? [], listMeta: list["metadata"] ?? .emptyObject))
@@ -256,7 +262,7 @@ struct APIResponder: HTTPResponder {
         case ("DELETE", nil):
             // deletecollection
             let list = try await state.list(t.type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                            fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) }, limit: nil, continueToken: nil)
+                                            fields: try fieldSelector(query, t), limit: nil, continueToken: nil)
             for item in list["items"]?.arrayValue ?? [] {
                 _ = try? await state.delete(t.type, namespace: item[path: ["metadata", "namespace"]]?.stringValue,
                                             name: item[path: ["metadata", "name"]]?.stringValue ?? "", propagation: nil, preconditions: nil)
@@ -449,7 +455,7 @@ struct APIResponder: HTTPResponder {
         }
         let channel = WatchChannel()
         let id = try await state.watch(type, namespace: t.namespace, labels: try query["labelSelector"].map(LabelSelectorQuery.init),
-                                       fields: try query["fieldSelector"].map { (text) throws(APIFailure) in try FieldSelectorQuery(text, type: t.type) }, resourceVersion: query["resourceVersion"],
+                                       fields: try fieldSelector(query, t), resourceVersion: query["resourceVersion"],
                                        channel: channel, plain: plain, render: render)
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)

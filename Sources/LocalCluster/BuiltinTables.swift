@@ -59,7 +59,6 @@ struct BuiltinTable: Sendable {
     static func condition(_ o: JSONValue, _ type: String) -> Bool {
         (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"]?.stringValue == type && $0["status"]?.stringValue == "True" }
     }
-    static func duration(_ seconds: Double) -> String { TablePrinter.age(seconds) }
 
     static func forType(_ type: ResourceType) -> BuiltinTable? {
         let workload = ["spec", "template", "spec"]
@@ -152,7 +151,7 @@ struct BuiltinTable: Sendable {
                 Column(name: "Duration") { o, now in
                     guard let start = o[path: ["status", "startTime"]]?.stringValue.flatMap(Time.init(rfc3339:)) else { return "" }
                     let end = o[path: ["status", "completionTime"]]?.stringValue.flatMap(Time.init(rfc3339:)) ?? now
-                    return .string(duration(end.secondsSince1970 - start.secondsSince1970))
+                    return .string(TablePrinter.age(end.secondsSince1970 - start.secondsSince1970))
                 },
                 ageColumn, containers(workload), images(workload), selector(["spec", "selector"]),
             ])

@@ -16,24 +16,18 @@ enum EventConversion {
     static func isEventsView(_ type: ResourceType) -> Bool { type.storageKey == "/events" && type.key != "/events" }
 
     /// The stored (core/v1) form of an events.k8s.io/v1 object.
-    static func toCore(_ o: JSONValue) -> JSONValue {
-        guard case .object(var entries) = o else { return o }
-        for (events, core) in renamed {
-            if let v = entries[events] {
-                entries[events] = nil
-                entries[core] = v
-            }
-        }
-        return .object(entries)
-    }
+    static func toCore(_ o: JSONValue) -> JSONValue { rename(o, renamed.map { ($0.events, $0.core) }) }
 
     /// The events.k8s.io/v1 view of a stored core/v1 object.
-    static func toEvents(_ o: JSONValue) -> JSONValue {
+    static func toEvents(_ o: JSONValue) -> JSONValue { rename(o, renamed.map { ($0.core, $0.events) }) }
+
+    /// Moves each top-level field `from` to `to`.
+    static func rename(_ o: JSONValue, _ pairs: [(from: String, to: String)]) -> JSONValue {
         guard case .object(var entries) = o else { return o }
-        for (events, core) in renamed {
-            if let v = entries[core] {
-                entries[core] = nil
-                entries[events] = v
+        for (from, to) in pairs {
+            if let v = entries[from] {
+                entries[from] = nil
+                entries[to] = v
             }
         }
         return .object(entries)

@@ -100,8 +100,6 @@ struct FieldSelectorQuery: Sendable {
         }
     }
 
-    init(_ text: String) throws(APIFailure) { try self.init(text, type: nil) }
-
     /// Parses a selector for `type` (nil: only metadata.name and metadata.namespace). Fields are kept as the stored
     /// form names them (events.k8s.io `regarding.name` is `involvedObject.name`).
     init(_ text: String, type: ResourceType?) throws(APIFailure) {

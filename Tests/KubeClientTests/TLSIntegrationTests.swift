@@ -150,11 +150,13 @@ final class TLSFixture: @unchecked Sendable {
         let config = ClientConfiguration(server: "https://127.0.0.1:\(port)", tls: TLSConfiguration(caPEM: fixture.file("ca.crt")))
         let client = KubeClient(configuration: config)
         var response: HTTPResponse?
-        for _ in 0..<100 where response == nil {
+        // nghttpd can take seconds to start on a loaded machine: wait by the clock, not by a number of tries.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while response == nil && ContinuousClock.now < deadline {
             response = try? await client.send(method: "GET", path: "/version")
             if response == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
-        let r = try #require(response, "nghttpd did not answer")
+        let r = try #require(response, "nghttpd did not answer within 60 s")
         #expect(r.httpVersion == "HTTP/2")
         #expect(String(decoding: r.body, as: UTF8.self) == #"{"kind":"Status"}"#)
         // The Python server speaks only HTTP/1.1: the same client code falls back.

@@ -45,7 +45,9 @@ extension LocalCluster {
             file = f
         }
         defer { if let file { try? FileManager.default.removeItem(atPath: file) } }
-        return try await runAsync(kubectl, ["--kubeconfig", kubeconfigPath] + argv, env: ["HOME": NSTemporaryDirectory()])
+        // A discovery cache of this cluster's own: a cache kept from an earlier server on the same port would describe
+        // another server's resources.
+        return try await runAsync(kubectl, ["--kubeconfig", kubeconfigPath, "--cache-dir", kubeconfigPath + ".kubectl-cache"] + argv, env: ["HOME": NSTemporaryDirectory()])
     }
 }
 
