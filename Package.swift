@@ -45,6 +45,14 @@ let package = Package(
             "KubeCore", "KubeClient", "KubeRuntime",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Feature flags: the FeatureFlag type, its evaluation (native rules and flagd's JSONLogic), the evaluation
+        // server (the original design's API and OFREP) and the controller.
+        .target(name: "FeatureFlags", dependencies: [
+            "KubeCore", "KubeClient", "KubeRuntime",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The embedded Kubernetes API server: dev mode and tests.
         .target(name: "LocalCluster", dependencies: [
             "KubeCore", "KubeClient",
@@ -54,19 +62,20 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen",
+            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], linkerSettings: compactExecutable),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen"]),
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore", "KubeClient"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "TestSupport"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

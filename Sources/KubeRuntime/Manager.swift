@@ -54,14 +54,18 @@ public struct Manager: ServiceLifecycle.Service {
     let logger: Logger
     /// Called with the bound endpoints port once it is listening.
     let onListening: @Sendable (Int) -> Void
+    /// More conditions of readiness that hold in every replica, leading or not (e.g. the flag server's cache).
+    let readiness: [@Sendable () -> Bool]
 
     public init(client: KubeClient, controllers: [any ManagedController], options: Options = Options(),
-                registry: MetricsRegistry, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
+                registry: MetricsRegistry, logger: Logger, readiness: [@Sendable () -> Bool] = [],
+                onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.client = client
         self.controllers = controllers
         self.options = options
         self.registry = registry
         self.logger = logger
+        self.readiness = readiness
         self.onListening = onListening
     }
 
@@ -70,7 +74,10 @@ public struct Manager: ServiceLifecycle.Service {
         // Ready once every controller has synced its caches. A standby (not leading) runs no caches and is ready,
         // so a rollout of several replicas is not held up by the ones waiting for the lease.
         let leading = Flag(options.leaderElection ? false : true)
-        let isReady: @Sendable () -> Bool = { !leading.value || controllers.allSatisfy(\.hasSynced) }
+        let readiness = self.readiness
+        let isReady: @Sendable () -> Bool = {
+            readiness.allSatisfy { $0() } && (!leading.value || controllers.allSatisfy(\.hasSynced))
+        }
         let endpoints = try await OperatorEndpoints.start(host: options.endpointsHost, port: options.endpointsPort,
                                                           registry: registry, isReady: isReady, logger: logger)
         onListening(endpoints.port)

@@ -19,6 +19,8 @@ public final class MetricsRegistry: Sendable {
         var labelNames: [String]
     }
     private let families = Mutex<[String: Family]>([:])
+    /// Called before each rendering, to copy values kept elsewhere (counters updated on a hot path) into the registry.
+    private let collectors = Mutex<[@Sendable (MetricsRegistry) -> Void]>([])
 
     public init() {}
 
@@ -39,14 +41,27 @@ public final class MetricsRegistry: Sendable {
 
     public func observe(_ name: String, _ labels: [String], _ value: Double) {
         families.withLock { f in
-            guard var fam = f[name] else { return }
-            var h = fam.histograms[labels] ?? (Array(repeating: 0, count: fam.buckets.count), 0, 0)
-            for (i, b) in fam.buckets.enumerated() where value <= b { h.counts[i] += 1 }
-            h.sum += value
-            h.count += 1
-            fam.histograms[labels] = h
-            f[name] = fam
+            guard let buckets = f[name]?.buckets else { return }
+            // Updated in place: copying the family out and back would copy every label set's histogram.
+            f[name]!.histograms[labels, default: (Array(repeating: 0, count: buckets.count), 0, 0)].counts.withUnsafeMutableBufferPointer { counts in
+                for (i, b) in buckets.enumerated() where value <= b { counts[i] += 1 }
+            }
+            f[name]!.histograms[labels]!.sum += value
+            f[name]!.histograms[labels]!.count += 1
         }
+    }
+
+    /// Sets a histogram's cumulative bucket counts, sum and count (for a collector that keeps its own).
+    public func setHistogram(_ name: String, _ labels: [String], cumulative: [Double], sum: Double, count: Double) {
+        families.withLock { f in
+            guard let buckets = f[name]?.buckets, buckets.count == cumulative.count else { return }
+            f[name]!.histograms[labels] = (cumulative, sum, count)
+        }
+    }
+
+    /// Runs `collect` before every rendering of the registry.
+    public func addCollector(_ collect: @escaping @Sendable (MetricsRegistry) -> Void) {
+        collectors.withLock { $0.append(collect) }
     }
 
     /// The current value of a counter or gauge (for tests).
@@ -54,7 +69,8 @@ public final class MetricsRegistry: Sendable {
 
     /// The text exposition format, version 0.0.4.
     public func render() -> String {
-        families.withLock { f in
+        for collect in collectors.withLock({ $0 }) { collect(self) }
+        return families.withLock { f in
             var out = ""
             for name in f.keys.sorted() {
                 let fam = f[name]!

@@ -164,6 +164,307 @@ spec:
                     reason: {type: string}
                     message: {type: string}
 """#),
+        ("featureflags.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: featureflags.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: featureflags
+    singular: featureflag
+    kind: FeatureFlag
+    listKind: FeatureFlagList
+    shortNames: [ff, flag]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Type, type: string, jsonPath: .status.type, description: 'The effective type: boolean, string, number or json.'}
+    - {name: Enabled, type: boolean, jsonPath: .status.enabled, description: Whether the flag is on; a disabled flag serves its default with reason DISABLED.}
+    - {name: Default, type: string, jsonPath: .status.default, description: The default value as compact JSON (at most 64 characters).}
+    - {name: Rules, type: integer, jsonPath: .status.rules, description: 'Number of rules (flagd form: 1 with targeting, else 0).'}
+    - {name: Evals-1h, type: integer, jsonPath: .status.usage.evaluationsLastHour, description: Evaluations in the last hour, summed over every replica.}
+    - {name: Last-Evaluated, type: date, jsonPath: .status.usage.lastEvaluatedTime, description: When the flag was last evaluated; an old or empty value marks a stale flag.}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the current generation is valid and served.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          A feature flag, served by every replica of the operator's evaluation server (port 8013: the original
+          design's /feature-flags API and the OpenFeature Remote Evaluation Protocol, OFREP). Give it either in the
+          native form (type, defaultValue and rules by user, role, environment and percentage) or in flagd's
+          flag-definition form (spec.flagd). A change is served within a second; an invalid generation is never
+          served: the last valid one keeps being served and Ready is False.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: >-
+              The desired flag. Give exactly one of defaultValue (the native form) or flagd (flagd's
+              flag-definition form).
+            # defaultValue and rules[].value take any JSON value, so CEL cannot see them: their exclusivity is a oneOf.
+            oneOf:
+            - required: [defaultValue]
+            - required: [flagd]
+            x-kubernetes-validations:
+            - rule: has(self.flagd) || has(self.type)
+              message: type is required in the native form (boolean, string, number or json)
+              fieldPath: .type
+              reason: FieldValueRequired
+            - rule: '!has(self.flagd) || (!has(self.rules) && !has(self.variants))'
+              message: rules and variants belong to the native form; in the flagd form use flagd.targeting and flagd.variants
+              reason: FieldValueForbidden
+            - rule: '!has(self.flagd) || !has(self.bucketing) || !has(self.bucketing.salt)'
+              message: bucketing.salt belongs to the native form; flagd's fractional operator buckets by flag key and targeting key
+              fieldPath: .bucketing.salt
+              reason: FieldValueForbidden
+            properties:
+              key:
+                type: string
+                minLength: 1
+                maxLength: 128
+                pattern: '^[A-Za-z0-9]([A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$'
+                description: >-
+                  The key clients evaluate the flag by (OFREP's flag key, /feature-flags/{key}). Default - the object's
+                  name. Letters, digits, '_', '.' and '-', starting and ending with a letter or digit; unique in the
+                  namespace.
+              type:
+                type: string
+                enum: [boolean, string, number, json]
+                description: >-
+                  The type of every value of the flag - boolean, string, number or json (any JSON value; OpenFeature's
+                  object). Required in the native form; in the flagd form it is inferred from flagd.variants and, if
+                  given, checked against them.
+              description:
+                type: string
+                maxLength: 1024
+                description: What the flag is for, and who owns it.
+              enabled:
+                type: boolean
+                default: true
+                description: >-
+                  The kill switch. false serves defaultValue to everyone with reason DISABLED, whatever the rules say.
+                  Default true.
+              defaultValue:
+                x-kubernetes-preserve-unknown-fields: true
+                description: >-
+                  The value served when the flag is disabled or no rule matches; of the flag's type (any JSON value
+                  for json). Required in the native form.
+              variants:
+                type: object
+                maxProperties: 100
+                x-kubernetes-preserve-unknown-fields: true
+                description: >-
+                  Named values (name -> value of the flag's type) that rules may serve by name (rules[].variant); the
+                  name is reported as the evaluation's variant. Native form only.
+              rules:
+                type: array
+                maxItems: 100
+                description: >-
+                  Targeting rules, evaluated in order; the first that matches serves its value (reason TARGETING_MATCH,
+                  or SPLIT when it has a percentage). The conditions of one rule are ANDed; a rule without conditions
+                  always matches. No rule matched - defaultValue with reason DEFAULT. Native form only.
+                items:
+                  type: object
+                  description: One rule - conditions (users, roles, environments, percentage) and the value to serve. Give exactly one of value or variant.
+                  oneOf:
+                  - required: [value]
+                  - required: [variant]
+                  properties:
+                    name:
+                      type: string
+                      maxLength: 63
+                      description: Optional name, shown in the reason details and in `salespot-operator flags get`.
+                    users:
+                      type: array
+                      maxItems: 10000
+                      x-kubernetes-list-type: set
+                      description: Matches when the user id (OFREP targetingKey, or the userId attribute) is one of these.
+                      items:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                    roles:
+                      type: array
+                      maxItems: 100
+                      x-kubernetes-list-type: set
+                      description: Matches when the context's role attribute is one of these.
+                      items:
+                        type: string
+                        minLength: 1
+                        maxLength: 63
+                    environments:
+                      type: array
+                      maxItems: 3
+                      x-kubernetes-list-type: set
+                      description: >-
+                        Matches when the context's environment attribute (default - the server's own environment) is one
+                        of these - dev, staging or production.
+                      items:
+                        type: string
+                        enum: [dev, staging, production]
+                    percentage:
+                      type: number
+                      minimum: 0
+                      maximum: 100
+                      description: >-
+                        Matches this share of users (0-100, fractions allowed), by their sticky bucket (see bucketing):
+                        a user keeps the flag when the percentage grows. Evaluating it without a user id is the error
+                        TARGETING_KEY_MISSING.
+                    value:
+                      x-kubernetes-preserve-unknown-fields: true
+                      description: The value served when the rule matches, of the flag's type.
+                    variant:
+                      type: string
+                      minLength: 1
+                      maxLength: 253
+                      description: The name of one of spec.variants to serve when the rule matches, instead of value.
+              bucketing:
+                type: object
+                default: {}
+                description: >-
+                  How users are put into percentage buckets. Versioned, so that an upgrade of the operator never
+                  reshuffles users. Native form only.
+                properties:
+                  version:
+                    type: integer
+                    enum: [1]
+                    default: 1
+                    description: >-
+                      The bucketing algorithm. 1 - bucket = murmur3_x86_32(salt + "/" + userId, seed 0) mod 10000, and a
+                      user is in a rollout of p percent when bucket < p * 100. A version never changes meaning. Default 1.
+                  salt:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: >-
+                      Mixed into the hash. Default - the flag key. Give two flags the same salt to roll them out to the
+                      same users; changing it reshuffles users.
+              flagd:
+                type: object
+                description: >-
+                  The flag in flagd's flag-definition form, as one entry of a flagd flags file, evaluated with flagd's
+                  semantics - so existing flagd definitions work unchanged. Replaces the native fields.
+                required: [state, variants, defaultVariant]
+                properties:
+                  state:
+                    type: string
+                    enum: [ENABLED, DISABLED]
+                    description: ENABLED, or DISABLED (the default variant is served with reason DISABLED).
+                  variants:
+                    type: object
+                    minProperties: 1
+                    maxProperties: 100
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: Variant name -> value; every value of one type (boolean, string, number or object).
+                  defaultVariant:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: The variant served when targeting is absent or returns nothing; one of variants.
+                  targeting:
+                    type: object
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: >-
+                      JSONLogic returning a variant name, with flagd's operators (fractional, in, starts_with,
+                      ends_with, sem_ver) and {"$ref": "name"} to one of evaluators. Absent or {} - no targeting.
+                  evaluators:
+                    type: object
+                    maxProperties: 100
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: Name -> JSONLogic, what {"$ref":"name"} in targeting refers to (flagd's top-level $evaluators).
+                  metadata:
+                    type: object
+                    maxProperties: 100
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: Flag metadata (name -> string, number or boolean), returned with every evaluation.
+          status:
+            type: object
+            description: What the operator observed and serves.
+            properties:
+              observedGeneration:
+                type: integer
+                format: int64
+                description: The metadata.generation this status describes.
+              servedGeneration:
+                type: integer
+                format: int64
+                description: The generation every evaluation server serves - the last valid one. Behind observedGeneration while the current one is invalid.
+              served:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+                description: The spec of servedGeneration, so a replica that starts while the current generation is invalid still serves the last valid one.
+              type:
+                type: string
+                description: 'The effective type: boolean, string, number or json (inferred from the variants in the flagd form).'
+              enabled:
+                type: boolean
+                description: 'Whether the served flag is on (flagd form: state ENABLED).'
+              default:
+                type: string
+                description: The default value as compact JSON, cut to 64 characters.
+              rules:
+                type: integer
+                description: 'The number of rules (flagd form: 1 with targeting, else 0).'
+              usage:
+                type: object
+                description: How much the flag is used, summed over every replica; written at most once a minute by the leader.
+                properties:
+                  evaluationsLastHour:
+                    type: integer
+                    format: int64
+                    description: Evaluations in the last hour.
+                  lastEvaluatedTime:
+                    type: string
+                    format: date-time
+                    description: When the flag was last evaluated. Absent - never evaluated since the operator started counting.
+              conditions:
+                type: array
+                description: 'Ready: True when the current generation is valid and served (reason Valid), False with the reason (e.g. Invalid) and a message.'
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  description: A metav1.Condition.
+                  required: [type, status, lastTransitionTime, reason, message]
+                  properties:
+                    type:
+                      type: string
+                      maxLength: 316
+                      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$'
+                      description: The condition's type, e.g. Ready.
+                    status:
+                      type: string
+                      enum: ["True", "False", "Unknown"]
+                      description: True, False or Unknown.
+                    observedGeneration:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: The metadata.generation the condition was computed from.
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                      description: When status last changed.
+                    reason:
+                      type: string
+                      minLength: 1
+                      maxLength: 1024
+                      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$'
+                      description: CamelCase reason for the last transition, e.g. Valid or Invalid.
+                    message:
+                      type: string
+                      maxLength: 32768
+                      description: Human-readable details, e.g. what makes the flag invalid.
+"""#),
     ]
 
     /// manifests/samples/*.yaml: (file name, content).
@@ -229,6 +530,96 @@ spec:
       - name: web
         image: registry.salespot.by/web:1.0.0
         ports: [{containerPort: 8080}]
+"""#),
+        ("flag-banner-text.yaml", #"""
+# A string flag by role: the banner text the web front end shows, per the user's role.
+apiVersion: ops.salespot.by/v1alpha1
+kind: FeatureFlag
+metadata: {name: banner-text, labels: {app.kubernetes.io/part-of: salespot, salespot.by/component: web}}
+spec:
+  type: string
+  description: The greeting at the top of every page.
+  defaultValue: Welcome
+  rules:
+  - name: admins
+    roles: [ADMIN]
+    value: Welcome back, admin
+  - name: users
+    roles: [USER]
+    value: Welcome back
+"""#),
+        ("flag-dark-mode-flagd.yaml", #"""
+# A flag in flagd's flag-definition form, as it would appear in a flagd flags file (its type, boolean, is inferred
+# from the variants): on for staff (a shared evaluator), for beta testers and admins, and for 25% of everyone else.
+# "on" and "off" are quoted: unquoted, YAML reads them as booleans.
+apiVersion: ops.salespot.by/v1alpha1
+kind: FeatureFlag
+metadata: {name: dark-mode, labels: {app.kubernetes.io/part-of: salespot, salespot.by/component: web}}
+spec:
+  description: The dark colour theme.
+  flagd:
+    state: ENABLED
+    variants:
+      "on": true
+      "off": false
+    defaultVariant: "off"
+    targeting:
+      if:
+      - {$ref: is-staff}
+      - "on"
+      - or:
+        - {starts_with: [{var: email}, "beta-"]}
+        - {in: [{var: role}, [ADMIN, BETA]]}
+      - "on"
+      - fractional:
+        - ["on", 25]
+        - ["off", 75]
+    evaluators:
+      is-staff:
+        ends_with: [{var: email}, "@salespot.by"]
+    metadata: {team: web}
+"""#),
+        ("flag-new-checkout.yaml", #"""
+# A boolean flag with a percentage rollout: the new checkout for two named testers, then for 20% of users (sticky per
+# user: raising the percentage keeps everyone who already has it), off for everyone else.
+apiVersion: ops.salespot.by/v1alpha1
+kind: FeatureFlag
+metadata: {name: new-checkout, labels: {app.kubernetes.io/part-of: salespot, salespot.by/component: web}}
+spec:
+  type: boolean
+  description: The redesigned one-page checkout. Owner - web team.
+  defaultValue: false
+  rules:
+  - name: testers
+    users: [alice, bob]
+    value: true
+  - name: rollout
+    percentage: 20
+    value: true
+"""#),
+        ("flag-search-config.yaml", #"""
+# A json flag by environment: the search settings the api uses, one object per environment; two of them are named
+# variants, one is given inline.
+apiVersion: ops.salespot.by/v1alpha1
+kind: FeatureFlag
+metadata: {name: search-config, labels: {app.kubernetes.io/part-of: salespot, salespot.by/component: api}}
+spec:
+  type: json
+  description: Search engine and page size.
+  defaultValue: {engine: v1, resultsPerPage: 20}
+  variants:
+    v2-large: {engine: v2, resultsPerPage: 50}
+    v2-debug: {engine: v2, resultsPerPage: 10, explain: true}
+  rules:
+  - name: dev
+    environments: [dev]
+    variant: v2-debug
+  - name: staging
+    environments: [staging]
+    variant: v2-large
+  - name: production
+    environments: [production]
+    value: {engine: v1, resultsPerPage: 25}
 """#),
     ]
 }

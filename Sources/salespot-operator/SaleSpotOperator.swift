@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlueGreen
+import FeatureFlags
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -24,7 +25,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, Manifests.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, FlagsCommand.self, Manifests.self, Example.self, Config.self]
     )
 }
 
@@ -161,12 +162,18 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
 /// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
 /// they land; until then the runtime's reference controller is the one that runs.
 enum Controllers {
-    static let available = ["bluegreen", "mirror"]
+    static let available = ["bluegreen", "featureflag", "mirror"]
 
     static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics, events: EventRecorder,
-                     serviceAddresses: [String: String] = [:], logger: Logger) throws -> [any ManagedController] {
+                     serviceAddresses: [String: String] = [:], flags: FlagOptions, identity: String, logger: Logger) throws -> [any ManagedController] {
         try names.map { name in
             switch name {
+            case "featureflag":
+                var ledger = UsageLedger(client: client, namespace: options.leaderElectionNamespace, replica: identity)
+                ledger.publishInterval = try flags.publishInterval()
+                return FlagController(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                      workers: options.workers, metrics: metrics, events: events, ledger: ledger,
+                                      usageInterval: try flags.usageInterval(), logger: Logger(label: "salespot.flags"))
             case "bluegreen":
                 return BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                                 workers: options.workers, metrics: metrics,
@@ -190,6 +197,8 @@ enum Controllers {
 func runManager(configuration: ClientConfiguration, controllers names: [String], options: ManagerOptions,
                 defaultAddress: String, extraServices: [any ServiceLifecycle.Service] = [],
                 eventLogLevel: Logger.Level? = .debug, serviceAddresses: [String: String] = [:],
+                flags: FlagOptions = FlagOptions(), defaultEnvironment: String = "production",
+                announceFlags: @escaping @Sendable (Int) -> Void = { _ in },
                 announce: @escaping @Sendable (Int) -> Void) async throws {
     let logger = Logger(label: "salespot.operator")
     let registry = MetricsRegistry()
@@ -200,11 +209,22 @@ func runManager(configuration: ClientConfiguration, controllers names: [String],
     })
     let events = EventRecorder(client: client, reportingController: "salespot.by/operator", reportingInstance: ProcessInfo.processInfo.hostName,
                                logger: Logger(label: "salespot.events"), logLevel: eventLogLevel)
+    let managerOptions = options.managerOptions(defaultAddress: defaultAddress)
     let controllers = try Controllers.make(names, client: client, options: options, metrics: metrics, events: events,
-                                           serviceAddresses: serviceAddresses, logger: logger)
-    let manager = Manager(client: client, controllers: controllers, options: options.managerOptions(defaultAddress: defaultAddress),
-                          registry: registry, logger: logger, onListening: announce)
-    try await Manager.runUntilSignalled(extraServices + [manager], shutdownTimeout: .seconds(options.shutdownTimeout), logger: logger)
+                                           serviceAddresses: serviceAddresses, flags: flags, identity: managerOptions.identity, logger: logger)
+    // Every replica serves flag evaluations from its own cache, leader or not.
+    var services = extraServices
+    var readiness: [@Sendable () -> Bool] = []
+    if names.contains("featureflag"), let service = try flags.service(client: client, configuration: configuration, registry: registry,
+                                                                      namespaces: options.namespaceList, identity: managerOptions.identity,
+                                                                      operatorNamespace: options.leaderElectionNamespace,
+                                                                      defaultEnvironment: defaultEnvironment, announce: announceFlags) {
+        services.append(service)
+        readiness.append { service.hasSynced }
+    }
+    let manager = Manager(client: client, controllers: controllers, options: managerOptions,
+                          registry: registry, logger: logger, readiness: readiness, onListening: announce)
+    try await Manager.runUntilSignalled(services + [manager], shutdownTimeout: .seconds(options.shutdownTimeout), logger: logger)
     // Events of the last reconciles are still queued: send them, but do not hold the exit for long.
     await withTaskGroup(of: Void.self) { group in
         group.addTask { await events.drain() }
@@ -217,10 +237,11 @@ func runManager(configuration: ClientConfiguration, controllers names: [String],
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the operator: every registered controller, /metrics, /healthz, /readyz and optional leader election.")
+        abstract: "Run the operator: every registered controller, /metrics, /healthz, /readyz, the flag server and optional leader election.")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var manager: ManagerOptions
+    @OptionGroup(title: "Feature flags") var flags: FlagOptions
 
     @Option(help: "Comma-separated controllers to run. Default: all (\(Controllers.available.joined(separator: ", "))).")
     var controllers: String?
@@ -230,7 +251,11 @@ struct Run: AsyncParsableCommand {
         let names = controllers.map { $0.split(separator: ",").map(String.init) } ?? Controllers.available
         let host = manager.managerOptions(defaultAddress: "127.0.0.1:8080").endpointsHost
         try await runManager(configuration: try connection.loadConfiguration(), controllers: names, options: manager,
-                             defaultAddress: "127.0.0.1:8080") { port in
+                             defaultAddress: "127.0.0.1:8080", flags: flags, defaultEnvironment: "production",
+                             announceFlags: { port in
+                                 print("flag server on http://\(flags.host):\(port) (/feature-flags, /ofrep/v1)")
+                                 fflush(nil)
+                             }) { port in
             print("salespot-operator running (\(names.joined(separator: ", "))); metrics on http://\(host):\(port)/metrics")
             fflush(nil)
         }
@@ -294,6 +319,7 @@ struct Dev: AsyncParsableCommand {
     var serviceAddresses: [String] = []
 
     @OptionGroup var manager: ManagerOptions
+    @OptionGroup(title: "Feature flags") var flags: FlagOptions
 
     /// (file name, content) of every *.yaml in a directory, or an error that says what is missing.
     static func manifests(in directory: String, what: String) throws -> [(name: String, yaml: String)] {
@@ -335,9 +361,10 @@ struct Dev: AsyncParsableCommand {
         for (file, yaml) in sampleManifests {
             for doc in try YAML.parseAll(yaml) {
                 guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
-                let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, ConfigMap.resource, Secret.resource, Deployment.resource]
+                let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, FeatureFlag.resource, ConfigMap.resource,
+                                                   Secret.resource, Deployment.resource]
                 guard let resource = known.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
-                    logger.warning("sample not applied: dev mode applies Services, ConfigMaps, Secrets, Deployments and BlueGreenDeployments",
+                    logger.warning("sample not applied: dev mode applies Services, ConfigMaps, Secrets, Deployments, BlueGreenDeployments and FeatureFlags",
                                    metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
                     continue
                 }
@@ -361,9 +388,20 @@ struct Dev: AsyncParsableCommand {
         }
         let me = CommandLine.arguments[0]
         // The same manager as `run`, against the embedded cluster; every Event is also a log line.
+        let flagHost = flags.host
         try await runManager(configuration: cluster.clientConfiguration(), controllers: Controllers.available, options: manager,
                              defaultAddress: "127.0.0.1:0", extraServices: [LocalClusterService(cluster: cluster)],
-                             eventLogLevel: .info, serviceAddresses: addresses) { metricsPort in
+                             eventLogLevel: .info, serviceAddresses: addresses, flags: flags, defaultEnvironment: "dev",
+                             announceFlags: { port in
+                                 print("""
+                                 flag server on http://\(flagHost):\(port) (environment \(flags.environment ?? "dev")); try:
+                                   curl -s http://\(flagHost):\(port)/feature-flags
+                                   curl -s 'http://\(flagHost):\(port)/feature-flags/new-checkout/value?userId=alice'
+                                   curl -s -X POST http://\(flagHost):\(port)/ofrep/v1/evaluate/flags/banner-text -d '{"context":{"targetingKey":"u1","role":"ADMIN"}}'
+                                   \(me) flags list
+                                 """)
+                                 fflush(nil)
+                             }) { metricsPort in
             print("""
             LocalCluster is serving on \(server)
             kubeconfig: \(kubeconfigPath)
@@ -374,7 +412,7 @@ struct Dev: AsyncParsableCommand {
 
             Try, in another terminal:
               export KUBECONFIG=\(kubeconfigPath)
-              kubectl get bluegreendeployments,deployments,pods,services
+              kubectl get bluegreendeployments,featureflags,deployments,pods,services
               \(me) bluegreen deploy api --image registry.salespot.by/api:1.1.0
               \(me) bluegreen status
               kubectl describe bgd api

@@ -1,0 +1,168 @@
+import KubeCore
+import KubeRuntime
+import Synchronization
+
+/// The flags an evaluation server serves, kept from a watch of FeatureFlags in every replica (leader or not).
+///
+/// Each object's current generation is served when it is valid; when it is not, the last valid generation this
+/// replica saw keeps being served, or the one the leader recorded in `status.served` (so a replica started while a
+/// flag is invalid serves what the others serve). Two objects of one namespace with the same key: the older one is
+/// served (the controller marks the other Ready=False, DuplicateKey).
+///
+/// Guarantees: a lookup takes one short lock and copies out an immutable ``CompiledFlag``; it never waits for the
+/// watch or the API server.
+public final class FlagCatalog: Sendable {
+    /// One FeatureFlag object as served.
+    public struct Entry: Sendable {
+        public var ref: ObjectRef
+        public var key: String
+        /// The object's current generation.
+        public var generation: Int64
+        /// The flag served (nil: no valid generation known).
+        public var flag: CompiledFlag?
+        /// The generation of `flag`.
+        public var servedGeneration: Int64?
+        /// Why the current generation is not served.
+        public var invalid: FlagValidationError?
+        /// Orders objects that claim the same key: the older is served.
+        var createdAt: String
+        /// Evaluation counts of this object (kept across its generations).
+        public let usage: UsageCell
+    }
+
+    private struct State {
+        var objects: [ObjectRef: Entry] = [:]
+        /// namespace → key → the refs claiming it.
+        var keys: [String: [String: [ObjectRef]]] = [:]
+        var cells: [ObjectRef: UsageCell] = [:]
+        var relisting: Set<ObjectRef>?
+        var synced = false
+        /// Bumped on every change: ETags of bulk evaluations include it.
+        var version: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var hasSynced: Bool { state.withLock { $0.synced } }
+    public var version: UInt64 { state.withLock { $0.version } }
+
+    /// The served entry for a key in a namespace.
+    public func lookup(namespace: String, key: String) -> Entry? {
+        state.withLock { s in
+            guard let refs = s.keys[namespace]?[key], let first = refs.first else { return nil }
+            return s.objects[first]
+        }
+    }
+
+    /// Every served entry of a namespace (one per key), sorted by key.
+    public func entries(namespace: String) -> [Entry] {
+        state.withLock { s in
+            (s.keys[namespace] ?? [:]).sorted { $0.key < $1.key }.compactMap { $0.value.first.flatMap { s.objects[$0] } }
+        }
+    }
+
+    /// Every entry of every namespace, including objects whose key another object holds.
+    public func allEntries() -> [Entry] { state.withLock { Array($0.objects.values) } }
+
+    /// The object currently holding `key` in `namespace`, if it is not `ref`.
+    public func holder(of key: String, namespace: String, other ref: ObjectRef) -> ObjectRef? {
+        state.withLock { s in
+            guard let first = s.keys[namespace]?[key]?.first, first != ref else { return nil }
+            return first
+        }
+    }
+
+    /// Applies a watch event.
+    public func apply(_ event: WatcherEvent<FeatureFlag>) {
+        state.withLock { s in
+            switch event {
+            case .initStart:
+                s.relisting = []
+            case .initApply(let flag):
+                s.relisting?.insert(ObjectRef(flag.metadata))
+                Self.put(&s, flag)
+            case .initDone:
+                if let seen = s.relisting {
+                    for ref in s.objects.keys where !seen.contains(ref) { Self.remove(&s, ref) }
+                }
+                s.relisting = nil
+                s.synced = true
+            case .apply(let flag):
+                Self.put(&s, flag)
+            case .delete(let flag):
+                Self.remove(&s, ObjectRef(flag.metadata))
+            }
+            s.version &+= 1
+        }
+    }
+
+    /// Removes one object (a re-list found it gone).
+    public func remove(_ ref: ObjectRef) {
+        state.withLock { s in
+            Self.remove(&s, ref)
+            s.version &+= 1
+        }
+    }
+
+    /// Records that the watches feeding the catalog have listed.
+    public func markSynced() { state.withLock { $0.synced = true } }
+
+    private static func put(_ s: inout State, _ object: FeatureFlag) {
+        let ref = ObjectRef(object.metadata)
+        let previous = s.objects[ref]
+        let generation = object.metadata.generation ?? 0
+        let cell = s.cells[ref] ?? UsageCell()
+        s.cells[ref] = cell
+        var entry = Entry(ref: ref, key: object.key, generation: generation, flag: nil, servedGeneration: nil, invalid: nil,
+                          createdAt: object.metadata.creationTimestamp?.description ?? "", usage: cell)
+        if let previous, previous.generation == generation, previous.key == entry.key {
+            // A status change or a resync: the spec is the same.
+            entry.flag = previous.flag
+            entry.servedGeneration = previous.servedGeneration
+            entry.invalid = previous.invalid
+        } else {
+            do {
+                entry.flag = try CompiledFlag.compile(object.spec, name: ref.name)
+                entry.servedGeneration = generation
+            } catch {
+                entry.invalid = error
+                // The last valid generation: this replica's, or the leader's record if that is newer.
+                if let previous, previous.key == entry.key, let flag = previous.flag {
+                    entry.flag = flag
+                    entry.servedGeneration = previous.servedGeneration
+                }
+                if let status = object.status, let servedGeneration = status.servedGeneration,
+                   servedGeneration > (entry.servedGeneration ?? -1), let served = status.served,
+                   let spec = try? JSONValueDecoder().decode(FeatureFlag.Spec.self, from: served),
+                   let flag = try? CompiledFlag.compile(spec, name: ref.name), flag.key == entry.key {
+                    entry.flag = flag
+                    entry.servedGeneration = servedGeneration
+                }
+            }
+        }
+        if let previous, previous.key != entry.key { unclaim(&s, ref, key: previous.key) }
+        s.objects[ref] = entry
+        var claims = s.keys[ref.namespace, default: [:]][entry.key, default: []]
+        if !claims.contains(ref) {
+            claims.append(ref)
+            claims.sort { a, b in
+                let ea = s.objects[a]!, eb = s.objects[b]!
+                return (ea.createdAt, a.name) < (eb.createdAt, b.name)
+            }
+            s.keys[ref.namespace, default: [:]][entry.key] = claims
+        }
+    }
+
+    private static func unclaim(_ s: inout State, _ ref: ObjectRef, key: String) {
+        s.keys[ref.namespace]?[key]?.removeAll { $0 == ref }
+        if s.keys[ref.namespace]?[key]?.isEmpty == true { s.keys[ref.namespace]?[key] = nil }
+        if s.keys[ref.namespace]?.isEmpty == true { s.keys[ref.namespace] = nil }
+    }
+
+    private static func remove(_ s: inout State, _ ref: ObjectRef) {
+        guard let entry = s.objects.removeValue(forKey: ref) else { return }
+        unclaim(&s, ref, key: entry.key)
+        s.cells[ref] = nil
+    }
+}
