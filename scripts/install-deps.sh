@@ -10,7 +10,8 @@ for p in libcurl4-openssl-dev libyaml-dev pkg-config ca-certificates; do have_pk
 if [ "$mode" = test ]; then
     # Real peers the tests talk to: openssl (test CAs), python3 (an HTTPS server), nghttpd (an HTTP/2 server),
     # promtool (checks /metrics).
-    for p in openssl python3 nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
+    # python3-venv: the OpenFeature reference clients (flagd-core, the OFREP provider) live in a venv.
+    for p in openssl python3 python3-venv nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -26,4 +27,15 @@ fi
 if [ "$mode" = test ] && ! command -v kubectl >/dev/null 2>&1; then
     echo "error: kubectl is required by the tests (compared against for kubeconfig merging) and is not installed" >&2
     exit 1
+fi
+if [ "$mode" = test ]; then
+    # The real OpenFeature consumers the flag tests compare against, in the repository's own venv (.salespot/venv,
+    # which the tests use; pip stays out of the system's Python).
+    root="$(cd "$(dirname "$0")/.." && pwd)"
+    venv="$root/.salespot/venv"
+    if ! "$venv/bin/python" -c 'import openfeature.contrib.provider.ofrep, openfeature.contrib.tools.flagd.core' 2>/dev/null; then
+        echo "installing the OpenFeature SDK, its OFREP provider and flagd-core into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check openfeature-sdk openfeature-provider-ofrep openfeature-flagd-core
+    fi
 fi

@@ -13,6 +13,8 @@ struct APIResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let state: ClusterState
     let token: String
+    /// Users who may only read: token → user name.
+    let readOnlyTokens: [String: String]
     let faults: FaultInjector
     let bookmarkInterval: Duration
     /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
@@ -37,7 +39,11 @@ struct APIResponder: HTTPResponder {
             if path == "/healthz" || path == "/readyz" || path == "/livez" {
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
             }
-            guard request.headers[.authorization] == "Bearer \(token)" else { throw APIFailure.unauthorized }
+            let presented = request.headers[.authorization]
+            if presented != "Bearer \(token)" {
+                guard let p = presented, p.hasPrefix("Bearer "), let user = readOnlyTokens[String(p.dropFirst(7))] else { throw APIFailure.unauthorized }
+                if method != "GET" && method != "HEAD" { throw Self.forbidden(user: user, method: method, path: path) }
+            }
             if let fault = faults.match(method: method, path: path) { throw fault }
             var request = request
             let body = method == "GET" ? [] : Array(try await request.collectBody(upTo: Self.maxBodyBytes).readableBytesView)
@@ -47,6 +53,28 @@ struct APIResponder: HTTPResponder {
         } catch {
             return Self.failure(APIFailure(code: 500, reason: "InternalError", message: "\(error)"))
         }
+    }
+
+    /// kube-apiserver's RBAC refusal: `featureflags.ops.salespot.by is forbidden: User "u" cannot create resource
+    /// "featureflags" in API group "ops.salespot.by" in the namespace "default"`.
+    static func forbidden(user: String, method: String, path: String) -> APIFailure {
+        let parts = path.split(separator: "/").map(String.init)
+        var group = "", rest = parts[...]
+        if parts.first == "apis", parts.count >= 3 { group = parts[1]; rest = parts[3...] } else if parts.first == "api" { rest = parts.dropFirst(2) }
+        var namespace: String?
+        if rest.first == "namespaces", rest.count >= 3 { namespace = rest.dropFirst().first; rest = rest.dropFirst(2) }
+        let resource = rest.first ?? ""
+        let verb = switch method {
+        case "POST": "create"
+        case "PUT": "update"
+        case "PATCH": "patch"
+        case "DELETE": rest.count > 1 ? "delete" : "deletecollection"
+        default: method.lowercased()
+        }
+        let qualified = group.isEmpty ? resource : "\(resource).\(group)"
+        let scope = namespace.map { " in the namespace \"\($0)\"" } ?? " at the cluster scope"
+        return APIFailure(code: 403, reason: "Forbidden",
+                          message: "\(qualified) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\"\(scope)")
     }
 
     static func json(_ value: JSONValue, status: Int = 200, warnings: [String] = []) -> Response {

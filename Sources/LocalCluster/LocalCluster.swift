@@ -49,6 +49,9 @@ public final class LocalCluster: Sendable {
         /// Jobs whose first command word has one of these names run as local processes, at the mapped path
         /// (`dev` maps `salespot-operator` to its own executable). Default: none; other Jobs complete after ``jobDuration``.
         public var localJobExecutables: [String: String] = [:]
+        /// More bearer tokens, each a user who may only read (get, list, watch): anything else gets 403 Forbidden
+        /// in kube-apiserver's words, as RBAC would refuse it. Token → user name. Default none.
+        public var readOnlyTokens: [String: String] = [:]
         public init() {}
     }
 
@@ -82,7 +85,8 @@ public final class LocalCluster: Sendable {
         }
         let token = (0..<32).map { _ in let b = UInt8.random(in: 0...255); return (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
         let faults = FaultInjector()
-        let responder = APIResponder(state: state, token: token, faults: faults, bookmarkInterval: options.bookmarkInterval)
+        let responder = APIResponder(state: state, token: token, readOnlyTokens: options.readOnlyTokens, faults: faults,
+                                     bookmarkInterval: options.bookmarkInterval)
         let directory = try options.kubeconfigPath.map { Paths.directory(of: $0) } ?? {
             let dir = Paths.join(ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp", "salespot-localcluster-" + UUID().uuidString)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
