@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
+# Load generators for the flag server benchmark.
+for tool in wrk hey; do
+    command -v "$tool" >/dev/null || { echo "installing $tool"; ${SUDO:-$( [ "$(id -u)" -ne 0 ] && echo sudo )} apt-get install -y -qq --no-install-recommends "$tool" >/dev/null; }
+done
 swift build -c release --static-swift-stdlib --scratch-path .build-static
 bench=.build-static/release/salespot-bench
 if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
@@ -16,3 +20,4 @@ if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
 "$bench" cache --objects 10000 --compact
 "$bench" bluegreen --resources 50
 "$bench" bluegreen --resources 500 --workers 8
+"$bench" flags --flags 1000

@@ -116,6 +116,12 @@ public struct FlagServer: Sendable {
             router.get("/bench/constant") { _, _ in
                 Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
             }
+            router.post("/bench/constant") { request, _ in
+                // Reads the body as an evaluation does, then answers the same constant.
+                var r = request
+                _ = try? await r.collectBody(upTo: 65536)
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
+            }
         }
     }
 

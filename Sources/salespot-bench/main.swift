@@ -201,6 +201,8 @@ case "cache":
 case "cache-child":
     let i = CommandLine.arguments.firstIndex(of: "--kubeconfig")!
     try await cacheChild(kubeconfig: CommandLine.arguments[i + 1], compact: CommandLine.arguments.contains("--compact"))
+case "flags":
+    try await flagsBench(flags: option("--flags", default: 1000), seconds: option("--seconds", default: 10), patches: option("--patches", default: 200))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))
@@ -210,6 +212,8 @@ default:
            salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
            salespot-bench latency [--changes N] [--rate R]   change-to-reconcile-start latency p50/p99
            salespot-bench cache [--objects N] [--compact]   steady RSS of a controller caching N Deployments
+           salespot-bench flags [--flags N] [--seconds S] [--patches P]   the flag server with N flags: wrk peak and
+             hey p99 at half of peak against a constant-answer ceiling; change propagation p50/p99 (defaults 1000, 10, 200)
            salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
              create then update N ConfigMaps with W watchers (defaults 10000, 10, 16)
            salespot-bench watch-decode [--events N] [--only TEXT]

@@ -1,0 +1,185 @@
+import FeatureFlags
+import Foundation
+import KubeClient
+import KubeCore
+import KubeRuntime
+import LocalCluster
+import Synchronization
+
+/// `salespot-bench flags`: the evaluation server with N flags loaded, driven by wrk (peak) and hey (half of
+/// peak, for p99), next to the same server answering a constant (the ceiling); then change propagation.
+func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
+    let wrk = "/usr/bin/wrk", hey = "/usr/bin/hey"
+    for tool in [wrk, hey] where !FileManager.default.isExecutableFile(atPath: tool) {
+        print("flags: \(tool) is missing (scripts/bench.sh installs wrk and hey)")
+        return
+    }
+    var options = LocalCluster.Options()
+    options.simulateWorkloads = false
+    let cluster = try await LocalCluster.start(options)
+    let crd = try String(contentsOfFile: "crds/featureflags.ops.salespot.by.yaml", encoding: .utf8)
+    try await cluster.installCRDs(crd)
+    let client = KubeClient(configuration: cluster.clientConfiguration())
+    let api = Api<FeatureFlag>(client, namespace: "default")
+    print("flags: creating \(n) FeatureFlags (native with user, role, environment and percentage rules; every fifth in flagd form)...")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<8 {
+            group.addTask {
+                for i in stride(from: worker, to: n, by: 8) {
+                    var spec = FeatureFlag.Spec(type: "boolean", defaultValue: false, rules: [
+                        .init(name: "testers", users: (0..<20).map { "tester-\($0)" }, value: true),
+                        .init(name: "admins", roles: ["ADMIN"], environments: ["production"], value: true),
+                        .init(name: "rollout", percentage: Double(i % 100), value: true),
+                    ])
+                    if i % 5 == 0 {
+                        spec = FeatureFlag.Spec()
+                        spec.flagd = .init(state: "ENABLED", variants: ["on": true, "off": false], defaultVariant: "off",
+                                           targeting: ["if": [["in": [["var": "role"], ["ADMIN", "BETA"]]], "on", ["fractional": [["on", 30], ["off", 70]]]]])
+                    }
+                    _ = try await api.create(FeatureFlag(metadata: ObjectMeta(name: "flag-\(i)"), spec: spec))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    var serverOptions = FlagServer.Options()
+    serverOptions.port = 0
+    serverOptions.constantRoute = true
+    let registry = MetricsRegistry()
+    let server = FlagServer(evaluator: FlagEvaluator(catalog: FlagCatalog(), environment: "production"), options: serverOptions, registry: registry)
+    let ports = Mutex<Int?>(nil)
+    let service = FlagService(client: client, server: server) { p in ports.withLock { $0 = p } }
+    let running = Task { try? await service.run() }
+    while ports.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(20)) }
+    let port = ports.withLock { $0 }!
+    print("flags: \(service.catalog.allEntries().count) flags served on 127.0.0.1:\(port); \(seconds) s per run, wrk -t2 -c32")
+    let base = "http://127.0.0.1:\(port)"
+    let dir = NSTemporaryDirectory() + "salespot-flags-bench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    // Every request a different user and flag, as real traffic.
+    let getScript = dir + "/get.lua", postScript = dir + "/post.lua", constantPost = dir + "/constant.lua"
+    try """
+    counter = 0
+    request = function()
+      counter = counter + 1
+      return wrk.format("GET", "/feature-flags/flag-" .. (counter % \(n)) .. "/value?userId=user-" .. counter .. "&role=USER")
+    end
+    """.write(toFile: getScript, atomically: true, encoding: .utf8)
+    try """
+    counter = 0
+    wrk.headers["Content-Type"] = "application/json"
+    request = function()
+      counter = counter + 1
+      return wrk.format("POST", "/ofrep/v1/evaluate/flags/flag-" .. (counter % \(n)), nil, '{"context":{"targetingKey":"user-' .. counter .. '","role":"USER"}}')
+    end
+    """.write(toFile: postScript, atomically: true, encoding: .utf8)
+    try """
+    counter = 0
+    wrk.headers["Content-Type"] = "application/json"
+    request = function()
+      counter = counter + 1
+      return wrk.format("POST", "/bench/constant", nil, '{"context":{"targetingKey":"user-' .. counter .. '","role":"USER"}}')
+    end
+    """.write(toFile: constantPost, atomically: true, encoding: .utf8)
+
+    func runWrk(_ args: [String]) throws -> (rps: Double, p99ms: Double) {
+        let out = try runTool(wrk, ["-t2", "-c32", "-d\(seconds)s", "--latency"] + args)
+        let rps = out.split(separator: "\n").first { $0.contains("Requests/sec:") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        let p99 = out.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("99%") }
+            .map { parseDuration(String($0.split(separator: " ").last ?? "")) } ?? 0
+        if out.contains("Non-2xx") { print("  wrk saw non-2xx responses:\n\(out)") }
+        return (rps, p99)
+    }
+    func runHey(_ url: String, rate: Double, post: Bool) throws -> Double {
+        let workers = 8
+        var args = ["-z", "\(seconds)s", "-c", "\(workers)", "-q", String(format: "%.0f", rate / Double(workers))]
+        if post { args += ["-m", "POST", "-T", "application/json", "-d", #"{"context":{"targetingKey":"user-7","role":"USER"}}"#] }
+        let out = try runTool(hey, args + [url])
+        let line = out.split(separator: "\n").first { $0.contains("99% in") }
+        return (line.flatMap { Double($0.split(separator: " ").dropFirst(2).first ?? "") } ?? 0) * 1000
+    }
+    var rows: [(String, Double, Double, Double)] = []
+    let ceilingGet = try runWrk([base + "/bench/constant"])
+    let value = try runWrk(["-s", getScript, base])
+    let ceilingPost = try runWrk(["-s", constantPost, base])
+    let ofrep = try runWrk(["-s", postScript, base])
+    let valueHalf = try runHey(base + "/feature-flags/flag-7/value?userId=user-7&role=USER", rate: value.rps / 2, post: false)
+    let ofrepHalf = try runHey(base + "/ofrep/v1/evaluate/flags/flag-7", rate: ofrep.rps / 2, post: true)
+    let ceilingGetHalf = try runHey(base + "/bench/constant", rate: ceilingGet.rps / 2, post: false)
+    rows.append(("constant GET (ceiling)", ceilingGet.rps, ceilingGet.p99ms, ceilingGetHalf))
+    rows.append(("GET /feature-flags/{key}/value", value.rps, value.p99ms, valueHalf))
+    rows.append(("constant POST (ceiling)", ceilingPost.rps, ceilingPost.p99ms, .nan))
+    rows.append(("POST /ofrep/v1/evaluate/flags/{key}", ofrep.rps, ofrep.p99ms, ofrepHalf))
+    print("endpoint                              req/s   p99 at peak   p99 at half of peak (hey)")
+    for (name, rps, p99, half) in rows {
+        print(String(format: "%-36@ %7.0f   %8.2f ms   %@", name as NSString, rps, p99, half.isNaN ? "-" : String(format: "%.2f ms", half)))
+    }
+    print(String(format: "value endpoint: %.0f%% of the GET ceiling; OFREP: %.0f%% of the POST ceiling",
+                 value.rps / ceilingGet.rps * 100, ofrep.rps / ceilingPost.rps * 100))
+
+    // Change propagation: a patch accepted by the API server, to the new value served over HTTP.
+    let transport = CurlTransport()
+    func served(_ key: String) async throws -> JSONValue? {
+        let r = try await transport.send(HTTPRequest(method: "GET", url: base + "/feature-flags/\(key)/value?userId=nobody", timeout: .seconds(5)))
+        return try? JSONParser.parse(r.body)["value"]
+    }
+    var viaAPI: [Double] = []
+    var viaKubectl: [Double] = []
+    let kubectl = "/usr/bin/kubectl"
+    for i in 0..<patches {
+        let key = "flag-\(1 + (i * 7) % (n - 1))"
+        let enabled = i % 2 == 0
+        let useKubectl = i % 2 == 1 && FileManager.default.isExecutableFile(atPath: kubectl)
+        let started = ContinuousClock.now
+        if useKubectl {
+            _ = try runTool(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "patch", "featureflag", key, "--type", "merge",
+                                      "-p", #"{"spec":{"enabled":\#(enabled)}}"#])
+        } else {
+            _ = try await api.patch(key, .merge(["spec": ["enabled": .bool(enabled)]]))
+        }
+        let accepted = ContinuousClock.now
+        // Disabled serves the default (false) with reason DISABLED; watch the reason.
+        while true {
+            let r = try await transport.send(HTTPRequest(method: "GET", url: base + "/feature-flags/\(key)/value?userId=nobody", timeout: .seconds(5)))
+            let reason = (try? JSONParser.parse(r.body))?["reason"]?.stringValue
+            if (reason == "DISABLED") == !enabled { break }
+            if ContinuousClock.now - accepted > .seconds(10) { print("  \(key): not served after 10 s"); break }
+        }
+        let done = ContinuousClock.now
+        if useKubectl { viaKubectl.append((done - started).ms) } else { viaAPI.append((done - accepted).ms) }
+    }
+    _ = served
+    func pct(_ a: [Double], _ p: Double) -> Double { let s = a.sorted(); return s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))] }
+    print(String(format: "change propagation, API server write accepted -> new value served: p50 %.1f ms, p99 %.1f ms (%d patches)",
+                 pct(viaAPI, 0.5), pct(viaAPI, 0.99), viaAPI.count))
+    print(String(format: "change propagation, `kubectl patch` started -> new value served (includes kubectl's start-up): p50 %.1f ms, p99 %.1f ms (%d patches)",
+                 pct(viaKubectl, 0.5), pct(viaKubectl, 0.99), viaKubectl.count))
+    print(String(format: "memory: RSS %.1f MiB with the API server, %d flags stored and served, in one process", currentRSSMiB(), n))
+    running.cancel()
+    await cluster.stop()
+}
+
+func runTool(_ path: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// wrk's latency text: 812.00us, 1.20ms, 2.00s.
+func parseDuration(_ s: String) -> Double {
+    for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where s.hasSuffix(unit) {
+        return (Double(s.dropLast(unit.count)) ?? 0) * factor
+    }
+    return 0
+}
+
+extension Duration {
+    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
