@@ -44,4 +44,8 @@ step 'condition met' "kubectl wait bgd/web --for=jsonpath='{.status.phase}'=Paus
 step 'promoted' "salespot-operator bluegreen promote web"
 step 'condition met' "kubectl wait bgd/web --for=jsonpath='{.status.activeColor}'=green --timeout=60s"
 step 'salespot_bluegreen_switches_total\{namespace="default"\} 4' "curl -s $metrics | grep salespot_bluegreen_switches_total"
+step 'new-checkout +boolean +true +false +2 +True \(Served\)' "salespot-operator flags list"
+step '"value":true,"reason":"TARGETING_MATCH","variant":"testers"' "curl -s 'http://127.0.0.1:8013/feature-flags/new-checkout/value?userId=alice'"
+step 'patched' "kubectl patch ff new-checkout --type merge -p '{\"spec\":{\"enabled\":false}}'"
+step '"value":false,"reason":"DISABLED"' "sleep 1; curl -s -X POST http://127.0.0.1:8013/ofrep/v1/evaluate/flags/new-checkout -d '{\"context\":{\"targetingKey\":\"alice\"}}'"
 echo "tour: every step printed what the README shows"
