@@ -7,7 +7,8 @@ import KubeCore
 import Synchronization
 
 /// Optional API keys for the evaluation endpoints, read from a Secret: each data entry is named after the namespace
-/// its keys may read (`*` for every namespace) and holds one key per line. A request then carries a key
+/// its keys may read (``allNamespaces``, `_all`, for every namespace: no namespace has an underscore) and holds one
+/// key per line. A request then carries a key
 /// (`X-API-Key: KEY`, or `Authorization: Bearer KEY` on the evaluation endpoints) and reads that namespace only.
 ///
 /// Guarantees: fails closed. Until the Secret has been read, or while it is missing, every request is refused; the
@@ -19,6 +20,9 @@ public final class APIKeys: Sendable {
     }
     private let state = Mutex(State())
     public init() {}
+
+    /// The Secret entry whose keys read every namespace.
+    public static let allNamespaces = "_all"
 
     /// What a presented key is worth.
     public enum Decision: Equatable, Sendable {
@@ -48,7 +52,7 @@ public final class APIKeys: Sendable {
             guard s.loaded else { return .refused("the API keys are not loaded yet (their Secret is missing or unread)") }
             guard let presented, !presented.isEmpty else { return .refused("an API key is required (header X-API-Key)") }
             guard let namespace = s.keys[presented] else { return .refused("the API key is not valid") }
-            return .allowed(namespace: namespace == "*" ? nil : namespace)
+            return .allowed(namespace: namespace == Self.allNamespaces ? nil : namespace)
         }
     }
 }

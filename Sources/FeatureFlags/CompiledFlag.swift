@@ -28,6 +28,8 @@ public struct CompiledFlag: Sendable {
     public let ruleCount: Int
     /// The spec this was compiled from, as JSON (what `GET /feature-flags` shows and `status.served` records).
     public internal(set) var definition: JSONValue = .null
+    /// flagd's flag metadata (strings, numbers, booleans), returned with every evaluation.
+    public internal(set) var metadata: JSONObject?
     let form: Form
 
     enum Form: Sendable {
@@ -146,6 +148,17 @@ public struct CompiledFlag: Sendable {
             type = t
         }
         guard let type else { throw FlagValidationError("InvalidSpec", "spec.flagd.variants is empty") }
+        var metadata: JSONObject?
+        if let m = def.metadata, !m.isNull {
+            guard let o = m.objectValue else { throw FlagValidationError("InvalidSpec", "spec.flagd.metadata must be an object") }
+            for (k, v) in o {
+                switch v {
+                case .string, .int, .double, .bool: continue
+                default: throw FlagValidationError("InvalidSpec", "spec.flagd.metadata.\(k) is \(v.typeName): metadata values are strings, numbers or booleans")
+                }
+            }
+            metadata = o
+        }
         // flagd: an empty or absent defaultVariant means "the caller's default".
         let defaultVariant = def.defaultVariant.flatMap { $0.isEmpty ? nil : $0 }
         var defaultValue: JSONValue?
@@ -163,9 +176,11 @@ public struct CompiledFlag: Sendable {
                 throw FlagValidationError("InvalidTargeting", "spec.flagd.targeting: \(error)")
             }
         }
-        return CompiledFlag(key: key, type: type, enabled: enabled && def.state == "ENABLED", defaultValue: defaultValue,
-                            defaultVariant: defaultVariant, description: description, ruleCount: targeting == nil ? 0 : 1,
-                            form: .flagd(variants: def.variants, targeting: targeting))
+        var flag = CompiledFlag(key: key, type: type, enabled: enabled && def.state == "ENABLED", defaultValue: defaultValue,
+                                defaultVariant: defaultVariant, description: description, ruleCount: targeting == nil ? 0 : 1,
+                                form: .flagd(variants: def.variants, targeting: targeting))
+        flag.metadata = metadata
+        return flag
     }
 
     /// Evaluates the flag for a caller.
@@ -184,8 +199,12 @@ public struct CompiledFlag: Sendable {
     /// variant (booleans as "true"/"false", other values by Python's `str()`), TARGETING_MATCH; a name that is not
     /// a variant, or an evaluation error, is GENERAL.
     func evaluateFlagd(_ variants: [String: JSONValue], _ targeting: JSONLogic?, _ context: EvaluationContext) -> Resolution {
-        guard enabled else { return Resolution(value: nil, variant: nil, reason: .disabled) }
-        guard let targeting else { return Resolution(value: defaultValue, variant: defaultVariant, reason: defaultValue == nil ? .default : .static) }
+        // flagd-core answers DISABLED with the caller's default; the default variant's value is sent here (when there
+        // is one), because typed OFREP clients (the Go provider) need a value of the flag's type to report DISABLED.
+        guard enabled else { return withMetadata(Resolution(value: defaultValue, variant: nil, reason: .disabled)) }
+        guard let targeting else {
+            return withMetadata(Resolution(value: defaultValue, variant: defaultVariant, reason: defaultValue == nil ? .default : .static))
+        }
         var data = context.attributes
         data["$flagd"] = ["flagKey": .string(key), "timestamp": .int(UsageCell.wallMillis() / 1000)]
         data["targetingKey"] = context["targetingKey"] ?? .null
@@ -195,12 +214,20 @@ public struct CompiledFlag: Sendable {
         } catch {
             return .failure(.general, "targeting failed: \(error)")
         }
-        if result.isNull { return Resolution(value: defaultValue, variant: defaultVariant, reason: .default) }
+        if result.isNull { return withMetadata(Resolution(value: defaultValue, variant: defaultVariant, reason: .default)) }
         let name = JSONLogic.pythonStr(result)
-        guard !name.isEmpty, let value = variants[name], !value.isNull else {
+        // By exact code points, as Python's dict: Swift's own lookup would also match canonically equivalent names.
+        guard !name.isEmpty, let value = variants.first(where: { $0.key.utf8.elementsEqual(name.utf8) })?.value, !value.isNull else {
             return .failure(.general, "targeting chose '\(name.prefix(100))', which is not a variant of flag '\(key)'")
         }
-        return Resolution(value: value, variant: name, reason: .targetingMatch)
+        return withMetadata(Resolution(value: value, variant: name, reason: .targetingMatch))
+    }
+
+    /// Adds the flag's metadata (flagd form) to a resolution, as flagd returns it with every evaluation.
+    func withMetadata(_ r: Resolution) -> Resolution {
+        var r = r
+        r.metadata = metadata
+        return r
     }
 
     func evaluateNative(_ rules: [NativeRule], _ bucketing: BucketingV1, _ context: EvaluationContext, environment: String) -> Resolution {

@@ -26,6 +26,7 @@ public final class FlagCatalog: Sendable {
         public var invalid: FlagValidationError?
         /// Orders objects that claim the same key: the older is served.
         var createdAt: String
+        var uid: String
         /// Evaluation counts of this object (kept across its generations).
         public let usage: UsageCell
     }
@@ -105,19 +106,27 @@ public final class FlagCatalog: Sendable {
         }
     }
 
+    /// The object serving `key` in `namespace`.
+    public func holderRef(of key: String, namespace: String) -> ObjectRef? {
+        state.withLock { $0.keys[namespace]?[key]?.first }
+    }
+
     /// Records that the watches feeding the catalog have listed.
     public func markSynced() { state.withLock { $0.synced = true } }
 
     private static func put(_ s: inout State, _ object: FeatureFlag) {
         let ref = ObjectRef(object.metadata)
-        let previous = s.objects[ref]
+        // A previous entry of another object of the same name (deleted and made again while the watch was away) is
+        // not this object's past.
+        let previous = s.objects[ref].flatMap { $0.uid == (object.metadata.uid ?? "") ? $0 : nil }
         let generation = object.metadata.generation ?? 0
         let cell = s.cells[ref] ?? UsageCell()
         s.cells[ref] = cell
         var entry = Entry(ref: ref, key: object.key, generation: generation, flag: nil, servedGeneration: nil, invalid: nil,
-                          createdAt: object.metadata.creationTimestamp?.description ?? "", usage: cell)
-        if let previous, previous.generation == generation, previous.key == entry.key {
+                          createdAt: object.metadata.creationTimestamp?.description ?? "", uid: object.metadata.uid ?? "", usage: cell)
+        if let previous, previous.generation == generation {
             // A status change or a resync: the spec is the same.
+            entry.key = previous.key
             entry.flag = previous.flag
             entry.servedGeneration = previous.servedGeneration
             entry.invalid = previous.invalid
@@ -127,31 +136,33 @@ public final class FlagCatalog: Sendable {
                 entry.servedGeneration = generation
             } catch {
                 entry.invalid = error
-                // The last valid generation: this replica's, or the leader's record if that is newer.
-                if let previous, previous.key == entry.key, let flag = previous.flag {
+                // The last valid generation keeps being served, under its own key: this replica's, or the leader's
+                // record if that is newer.
+                if let previous, let flag = previous.flag {
                     entry.flag = flag
                     entry.servedGeneration = previous.servedGeneration
+                    entry.key = flag.key
                 }
                 if let status = object.status, let servedGeneration = status.servedGeneration,
                    servedGeneration > (entry.servedGeneration ?? -1), let served = status.served,
                    let spec = try? JSONValueDecoder().decode(FeatureFlag.Spec.self, from: served),
-                   let flag = try? CompiledFlag.compile(spec, name: ref.name), flag.key == entry.key {
+                   let flag = try? CompiledFlag.compile(spec, name: ref.name) {
                     entry.flag = flag
                     entry.servedGeneration = servedGeneration
+                    entry.key = flag.key
                 }
             }
         }
-        if let previous, previous.key != entry.key { unclaim(&s, ref, key: previous.key) }
+        if let old = s.objects[ref], old.key != entry.key { unclaim(&s, ref, key: old.key) }
         s.objects[ref] = entry
         var claims = s.keys[ref.namespace, default: [:]][entry.key, default: []]
-        if !claims.contains(ref) {
-            claims.append(ref)
-            claims.sort { a, b in
-                let ea = s.objects[a]!, eb = s.objects[b]!
-                return (ea.createdAt, a.name) < (eb.createdAt, b.name)
-            }
-            s.keys[ref.namespace, default: [:]][entry.key] = claims
+        if !claims.contains(ref) { claims.append(ref) }
+        // The older object holds a key; one that has nothing valid to serve never shadows one that has.
+        claims.sort { a, b in
+            let ea = s.objects[a]!, eb = s.objects[b]!
+            return (ea.flag == nil ? 1 : 0, ea.createdAt, a.name) < (eb.flag == nil ? 1 : 0, eb.createdAt, b.name)
         }
+        s.keys[ref.namespace, default: [:]][entry.key] = claims
     }
 
     private static func unclaim(_ s: inout State, _ ref: ObjectRef, key: String) {

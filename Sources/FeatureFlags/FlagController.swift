@@ -34,14 +34,21 @@ public struct FlagController: ManagedController {
         self.usageInterval = usageInterval
         self.logger = logger
         let written = WrittenVersions()
+        let controllerQueue = QueueBox()
         let controller = Controller(name: "featureflag", api: Api<FeatureFlag>(client), namespaces: namespaces,
                                     labelSelector: shardSelector, workers: workers, metrics: metrics, logger: logger) { request in
             guard let flag = request.object else {
                 written.forget(request.ref)
+                // A deleted object may have held a key another object waits for.
+                for other in request.store.list(namespace: request.ref.namespace)
+                where other.status?.conditions?.first(where: { $0.type == "Ready" })?.reason == "DuplicateKey" {
+                    await controllerQueue.value?.add(ObjectRef(other.metadata))
+                }
                 return .awaitChange
             }
             return try await Self.reconcile(flag, store: request.store, client: client, events: events, totals: totals, written: written)
         }
+        controllerQueue.set(controller.queue)
         self.controller = controller
             .onNewTerm { written.reset() }
             .filter { new, _ in !written.echoed(ObjectRef(new.metadata), new.metadata.resourceVersion) }
@@ -68,7 +75,7 @@ public struct FlagController: ManagedController {
                 let t = try await ledger.collect()
                 totals.set(t)
                 for flag in controller.store.list() {
-                    let usage = t.usage(namespace: flag.metadata.namespace ?? "default", key: flag.key)
+                    let usage = t.usage(namespace: flag.metadata.namespace ?? "default", key: flag.key, current: flag.status?.usage)
                     if let usage, usage != flag.status?.usage { await controller.queue.add(ObjectRef(flag.metadata)) }
                 }
             } catch {
@@ -97,7 +104,9 @@ public struct FlagController: ManagedController {
         var conditions = status.conditions ?? []
         if let compiled {
             status.servedGeneration = generation
-            status.served = compiled.definition
+            // The copy lets replicas started while the flag is invalid serve it; a very large spec (long user lists)
+            // is not copied, so the object stays well inside etcd's limit.
+            status.served = compiled.definition.serialized().count <= maxServedBytes ? compiled.definition : nil
             status.type = compiled.type.rawValue
             status.enabled = compiled.enabled
             status.default = compiled.defaultValue.map(summary) ?? "(caller's default)"
@@ -114,6 +123,9 @@ public struct FlagController: ManagedController {
         return (status, invalid)
     }
 
+    /// The largest spec copied into `status.served` (256 KiB): the object, spec and copy, stays far below etcd's 1.5 MiB.
+    static let maxServedBytes = 256 * 1024
+
     /// A value as `kubectl get` shows it: compact JSON, at most 64 characters.
     static func summary(_ value: JSONValue) -> String {
         let text = value.serializedString(sortedKeys: true)
@@ -124,16 +136,18 @@ public struct FlagController: ManagedController {
                           totals: UsageTotalsBox, written: WrittenVersions) async throws -> Action {
         let ns = flag.metadata.namespace ?? "default"
         let key = flag.key
-        // Two objects with one key: the older (then the first by name) keeps it, as the servers decide.
+        // Two objects with one key: the older (then the first by name) keeps it, as the servers decide; an object with
+        // nothing valid to serve holds no key.
         let me = (flag.metadata.creationTimestamp?.description ?? "", flag.metadata.name ?? "")
         let older = store.list(namespace: ns).filter { other in
             other.metadata.name != flag.metadata.name && other.key == key
                 && (other.metadata.creationTimestamp?.description ?? "", other.metadata.name ?? "") < me
+                && (other.status?.servedGeneration != nil || (try? CompiledFlag.compile(other.spec, name: other.metadata.name ?? "")) != nil)
         }.first
-        let usage = totals.value?.usage(namespace: ns, key: key)
+        let usage = totals.value?.usage(namespace: ns, key: key, current: flag.status?.usage)
         let (status, invalid) = desiredStatus(flag, duplicateOf: older?.metadata.name, usage: usage)
         let newlyInvalid = invalid != nil && flag.status?.observedGeneration != flag.metadata.generation
-        guard status != flag.status else { return .awaitChange }
+        guard status != flag.status else { return invalid?.reason == "DuplicateKey" ? .requeue(after: .seconds(60)) : .awaitChange }
         var updated = flag
         updated.status = status
         let stored = try await Api<FeatureFlag>(client, namespace: ns).updateStatus(updated, fieldManager: fieldManager)
@@ -147,8 +161,16 @@ public struct FlagController: ManagedController {
             events?.emit(regarding: reference, reason: "Served", action: "Serve",
                          note: "generation \(status.servedGeneration ?? 0) is served")
         }
-        return .awaitChange
+        // A duplicate is looked at again now and then: the holder may change its key.
+        return invalid?.reason == "DuplicateKey" ? .requeue(after: .seconds(60)) : .awaitChange
     }
+}
+
+/// The controller's queue, for the reconcile that needs to enqueue other objects.
+final class QueueBox: Sendable {
+    private let queue = Mutex<WorkQueue<ObjectRef>?>(nil)
+    func set(_ q: WorkQueue<ObjectRef>) { queue.withLock { $0 = q } }
+    var value: WorkQueue<ObjectRef>? { queue.withLock { $0 } }
 }
 
 /// The last usage the leader collected, shared with the reconciles.

@@ -22,14 +22,11 @@ extension FlagServer {
         }
         let token = String(auth.dropFirst(7))
         let buffer: ByteBuffer
-        do {
-            buffer = try await withDeadline(options.bodyTimeout) { [maxBodyBytes = options.maxBodyBytes] in
-                var r = request
-                return try await r.collectBody(upTo: maxBodyBytes)
-            }
-        } catch is DeadlineExceeded {
+        switch await readBody(request) {
+        case .success(let b): buffer = b
+        case .failure("timeout"):
             return Self.error(.requestTimeout, ofrep: false, code: .parseError, "the request body did not arrive within \(options.bodyTimeout)")
-        } catch {
+        case .failure:
             return Self.error(.contentTooLarge, ofrep: false, code: .parseError, "the request body is larger than \(options.maxBodyBytes) bytes")
         }
         let body: JSONValue
@@ -48,7 +45,8 @@ extension FlagServer {
             return Self.error(.badRequest, ofrep: false, code: .parseError, "key is required (a string)")
         }
         let namespace: String
-        switch self.namespace(request, ofrep: false) {
+        // Who may create is the API server's decision (the caller's token), not an API key's.
+        switch self.namespace(request, ofrep: false, keyed: false) {
         case .failure(let refusal): return refusal
         case .success(let ns):
             if let asked = fields["namespace"] {
@@ -76,11 +74,19 @@ extension FlagServer {
         do { _ = try CompiledFlag.compile(spec, name: name) } catch {
             return Self.error(.badRequest, ofrep: false, code: .general, "invalid flag (\(error.reason)): \(error.message)")
         }
+        // The caller's identity only: the operator's own client certificate must not go with it (kube-apiserver would
+        // authenticate the certificate first, and the flag would be created as the operator).
         var config = kubeConfiguration
         config.auth = .token(token)
+        config.tls.clientIdentity = nil
+        guard creations.enter() else {
+            return Self.json(.tooManyRequests, ["error": "too many flag creations at once; retry", "statusCode": 429], headers: [.retryAfter: "1"])
+        }
+        defer { creations.leave() }
         let flag = FeatureFlag(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec)
         do {
-            let created = try await Api<FeatureFlag>(KubeClient(configuration: config), namespace: namespace).create(flag, fieldManager: "salespot-flags-api")
+            let created = try await Api<FeatureFlag>(KubeClient(configuration: config, transport: createTransport), namespace: namespace)
+                .create(flag, fieldManager: "salespot-flags-api")
             var view = JSONObject()
             view["key"] = .string(created.key)
             view["name"] = .string(created.metadata.name ?? name)

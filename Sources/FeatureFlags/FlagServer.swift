@@ -6,6 +6,7 @@ import KubeRuntime
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The evaluation server: the original design's `/feature-flags` API and OpenFeature's Remote Evaluation Protocol
 /// (OFREP), answered from the ``FlagCatalog`` in memory. It runs in every replica; it never calls the Kubernetes
@@ -28,7 +29,8 @@ public struct FlagServer: Sendable {
         /// The largest request body accepted: 64 KiB (an evaluation context is a few hundred bytes).
         public var maxBodyBytes = 64 * 1024
         public var bodyTimeout: Duration = .seconds(10)
-        public var idleTimeout: Int64 = 60
+        /// A connection that sends nothing for this long is closed (also what ends a body that stops arriving).
+        public var idleTimeout: Int64 = 15
         /// Serve `GET /bench/constant`, a constant answer, to measure the server's ceiling (benchmarks only).
         public var constantRoute = false
         public init() {}
@@ -41,6 +43,10 @@ public struct FlagServer: Sendable {
     /// The API server to create flags on (with each caller's token): `POST /feature-flags`.
     public let kubeConfiguration: ClientConfiguration?
     let latency = ["ofrep": LatencyHistogram(), "flags": LatencyHistogram()]
+    /// One transport for every `POST /feature-flags` (its TLS settings without the operator's client certificate),
+    /// and a bound on how many run at once.
+    let createTransport: CurlTransport?
+    let creations = Gate(limit: 8)
     let logger: Logger
 
     public init(evaluator: FlagEvaluator, options: Options = Options(), apiKeys: APIKeys? = nil,
@@ -50,6 +56,11 @@ public struct FlagServer: Sendable {
         self.options = options
         self.apiKeys = apiKeys
         self.kubeConfiguration = kubeConfiguration
+        self.createTransport = kubeConfiguration.map { c in
+            var tls = c.tls
+            tls.clientIdentity = nil
+            return CurlTransport(tls: tls, proxy: c.proxyURL)
+        }
         self.logger = logger
         if let registry { evaluator.register(registry, latency: latency) }
     }
@@ -64,6 +75,10 @@ public struct FlagServer: Sendable {
     /// Starts listening; returns once it does.
     public func start() async throws -> Handle {
         let router = Router()
+        // Browsers (OpenFeature's web SDK with the OFREP provider) call from other origins.
+        router.middlewares.add(CORSMiddleware(allowOrigin: .all,
+                                              allowHeaders: [.accept, .authorization, .contentType, .origin, .ifNoneMatch, Self.namespaceHeader, Self.apiKeyHeader],
+                                              allowMethods: [.get, .post, .options], exposedHeaders: ["ETag"], maxAge: .seconds(600)))
         addRoutes(router)
         let (ready, continuation) = AsyncStream<Int>.makeStream()
         var quiet = logger
@@ -135,12 +150,12 @@ public struct FlagServer: Sendable {
     // MARK: namespaces and keys
 
     /// The namespace a request reads, or the response refusing it.
-    func namespace(_ request: Request, ofrep: Bool) -> Outcome<String> {
+    func namespace(_ request: Request, ofrep: Bool, keyed: Bool = true) -> Outcome<String> {
         let asked: String? = request.headers[Self.namespaceHeader] ?? request.uri.queryParameters.get("namespace").map { String($0) }
         if let asked, !Self.isNamespaceName(asked) {
             return .failure(Self.error(.badRequest, ofrep: ofrep, code: .invalidContext, "'\(asked.prefix(80))' is not a namespace name"))
         }
-        guard let apiKeys else { return .success(asked ?? options.defaultNamespace) }
+        guard keyed, let apiKeys else { return .success(asked ?? options.defaultNamespace) }
         var presented = request.headers[Self.apiKeyHeader]
         if presented == nil, let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { presented = String(auth.dropFirst(7)) }
         switch apiKeys.check(presented) {
@@ -230,15 +245,9 @@ public struct FlagServer: Sendable {
     /// The evaluation context of an OFREP request body (`{"context": {...}}`; an empty body is an empty context).
     func context(_ request: Request) async -> ContextOutcome {
         let buffer: ByteBuffer
-        do {
-            buffer = try await withDeadline(options.bodyTimeout) { [maxBodyBytes = options.maxBodyBytes] in
-                var r = request
-                return try await r.collectBody(upTo: maxBodyBytes)
-            }
-        } catch is DeadlineExceeded {
-            return .failure((.parseError, "timeout"))
-        } catch {
-            return .failure((.parseError, "too large"))
+        switch await readBody(request) {
+        case .success(let b): buffer = b
+        case .failure(let why): return .failure((.parseError, why))
         }
         if buffer.readableBytes == 0 { return .success(EvaluationContext()) }
         let body: JSONValue
@@ -352,7 +361,7 @@ public struct FlagServer: Sendable {
         if let value = r.value { o["value"] = value }
         o["reason"] = .string(r.reason.rawValue)
         o["variant"] = r.variant.map { .string($0) } ?? .null
-        o["metadata"] = .object([:])
+        o["metadata"] = .object(r.metadata ?? [:])
         return .object(o)
     }
 
@@ -380,6 +389,15 @@ public struct FlagServer: Sendable {
     }
 }
 
+/// A counter with a limit, for requests that are costly to run many at once.
+final class Gate: Sendable {
+    private let count = Mutex(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func enter() -> Bool { count.withLock { c in c < limit ? { c += 1; return true }() : false } }
+    func leave() { count.withLock { $0 -= 1 } }
+}
+
 /// A value, or the response refusing the request.
 enum Outcome<T> {
     case success(T)
@@ -398,18 +416,29 @@ public struct FlagServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-struct DeadlineExceeded: Error {}
+/// A request body, or why it was refused ("too large", "timeout").
+enum BodyOutcome {
+    case success(ByteBuffer)
+    case failure(String)
+}
 
-/// Runs `body`, giving up after `limit`.
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw DeadlineExceeded()
+extension FlagServer {
+    /// Reads a request body up to ``Options/maxBodyBytes``, refusing it once ``Options/bodyTimeout`` has passed
+    /// since the request began. Checked as each part arrives (no timer task per request: evaluations are
+    /// microseconds); a sender that stops sending altogether is cut off by the connection's idle timeout.
+    func readBody(_ request: Request) async -> BodyOutcome {
+        let started = ContinuousClock.now
+        var collected = ByteBuffer()
+        do {
+            for try await part in request.body {
+                guard collected.readableBytes + part.readableBytes <= options.maxBodyBytes else { return .failure("too large") }
+                collected.writeImmutableBuffer(part)
+                if ContinuousClock.now - started > options.bodyTimeout { return .failure("timeout") }
+            }
+        } catch {
+            return .failure("timeout")
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+        return .success(collected)
     }
 }
 

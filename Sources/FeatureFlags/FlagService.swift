@@ -31,8 +31,9 @@ public struct FlagService: ServiceLifecycle.Service {
     }
 
     public var catalog: FlagCatalog { server.evaluator.catalog }
-    /// Whether the flags have been listed (the server answers from then on).
-    public var hasSynced: Bool { catalog.hasSynced }
+    /// Whether the server answers: the flags of every watched namespace have been listed and it listens.
+    public var hasSynced: Bool { listening.value }
+    let listening = ListeningFlag()
 
     public func run() async throws {
         let catalog = self.catalog
@@ -50,15 +51,17 @@ public struct FlagService: ServiceLifecycle.Service {
             if let (ns, name) = apiKeysSecret, let keys = server.apiKeys {
                 group.addTask {
                     let watcher = Watcher(api: Api<Secret>(client, namespace: ns), fieldSelector: "metadata.name=\(name)", logger: logger)
-                    var current: Secret?
+                    // The keys in use are replaced when a list completes, never emptied at its start: a re-list
+                    // while the API server is unreachable must not refuse every request meanwhile.
+                    var listed: Secret?
                     for await event in watcher.events() {
                         switch event {
-                        case .initStart: current = nil
-                        case .initApply(let s), .apply(let s): current = s
-                        case .delete: current = nil
-                        case .initDone: break
+                        case .initStart: listed = nil
+                        case .initApply(let s): listed = s
+                        case .initDone: keys.load(listed)
+                        case .apply(let s): keys.load(s)
+                        case .delete: keys.load(nil)
                         }
-                        keys.load(current)
                     }
                 }
             }
@@ -73,13 +76,22 @@ public struct FlagService: ServiceLifecycle.Service {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let handle = try await server.start()
+            listening.set(true)
             logger.info("flag server listening", metadata: ["port": .stringConvertible(handle.port)])
             onListening(handle.port)
             try? await gracefulShutdown()
+            listening.set(false)
             await handle.stop()
             group.cancelAll()
         }
     }
+}
+
+/// Whether the server listens (for readiness).
+final class ListeningFlag: Sendable {
+    private let flag = Mutex(false)
+    func set(_ v: Bool) { flag.withLock { $0 = v } }
+    var value: Bool { flag.withLock { $0 } }
 }
 
 /// Merges per-namespace watches into one catalog: a re-list of one namespace must only drop that namespace's flags.

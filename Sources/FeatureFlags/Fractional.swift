@@ -5,11 +5,13 @@ import KubeCore
 /// (x86, 32-bit, seed 0); the bucket is `hash × totalWeight >> 32`, and the variants take consecutive ranges of
 /// their integer weights (1 when omitted). Anything invalid gives null (no match), as in flagd.
 enum Fractional {
-    static func operate(_ args: [JSONValue], _ data: JSONValue) -> JSONValue {
+    static func operate(_ args: [JSONValue], _ data: JSONValue) throws(JSONLogic.EvaluationError) -> JSONValue {
         guard !args.isEmpty else { return .null }
         var rest = args[...]
         let bucketBy: JSONValue
         if case .array = args[0] {
+            // flagd reads the targeting key from the data; inside map/filter the data may be no object (Python raises).
+            guard case .object = data else { throw JSONLogic.EvaluationError(description: "fractional: the data is \(data.typeName), not the evaluation context") }
             guard case .string(let key)? = data["targetingKey"], !key.isEmpty else { return .null }
             let flagKey = data["$flagd"]?["flagKey"] ?? .string("")
             bucketBy = .array([flagKey, .string(key)])

@@ -30,21 +30,28 @@ public struct JSONLogic: Sendable {
         "log", "var", "substr", "merge", "missing", "missing_some", "fractional", "starts_with", "ends_with", "sem_ver",
     ])
     static let maxDepth = 64
+    /// The most JSON nodes targeting may have once every `$ref` is expanded: evaluators referring to each other
+    /// twice per level would otherwise expand exponentially (and be copied into every replica's memory).
+    static let maxNodes = 20_000
 
     public init(_ targeting: JSONValue, evaluators: [String: JSONValue] = [:]) throws(CompileError) {
         guard case .object = targeting else { throw CompileError(description: "targeting must be a JSONLogic object, not \(targeting.typeName)") }
-        let resolved = try Self.resolveRefs(targeting, evaluators, depth: 0, path: [])
+        var budget = Self.maxNodes
+        let resolved = try Self.resolveRefs(targeting, evaluators, depth: 0, path: [], budget: &budget)
         try Self.check(resolved, depth: 0)
         logic = resolved
     }
 
-    static func resolveRefs(_ v: JSONValue, _ evaluators: [String: JSONValue], depth: Int, path: [String]) throws(CompileError) -> JSONValue {
-        guard depth < 256 else { throw CompileError(description: "targeting is nested too deeply") }
+    static func resolveRefs(_ v: JSONValue, _ evaluators: [String: JSONValue], depth: Int, path: [String],
+                            budget: inout Int) throws(CompileError) -> JSONValue {
+        guard depth < maxDepth else { throw CompileError(description: "targeting is nested more than \(maxDepth) levels (with $ref expanded)") }
+        budget -= 1
+        guard budget >= 0 else { throw CompileError(description: "targeting has more than \(maxNodes) elements with every $ref expanded") }
         switch v {
         case .array(let items):
             var out: [JSONValue] = []
             out.reserveCapacity(items.count)
-            for item in items { out.append(try resolveRefs(item, evaluators, depth: depth + 1, path: path)) }
+            for item in items { out.append(try resolveRefs(item, evaluators, depth: depth + 1, path: path, budget: &budget)) }
             return .array(out)
         case .object(let o):
             if o.count == 1, let name = o["$ref"] {
@@ -52,10 +59,10 @@ public struct JSONLogic: Sendable {
                     throw CompileError(description: "$ref \(name.serializedString()) names no evaluator (known: \(evaluators.keys.sorted().joined(separator: ", ")))")
                 }
                 guard !path.contains(name) else { throw CompileError(description: "$ref cycle: \((path + [name]).joined(separator: " -> "))") }
-                return try resolveRefs(target, evaluators, depth: depth + 1, path: path + [name])
+                return try resolveRefs(target, evaluators, depth: depth + 1, path: path + [name], budget: &budget)
             }
             var out = JSONObject(minimumCapacity: o.count)
-            for (k, value) in o { out[k] = try resolveRefs(value, evaluators, depth: depth + 1, path: path) }
+            for (k, value) in o { out[k] = try resolveRefs(value, evaluators, depth: depth + 1, path: path, budget: &budget) }
             return .object(out)
         default:
             return v
@@ -260,7 +267,7 @@ public struct JSONLogic: Sendable {
             }
             return best
         case "cat": return .string(a.map(string).joined())
-        case "substr": return .string(substring(arg(0), arg(1), a.count > 2 ? arg(2) : nil))
+        case "substr": return .string(try substring(arg(0), arg(1), a.count > 2 ? arg(2) : nil))
         case "merge":
             var out: [JSONValue] = []
             for v in a { if case .array(let items) = v { out.append(contentsOf: items) } else { out.append(v) } }
@@ -272,7 +279,7 @@ public struct JSONLogic: Sendable {
             guard tb.count <= sb.count else { return false }
             return .bool(op == "starts_with" ? sb.starts(with: tb) : sb.suffix(tb.count).elementsEqual(tb))
         case "sem_ver": return SemVer.operate(a)
-        case "fractional": return Fractional.operate(a, data)
+        case "fractional": return try Fractional.operate(a, data)
         default:
             throw EvaluationError(description: "unknown operator '\(op)'")
         }
@@ -412,7 +419,7 @@ public struct JSONLogic: Sendable {
         case (.string(let s), .string(let t)): return s.utf8.elementsEqual(t.utf8)
         case (.array(let p), .array(let q)): return p.count == q.count && zip(p, q).allSatisfy { pyEquals($0, $1) }
         case (.object(let p), .object(let q)):
-            return p.count == q.count && p.allSatisfy { k, v in q[k].map { pyEquals(v, $0) } ?? false }
+            return p.count == q.count && p.allSatisfy { k, v in exactLookup(q, k).map { pyEquals(v, $0) } ?? false }
         default: return false
         }
     }
@@ -430,13 +437,13 @@ public struct JSONLogic: Sendable {
         if isNumeric(y) { return compare(number(x), y, ==) }
         if x.isNull || y.isNull { return false }
         if case .string(let s) = x {
-            if case .array = y { return s == string(y) }
-            if case .object = y { return s == string(y) }
+            if case .array = y { return s.utf8.elementsEqual(string(y).utf8) }
+            if case .object = y { return s.utf8.elementsEqual(string(y).utf8) }
             return false
         }
         switch x {
         case .array, .object:
-            if case .string(let t) = y { return string(x) == t }
+            if case .string(let t) = y { return string(x).utf8.elementsEqual(t.utf8) }
             return false
         default:
             return false
@@ -491,7 +498,7 @@ public struct JSONLogic: Sendable {
                 guard let i = canonicalIndex(part), i < scalars.count else { return fallback }
                 current = .string(String(scalars[i]))
             case .object(let o):
-                current = o[String(part)] ?? .null
+                current = exactLookup(o, part) ?? .null
             default:
                 return fallback
             }
@@ -499,15 +506,25 @@ public struct JSONLogic: Sendable {
         return current.isNull ? fallback : current
     }
 
+    /// A member by its exact code points (Swift's `==` on strings would also match canonically equivalent text,
+    /// which Python does not).
+    static func exactLookup(_ o: JSONObject, _ key: some StringProtocol) -> JSONValue? {
+        for (k, v) in o where k.utf8.elementsEqual(key.utf8) { return v }
+        return nil
+    }
+
     static func canonicalIndex(_ part: Substring) -> Int? {
         guard let i = Int(part), i >= 0, String(i) == part else { return nil }
         return i
     }
 
-    static func substring(_ s: JSONValue, _ index: JSONValue, _ length: JSONValue?) -> String {
+    static func substring(_ s: JSONValue, _ index: JSONValue, _ length: JSONValue?) throws(EvaluationError) -> String {
         let scalars = Array(string(s).unicodeScalars)
         let count = scalars.count
         let idx = double(number(index))
+        // Python's int() of an infinity raises OverflowError (flagd: GENERAL).
+        if idx.isInfinite, idx >= 0 || -idx < Double(count) { throw EvaluationError(description: "substr: cannot convert infinity to an integer") }
+        if let length, !length.isNull, double(number(length)).isInfinite { throw EvaluationError(description: "substr: cannot convert infinity to an integer") }
         var start: Int
         if idx.isNaN {
             start = 0
@@ -523,7 +540,7 @@ public struct JSONLogic: Sendable {
             if l.isNaN {
                 end = start
             } else {
-                let n = l.isInfinite ? (l < 0 ? -count - 1 : count + 1) : Int(max(min(l, 1e15), -1e15))
+                let n = Int(max(min(l, 1e15), -1e15))
                 end = n < 0 ? max(count + n, start) : start + n
             }
         } else {
@@ -540,11 +557,46 @@ public struct JSONLogic: Sendable {
         case .string(let s): return s
         case .bool(let b): return b ? "true" : "false"  // flagd lower-cases booleans first
         case .int(let i): return String(i)
-        case .double(let d): return d.description
+        case .double(let d): return pythonFloatRepr(d)
         case .null: return "None"
         case .array(let items): return "[" + items.map(pythonRepr).joined(separator: ", ") + "]"
         case .object(let o): return "{" + o.map { "'\($0.key)': \(pythonRepr($0.value))" }.joined(separator: ", ") + "}"
         }
+    }
+
+    /// Python's `repr(float)`: the shortest digits that round-trip (as Swift's), in fixed notation when the decimal
+    /// exponent is within [-4, 16), else `d.ddde+XX` (at least two exponent digits); `1.0`, `1e+16`, `1e-05`.
+    static func pythonFloatRepr(_ d: Double) -> String {
+        if d.isNaN { return "nan" }
+        if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+        if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
+        // Decompose Swift's shortest representation into digits and a decimal exponent.
+        var text = abs(d).description
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+            text = String(text[..<e])
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = String(parts[0]), fracPart = parts.count > 1 ? String(parts[1]) : ""
+        var digits = intPart + fracPart
+        var pointAfter = intPart.count + exponent  // the decimal point sits after this many digits
+        while digits.hasPrefix("0") && digits.count > 1 {
+            digits.removeFirst()
+            pointAfter -= 1
+        }
+        while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
+        let sign = d < 0 ? "-" : ""
+        let decimalExponent = pointAfter - 1
+        if decimalExponent >= -4 && decimalExponent < 16 {
+            if pointAfter <= 0 { return sign + "0." + String(repeating: "0", count: -pointAfter) + digits }
+            if pointAfter >= digits.count { return sign + digits + String(repeating: "0", count: pointAfter - digits.count) + ".0" }
+            let i = digits.index(digits.startIndex, offsetBy: pointAfter)
+            return sign + digits[..<i] + "." + digits[i...]
+        }
+        let mantissa = digits.count == 1 ? digits : String(digits.first!) + "." + digits.dropFirst()
+        let e = abs(decimalExponent)
+        return sign + mantissa + "e" + (decimalExponent < 0 ? "-" : "+") + (e < 10 ? "0" : "") + String(e)
     }
 
     static func pythonRepr(_ v: JSONValue) -> String {

@@ -52,6 +52,8 @@ public struct Resolution: Sendable, Equatable {
     public var reason: Reason
     public var errorCode: ErrorCode?
     public var errorDetails: String?
+    /// Flag metadata returned with the evaluation (flagd form).
+    public var metadata: JSONObject?
 
     public init(value: JSONValue?, variant: String? = nil, reason: Reason) {
         self.value = value

@@ -72,8 +72,16 @@ public struct UsageLedger: Sendable {
     /// What the leader read: per `NAMESPACE.KEY`, evaluations in the last hour and the last evaluation time.
     public struct Totals: Sendable {
         public var flags: [String: (count: Int64, lastMillis: Int64)] = [:]
-        public func usage(namespace: String, key: String) -> FeatureFlag.Usage? {
-            guard let t = flags[UsageLedger.entryName(namespace: namespace, key: key)] else { return nil }
+        /// Whether these were read (rather than nothing known yet).
+        public var collected = false
+
+        /// The usage to record for a flag: what the replicas published; a flag none of them evaluated in the
+        /// last hour goes to 0 (keeping when it was last evaluated).
+        public func usage(namespace: String, key: String, current: FeatureFlag.Usage?) -> FeatureFlag.Usage? {
+            guard let t = flags[UsageLedger.entryName(namespace: namespace, key: key)] else {
+                guard collected, let current, (current.evaluationsLastHour ?? 0) != 0 else { return current }
+                return FeatureFlag.Usage(evaluationsLastHour: 0, lastEvaluatedTime: current.lastEvaluatedTime)
+            }
             return FeatureFlag.Usage(evaluationsLastHour: t.count, lastEvaluatedTime: Time(secondsSince1970: Double(t.lastMillis / 1000)))
         }
     }
@@ -85,8 +93,10 @@ public struct UsageLedger: Sendable {
         let now = UsageCell.wallMillis()
         let fresh = Int64(publishInterval.components.seconds) * 3000 + 1000
         var totals = Totals()
+        // Anyone who can write ConfigMaps here can write these: every number is checked, none can overflow.
+        let limit: Int64 = 1 << 52
         for cm in try await api.listAll(ListOptions(labelSelector: Self.label)).items {
-            let published = cm.metadata.annotations?[Self.publishedAtAnnotation].flatMap { Int64($0) } ?? 0
+            let published = cm.metadata.annotations?[Self.publishedAtAnnotation].flatMap { Int64($0) }.map { min(max($0, 0), limit) } ?? 0
             if now - published > 3_600_000 {
                 _ = try? await api.delete(cm.metadata.name ?? "")
                 continue
@@ -94,11 +104,13 @@ public struct UsageLedger: Sendable {
             guard now - published <= fresh else { continue }
             for (name, value) in cm.data ?? [:] {
                 let parts = value.split(separator: " ")
-                guard parts.count == 2, let count = Int64(parts[0]), let lastMillis = Int64(parts[1]) else { continue }
+                guard parts.count == 2, let count = Int64(parts[0]), let lastMillis = Int64(parts[1]),
+                      (0...limit).contains(count), (0...limit).contains(lastMillis) else { continue }
                 let previous = totals.flags[name]
-                totals.flags[name] = ((previous?.count ?? 0) + count, max(previous?.lastMillis ?? 0, lastMillis))
+                totals.flags[name] = (min((previous?.count ?? 0) + count, limit), max(previous?.lastMillis ?? 0, lastMillis))
             }
         }
+        totals.collected = true
         return totals
     }
 }

@@ -91,7 +91,7 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
         return (rps, p99)
     }
     func runHey(_ url: String, rate: Double, post: Bool) throws -> Double {
-        let workers = 8
+        let workers = 4
         var args = ["-z", "\(seconds)s", "-c", "\(workers)", "-q", String(format: "%.0f", rate / Double(workers))]
         if post { args += ["-m", "POST", "-T", "application/json", "-d", #"{"context":{"targetingKey":"user-7","role":"USER"}}"#] }
         let out = try runTool(hey, args + [url])

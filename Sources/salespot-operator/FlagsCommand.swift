@@ -22,7 +22,7 @@ struct FlagOptions: ParsableArguments {
     @Option(help: "The namespace whose flags a request reads when it names none (header X-Flag-Namespace or ?namespace=).")
     var flagsNamespace = "default"
 
-    @Option(help: "NAMESPACE/NAME of a Secret of API keys: each entry is named after the namespace its keys read ('*': all), one key per line. Default: no keys asked for.")
+    @Option(help: "NAMESPACE/NAME of a Secret of API keys: each entry is named after the namespace its keys read ('_all': every namespace), one key per line. Default: no keys asked for.")
     var flagsApiKeysSecret: String?
 
     @Option(help: "How often the leader writes each flag's usage (evaluations in the last hour, last evaluation) into its status.")
@@ -44,7 +44,10 @@ struct FlagOptions: ParsableArguments {
         if let s = flagsApiKeysSecret, s.split(separator: "/").count != 2 {
             throw ValidationError("--flags-api-keys-secret: expected NAMESPACE/NAME")
         }
-        _ = try usageInterval()
+        let interval = try usageInterval()
+        guard interval >= .seconds(1), interval <= .seconds(86_400) else {
+            throw ValidationError("--flags-usage-interval must be between 1s and 24h")
+        }
     }
 
     func usageInterval() throws -> Duration { try parseDuration(flagsUsageInterval, flag: "--flags-usage-interval") }
@@ -224,15 +227,18 @@ struct FlagsCommand: AsyncParsableCommand {
         var user: String?
         @Option(help: "The user's role.")
         var role: String?
-        @Option(help: "The environment (dev, staging, production).")
-        var environment = "production"
+        @Option(help: "The environment (dev, staging, production). Default: locally production; with --server, the server's own.")
+        var environment: String?
+        @Option(help: "An API key for --server (sent as X-API-Key).")
+        var apiKey: String?
         @Option(name: .customLong("attr"), parsing: .singleValue, help: "Another context attribute, NAME=VALUE (VALUE as JSON, else a string). Repeatable.")
         var attributes: [String] = []
         @Option(help: "Ask this flag server (http://HOST:PORT) over OFREP instead of evaluating locally.")
         var server: String?
 
         func context() throws -> EvaluationContext {
-            var attrs: [String: JSONValue] = ["environment": .string(environment)]
+            var attrs: [String: JSONValue] = [:]
+            if let environment { attrs["environment"] = .string(environment) }
             if let role { attrs["role"] = .string(role) }
             for a in attributes {
                 guard let eq = a.firstIndex(of: "=") else { throw ValidationError("--attr \(a): expected NAME=VALUE") }
@@ -248,8 +254,9 @@ struct FlagsCommand: AsyncParsableCommand {
                 let configuration = try connection.loadConfiguration()
                 let body: JSONValue = ["context": .object(context.attributes)]
                 let url = server.hasSuffix("/") ? String(server.dropLast()) : server
-                let request = HTTPRequest(method: "POST", url: url + "/ofrep/v1/evaluate/flags/\(key)",
-                                          headers: ["Content-Type": "application/json", "X-Flag-Namespace": configuration.namespace],
+                var headers: HTTPHeaders = ["Content-Type": "application/json", "X-Flag-Namespace": configuration.namespace]
+                if let apiKey { headers.add("X-API-Key", apiKey) }
+                let request = HTTPRequest(method: "POST", url: url + "/ofrep/v1/evaluate/flags/\(key)", headers: headers,
                                           body: body.serialized(), timeout: .seconds(10))
                 let response = try await CurlTransport().send(request)
                 print(String(decoding: response.body, as: UTF8.self))
@@ -261,7 +268,7 @@ struct FlagsCommand: AsyncParsableCommand {
             do { compiled = try CompiledFlag.compile(flag.spec, name: flag.metadata.name ?? "") } catch {
                 throw ValidationError("\(key) is invalid (the servers keep serving generation \(flag.status?.servedGeneration.map(String.init) ?? "none")): \(error.message)")
             }
-            let r = compiled.evaluate(context, environment: environment)
+            let r = compiled.evaluate(context, environment: environment ?? "production")
             if let code = r.errorCode {
                 print("error: \(code.rawValue): \(r.errorDetails ?? "")")
                 throw ExitCode(1)

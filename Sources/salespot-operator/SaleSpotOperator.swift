@@ -142,7 +142,12 @@ func printError(_ line: String) {
 /// A duration as Kubernetes components take it: a decimal number with a unit (`ms`, `s`, `m`, `h`), units may be
 /// chained (`1m30s`); a bare number is seconds.
 func parseDuration(_ text: String, flag: String) throws -> Duration {
-    if let seconds = Double(text), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded())) }
+    // Up to ten years: anything longer is a mistake, and would overflow the conversion.
+    let maxSeconds = 315_360_000.0
+    if let seconds = Double(text), seconds.isFinite, seconds >= 0 {
+        guard seconds <= maxSeconds else { throw ValidationError("\(flag): '\(text)' is too long") }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
     var total = 0.0
     var rest = Substring(text)
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
@@ -156,6 +161,7 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
         total += value * unit.1
     }
     guard !text.isEmpty else { throw ValidationError("\(flag): empty duration") }
+    guard total.isFinite, total <= maxSeconds else { throw ValidationError("\(flag): '\(text)' is too long") }
     return .milliseconds(Int64((total * 1000).rounded()))
 }
 

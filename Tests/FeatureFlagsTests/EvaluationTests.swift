@@ -123,4 +123,39 @@ import TestSupport
         both.flagd = .init(state: "ENABLED", variants: ["a": true], defaultVariant: "a")
         #expect(reason(both) == "InvalidSpec")
     }
+
+    @Test func refExpansionIsBoundedAndFloatsNameVariantsAsPythonDoes() throws {
+        // Evaluators that refer to the next one twice would expand to 2^40 nodes: refused when compiled.
+        var evaluators: [String: JSONValue] = [:]
+        for i in 0..<40 { evaluators["e\(i)"] = ["and": [["$ref": .string("e\(i + 1)")], ["$ref": .string("e\(i + 1)")]]] }
+        evaluators["e40"] = true
+        let started = ContinuousClock.now
+        #expect(throws: JSONLogic.CompileError.self) { try JSONLogic(["$ref": "e0"], evaluators: evaluators) }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // Python's repr(float), which flagd uses to turn a numeric targeting result into a variant name.
+        let cases: [(Double, String)] = [(2.0, "2.0"), (1e16, "1e+16"), (1e15, "1000000000000000.0"), (1.5e-05, "1.5e-05"),
+                                         (0.0001, "0.0001"), (123456789012345678.0, "1.2345678901234568e+17"), (0.1, "0.1"),
+                                         (-2.5, "-2.5"), (-0.0, "-0.0"), (1e22, "1e+22"), (12345.678, "12345.678")]
+        for (value, python) in cases { #expect(JSONLogic.pythonFloatRepr(value) == python, "\(value)") }
+        // substr with an infinite index is an error in flagd (Python's int(inf)), not an empty string.
+        #expect(throws: JSONLogic.EvaluationError.self) { try JSONLogic(["substr": ["abc", "infinity"]]).evaluate([:]) }
+        // Variant names compare by code points: "cafe" + combining accent is not "café".
+        var spec = FeatureFlag.Spec()
+        spec.flagd = .init(state: "ENABLED", variants: ["caf\u{e9}": true, "off": false], defaultVariant: "off", targeting: ["var": "v"])
+        let f = try CompiledFlag.compile(spec, name: "f")
+        #expect(f.evaluate(EvaluationContext(["v": "cafe\u{301}"]), environment: "dev").errorCode == .general)
+        #expect(f.evaluate(EvaluationContext(["v": "caf\u{e9}"]), environment: "dev").value == true)
+    }
+
+    @Test func usageFallsToZeroForFlagsNobodyEvaluates() {
+        var totals = UsageLedger.Totals()
+        let old = FeatureFlag.Usage(evaluationsLastHour: 100, lastEvaluatedTime: Time(secondsSince1970: 1_700_000_000))
+        // Nothing collected yet: keep what the status says.
+        #expect(totals.usage(namespace: "default", key: "f", current: old) == old)
+        totals.collected = true
+        let now = totals.usage(namespace: "default", key: "f", current: old)
+        #expect(now?.evaluationsLastHour == 0 && now?.lastEvaluatedTime == old.lastEvaluatedTime)
+        totals.flags["default.f"] = (3, 1_800_000_000_000)
+        #expect(totals.usage(namespace: "default", key: "f", current: old)?.evaluationsLastHour == 3)
+    }
 }

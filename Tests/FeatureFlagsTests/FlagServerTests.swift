@@ -196,7 +196,7 @@ import TestSupport
         #expect(try await h.ofrep("checkout", ["targetingKey": "bob"]).0 == 401)
         _ = try await Api<Secret>(h.client, namespace: "default").create(Secret(metadata: ObjectMeta(name: "flag-keys"),
             data: ["default": Data("key-a\n".utf8).base64EncodedString(), "team-b": Data("key-b".utf8).base64EncodedString(),
-                   "*": Data("key-admin".utf8).base64EncodedString()]))
+                   "_all": Data("key-admin".utf8).base64EncodedString()]))
         let loaded = try await h.within(.seconds(3)) { try await h.ofrep("checkout", ["targetingKey": "bob"], headers: ["X-API-Key": "key-a"]).0 == 200 }
         #expect(loaded != nil)
         #expect(try await h.ofrep("checkout", ["targetingKey": "bob"], headers: ["X-API-Key": "key-a"]).1["value"] == false)
@@ -229,5 +229,36 @@ import TestSupport
         #expect(metrics.contains(#"salespot_flag_evaluations_total{namespace="default",reason="DEFAULT",flag="checkout"} 3"#))
         #expect(metrics.contains(#"salespot_flags_served{namespace="default"} 1"#))
         #expect(metrics.contains("salespot_flag_evaluation_duration_seconds_bucket"))
+    }
+
+    @Test func aDuplicateKeyWaitsForItsHolderAndPoisonedUsageIsIgnored() async throws {
+        let h = try await FlagHarness.start(usageInterval: .seconds(2))
+        defer { h.stop() }
+        #expect(try await h.kubectl(["apply"], stdin: Self.checkout).status == 0)
+        try await Task.sleep(for: .milliseconds(1100))  // creation timestamps have whole seconds
+        let twin = Self.checkout.replacingOccurrences(of: "name: checkout", with: "name: checkout-2\n  ").replacingOccurrences(of: "type: boolean", with: "key: checkout\n  type: boolean")
+            .replacingOccurrences(of: "defaultValue: false", with: "defaultValue: true")
+        #expect(try await h.kubectl(["apply"], stdin: twin).status == 0, "\(twin)")
+        let duplicate = try await h.within(.seconds(5)) {
+            try await h.flags.get("checkout-2").status?.conditions?.first { $0.type == "Ready" }?.reason == "DuplicateKey"
+        }
+        #expect(duplicate != nil)
+        #expect(try await h.json("GET", "/feature-flags/checkout/value?userId=bob").1["value"] == false, "the older object serves the key")
+        // Usage ConfigMaps anyone could write: numbers that would overflow must not crash the leader.
+        _ = try await Api<ConfigMap>(h.client, namespace: "default").create(ConfigMap(
+            metadata: ObjectMeta(name: "salespot-flag-usage-evil", labels: [UsageLedger.label: "true"], annotations: ["salespot.by/published-at": "-9223372036854775808"]),
+            data: ["default.checkout": "9223372036854775807 1"]))
+        _ = try await Api<ConfigMap>(h.client, namespace: "default").create(ConfigMap(
+            metadata: ObjectMeta(name: "salespot-flag-usage-evil-2", labels: [UsageLedger.label: "true"], annotations: ["salespot.by/published-at": "\(UsageCell.wallMillis())"]),
+            data: ["default.checkout": "9223372036854775807 1", "default.other": "x y"]))
+        // The holder goes: the waiting object takes the key.
+        #expect(try await h.kubectl(["delete", "featureflag", "checkout"]).status == 0)
+        let took = try await h.within(.seconds(5)) {
+            try await h.flags.get("checkout-2").status?.conditions?.first { $0.type == "Ready" }?.status == "True"
+        }
+        #expect(took != nil, "the second object still waits after its key was freed")
+        #expect(try await h.within(.seconds(2)) { try await h.json("GET", "/feature-flags/checkout/value?userId=bob").1["value"] == true } != nil)
+        try await Task.sleep(for: .seconds(3))  // a usage collection ran over the poisoned ConfigMaps
+        #expect(try await h.ofrep("checkout", ["targetingKey": "bob"]).0 == 200)
     }
 }

@@ -36,7 +36,10 @@ import TestSupport
             let wantValue = expected["value"] ?? .null
             let wantVariant = expected["variant"]?.stringValue
             reasons[wantReason, default: 0] += 1
-            let valueAgrees = wantCode != nil || Self.numericallyEqual(got.value ?? .null, wantValue)
+            // One deliberate difference: DISABLED sends the default variant's value (flagd-core leaves the caller's
+            // default), so that typed OFREP clients get a value of the flag's type.
+            let disabled = wantReason == "DISABLED"
+            let valueAgrees = wantCode != nil || (disabled ? got.value == flag.defaultValue : Self.numericallyEqual(got.value ?? .null, wantValue))
             if got.reason.rawValue != wantReason || got.errorCode?.rawValue != wantCode || !valueAgrees
                 || (wantCode == nil && got.variant != wantVariant) {
                 mismatches.append("\(key) \(context.dictionary): flagd-core \(wantValue.serializedString())/\(wantVariant ?? "nil")/\(wantReason)/\(wantCode ?? "-"), ours \((got.value ?? .null).serializedString())/\(got.variant ?? "nil")/\(got.reason.rawValue)/\(got.errorCode?.rawValue ?? "-") \(got.errorDetails ?? "")")
