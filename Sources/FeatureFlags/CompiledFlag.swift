@@ -14,8 +14,9 @@ public struct FlagValidationError: Error, Sendable, Equatable, CustomStringConve
     public var description: String { message }
 }
 
-/// A flag checked and prepared for evaluation: immutable, so every request reads it without a lock.
-public struct CompiledFlag: Sendable {
+/// A flag checked and prepared for evaluation: immutable, so every request reads it without a lock (a class, so
+/// handing it to a request is one reference, not a copy of every field).
+public final class CompiledFlag: Sendable {
     public let key: String
     public let type: FlagType
     public let enabled: Bool
@@ -27,15 +28,38 @@ public struct CompiledFlag: Sendable {
     /// How many rules (flagd form: 1 with targeting, else 0), for the status and listings.
     public let ruleCount: Int
     /// The spec this was compiled from, as JSON (what `GET /feature-flags` shows and `status.served` records).
-    public internal(set) var definition: JSONValue = .null
+    public let definition: JSONValue
     /// flagd's flag metadata (strings, numbers, booleans), returned with every evaluation.
-    public internal(set) var metadata: JSONObject?
+    public let metadata: JSONObject?
     let form: Form
+
+    init(key: String, type: FlagType, enabled: Bool, defaultValue: JSONValue?, defaultVariant: String?, description: String?,
+         ruleCount: Int, definition: JSONValue = .null, metadata: JSONObject? = nil, form: Form) {
+        self.key = key
+        self.type = type
+        self.enabled = enabled
+        self.defaultValue = defaultValue
+        self.defaultVariant = defaultVariant
+        self.description = description
+        self.ruleCount = ruleCount
+        self.definition = definition
+        self.metadata = metadata
+        self.form = form
+    }
+
+    /// The same flag, recording the spec it came from.
+    func with(definition: JSONValue) -> CompiledFlag {
+        CompiledFlag(key: key, type: type, enabled: enabled, defaultValue: defaultValue, defaultVariant: defaultVariant,
+                     description: description, ruleCount: ruleCount, definition: definition, metadata: metadata, form: form)
+    }
 
     enum Form: Sendable {
         case native(rules: [NativeRule], bucketing: BucketingV1)
         case flagd(variants: [String: JSONValue], targeting: JSONLogic?)
     }
+
+    /// Where the native form finds the user id: the targeting key, else the original API's `userId`.
+    static let userAttributes = ["targetingKey", "userId"]
 
     /// The versions of the bucketing algorithm this build knows.
     public static let bucketingVersions = [1]
@@ -44,9 +68,7 @@ public struct CompiledFlag: Sendable {
 
     /// Checks `spec` and prepares it. `name` is the object's name (the key when `spec.key` is unset).
     public static func compile(_ spec: FeatureFlag.Spec, name: String) throws(FlagValidationError) -> CompiledFlag {
-        var flag = try compileSpec(spec, name: name)
-        flag.definition = (try? JSONValueEncoder().encode(spec)) ?? .null
-        return flag
+        try compileSpec(spec, name: name).with(definition: (try? JSONValueEncoder().encode(spec)) ?? .null)
     }
 
     static func compileSpec(_ spec: FeatureFlag.Spec, name: String) throws(FlagValidationError) -> CompiledFlag {
@@ -176,11 +198,9 @@ public struct CompiledFlag: Sendable {
                 throw FlagValidationError("InvalidTargeting", "spec.flagd.targeting: \(error)")
             }
         }
-        var flag = CompiledFlag(key: key, type: type, enabled: enabled && def.state == "ENABLED", defaultValue: defaultValue,
-                                defaultVariant: defaultVariant, description: description, ruleCount: targeting == nil ? 0 : 1,
-                                form: .flagd(variants: def.variants, targeting: targeting))
-        flag.metadata = metadata
-        return flag
+        return CompiledFlag(key: key, type: type, enabled: enabled && def.state == "ENABLED", defaultValue: defaultValue,
+                            defaultVariant: defaultVariant, description: description, ruleCount: targeting == nil ? 0 : 1,
+                            metadata: metadata, form: .flagd(variants: def.variants, targeting: targeting))
     }
 
     /// Evaluates the flag for a caller.
@@ -235,7 +255,7 @@ public struct CompiledFlag: Sendable {
         guard enabled else { return Resolution(value: defaultValue, variant: defaultVariant, reason: .disabled) }
         guard !rules.isEmpty else { return Resolution(value: defaultValue, variant: defaultVariant, reason: .static) }
         var user: String?
-        for name in ["targetingKey", "userId"] {
+        for name in Self.userAttributes {
             switch context[name] {
             case nil, .null?: continue
             case .string(let s)?: user = user ?? (s.isEmpty ? nil : s)
@@ -288,6 +308,10 @@ public struct BucketingV1: Sendable {
     public let salt: String
     public init(salt: String) { self.salt = salt }
     public func bucket(_ user: String) -> Int {
-        Int(Murmur3.hash32(salt + "/" + user) % 10_000)
+        var hasher = Murmur3.Hasher()
+        hasher.feed(salt)
+        hasher.feed(0x2f)  // "/"
+        hasher.feed(user)
+        return Int(hasher.finish() % 10_000)
     }
 }

@@ -14,6 +14,7 @@ import Synchronization
 public final class FlagCatalog: Sendable {
     /// One FeatureFlag object as served.
     public struct Entry: Sendable {
+        // Copied out of the lock on every evaluation: the few fields it has are references (the compiled flag is a class).
         public var ref: ObjectRef
         public var key: String
         /// The object's current generation.

@@ -423,21 +423,17 @@ enum BodyOutcome {
 }
 
 extension FlagServer {
-    /// Reads a request body up to ``Options/maxBodyBytes``, refusing it once ``Options/bodyTimeout`` has passed
-    /// since the request began. Checked as each part arrives (no timer task per request: evaluations are
-    /// microseconds); a sender that stops sending altogether is cut off by the connection's idle timeout.
+    /// Reads a request body up to ``Options/maxBodyBytes``, refusing it when it took longer than
+    /// ``Options/bodyTimeout`` (no timer task per request: evaluations take microseconds); a sender that stops
+    /// sending altogether is cut off by the connection's idle timeout.
     func readBody(_ request: Request) async -> BodyOutcome {
         let started = ContinuousClock.now
-        var collected = ByteBuffer()
-        do {
-            for try await part in request.body {
-                guard collected.readableBytes + part.readableBytes <= options.maxBodyBytes else { return .failure("too large") }
-                collected.writeImmutableBuffer(part)
-                if ContinuousClock.now - started > options.bodyTimeout { return .failure("timeout") }
-            }
-        } catch {
-            return .failure("timeout")
+        var r = request
+        let collected: ByteBuffer
+        do { collected = try await r.collectBody(upTo: options.maxBodyBytes) } catch {
+            return .failure(ContinuousClock.now - started > options.bodyTimeout ? "timeout" : "too large")
         }
+        if ContinuousClock.now - started > options.bodyTimeout { return .failure("timeout") }
         return .success(collected)
     }
 }

@@ -202,7 +202,9 @@ case "cache-child":
     let i = CommandLine.arguments.firstIndex(of: "--kubeconfig")!
     try await cacheChild(kubeconfig: CommandLine.arguments[i + 1], compact: CommandLine.arguments.contains("--compact"))
 case "flags":
-    try await flagsBench(flags: option("--flags", default: 1000), seconds: option("--seconds", default: 10), patches: option("--patches", default: 200))
+    try await flagsBench(flags: option("--flags", default: 1000), seconds: option("--seconds", default: 8), patches: option("--patches", default: 200))
+case "flags-eval":
+    flagsEvalBench(flags: option("--flags", default: 1000), iterations: option("--iterations", default: 1_000_000))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))

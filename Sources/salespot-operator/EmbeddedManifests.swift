@@ -353,7 +353,7 @@ spec:
                 description: >-
                   The flag in flagd's flag-definition form, as one entry of a flagd flags file, evaluated with flagd's
                   semantics - so existing flagd definitions work unchanged. Replaces the native fields.
-                required: [state, variants, defaultVariant]
+                required: [state, variants]
                 properties:
                   state:
                     type: string
@@ -367,9 +367,11 @@ spec:
                     description: Variant name -> value; every value of one type (boolean, string, number or object).
                   defaultVariant:
                     type: string
-                    minLength: 1
+                    nullable: true
                     maxLength: 253
-                    description: The variant served when targeting is absent or returns nothing; one of variants.
+                    description: >-
+                      The variant served when targeting is absent or returns nothing; one of variants. Absent, null or
+                      empty, as in flagd: no value is served then and the caller's default applies (reason DEFAULT).
                   targeting:
                     type: object
                     x-kubernetes-preserve-unknown-fields: true

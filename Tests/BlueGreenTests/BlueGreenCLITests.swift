@@ -122,7 +122,7 @@ import TestSupport
         // Started from a folder with no crds/ or manifests/: the built-in ones are used, the samples roll out.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.executable)
-        p.arguments = ["dev", "--kubeconfig", dir + "/kubeconfig"]
+        p.arguments = ["dev", "--kubeconfig", dir + "/kubeconfig", "--flags-bind-address", "127.0.0.1:0"]
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let out = Pipe()
         p.standardOutput = out
@@ -140,7 +140,7 @@ import TestSupport
             }
             return String(decoding: data, as: UTF8.self)
         }.value
-        #expect(banner.contains("CRDs installed: bluegreendeployments.ops.salespot.by.yaml (built in)"), "\(banner)")
+        #expect(banner.contains("CRDs installed: bluegreendeployments.ops.salespot.by.yaml, featureflags.ops.salespot.by.yaml (built in)"), "\(banner)")
         #expect(banner.contains("samples applied: bluegreen-api.yaml, bluegreen-web.yaml"), "\(banner)")
         #expect(banner.contains("metrics on http://127.0.0.1:"))
         let client = KubeClient(configuration: try ConfigLoader().load(explicitPath: dir + "/kubeconfig", context: nil, namespace: nil))

@@ -84,15 +84,21 @@ import TestSupport
             }
             return on
         }
+        var byTarget: [Double: Set<String>] = [:]
         for target in [5.0, 20, 50, 73.5] {
-            let share = Double(try holders(target).count) / Double(users.count) * 100
+            byTarget[target] = try holders(target)
+            let share = Double(byTarget[target]!.count) / Double(users.count) * 100
             #expect(abs(share - target) <= 1, "\(target)%: got \(share)%")
         }
-        let twenty = try holders(20), fifty = try holders(50)
+        let twenty = byTarget[20]!, fifty = byTarget[50]!
         #expect(twenty.isSubset(of: fifty), "raising 20% to 50% took the flag from \(twenty.subtracting(fifty).count) users")
-        #expect(try holders(20) == twenty, "the same users get the same answer")
-        #expect(try holders(0).isEmpty)
-        #expect(try holders(100).count == users.count)
+        // The same user always gets the same answer (a fresh compile, the first 10,000 users).
+        let again = try flag(rules: [.init(name: "rollout", percentage: 20, value: true)], name: "new-checkout")
+        for u in users.prefix(10_000) { #expect((again.evaluate(ctx(u), environment: "dev").value == true) == twenty.contains(u)) }
+        let none = try flag(rules: [.init(percentage: 0, value: true)], name: "new-checkout")
+        let all = try flag(rules: [.init(percentage: 100, value: true)], name: "new-checkout")
+        #expect(users.prefix(10_000).allSatisfy { none.evaluate(ctx($0), environment: "dev").value == false })
+        #expect(users.prefix(10_000).allSatisfy { all.evaluate(ctx($0), environment: "dev").value == true })
     }
 
     @Test func invalidSpecsAreRejectedWithTheirReason() throws {

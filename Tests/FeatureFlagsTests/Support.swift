@@ -48,7 +48,7 @@ struct FlagHarness {
                                    ledger: ledger, usageInterval: usageInterval)
             tasks.append(Task { await c.run() })
         }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ports.value == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard let port = ports.value else { throw HarnessError(description: "the flag server did not start") }
         return FlagHarness(cluster: cluster, client: client, service: service, port: port, registry: registry, tasks: tasks)
