@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "FeatureFlags", dependencies: [
             "KubeCore", "KubeClient", "KubeRuntime",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

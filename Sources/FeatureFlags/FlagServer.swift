@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import KubeClient
 import KubeCore
 import KubeRuntime
@@ -31,7 +32,8 @@ public struct FlagServer: Sendable {
         public var bodyTimeout: Duration = .seconds(10)
         /// A connection that sends nothing for this long is closed (also what ends a body that stops arriving).
         public var idleTimeout: Int64 = 15
-        /// Serve `GET /bench/constant`, a constant answer, to measure the server's ceiling (benchmarks only).
+        /// Serve `GET` and `POST /bench/constant/{key}`, a constant answer, to measure the server's ceiling
+        /// (benchmarks only).
         public var constantRoute = false
         public init() {}
     }
@@ -128,11 +130,14 @@ public struct FlagServer: Sendable {
         router.get("/ofrep/v1/configuration") { request, _ in ofrepConfiguration(request) }
         if options.constantRoute {
             let body = ByteBuffer(string: #"{"key":"constant","value":true,"reason":"STATIC","variant":"on"}"#)
-            router.get("/bench/constant") { _, _ in
-                Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
+            // Routes of the same shape as the real ones (a path parameter), so the ceiling pays the same routing.
+            router.get("/bench/constant/{key}") { _, context in
+                _ = context.parameters.get("key")
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
             }
-            router.post("/bench/constant") { request, _ in
+            router.post("/bench/constant/{key}") { request, context in
                 // Reads the body as an evaluation does, then answers the same constant.
+                _ = context.parameters.get("key")
                 var r = request
                 _ = try? await r.collectBody(upTo: 65536)
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
@@ -150,8 +155,13 @@ public struct FlagServer: Sendable {
     // MARK: namespaces and keys
 
     /// The namespace a request reads, or the response refusing it.
-    func namespace(_ request: Request, ofrep: Bool, keyed: Bool = true) -> Outcome<String> {
-        let asked: String? = request.headers[Self.namespaceHeader] ?? request.uri.queryParameters.get("namespace").map { String($0) }
+    /// - Parameter query: the request's query parameters when the caller has parsed them already (each reading of
+    ///   `uri.queryParameters` parses the query again).
+    func namespace(_ request: Request, ofrep: Bool, keyed: Bool = true, query: FlatDictionary<Substring, Substring>? = nil) -> Outcome<String> {
+        var asked: String? = request.headers[Self.namespaceHeader]
+        if asked == nil, request.uri.query != nil {
+            asked = (query ?? request.uri.queryParameters).get("namespace").map { String($0) }
+        }
         if let asked, !Self.isNamespaceName(asked) {
             return .failure(Self.error(.badRequest, ofrep: ofrep, code: .invalidContext, "'\(asked.prefix(80))' is not a namespace name"))
         }
@@ -222,11 +232,12 @@ public struct FlagServer: Sendable {
     }
 
     func flagValue(_ request: Request, key: String) -> Response {
-        switch namespace(request, ofrep: false) {
+        let query = request.uri.queryParameters
+        switch namespace(request, ofrep: false, query: query) {
         case .failure(let refusal): return refusal
         case .success(let ns):
             var attributes = JSONObject()
-            for (name, value) in request.uri.queryParameters where name != "namespace" {
+            for (name, value) in query where name != "namespace" {
                 let n = name == "userId" ? "targetingKey" : String(name)
                 if attributes[n] == nil { attributes[n] = .string(String(value)) }
             }

@@ -57,7 +57,14 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
     let dir = NSTemporaryDirectory() + "salespot-flags-bench-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     // Every request a different user and flag, as real traffic.
-    let getScript = dir + "/get.lua", postScript = dir + "/post.lua", constantPost = dir + "/constant.lua"
+    let getScript = dir + "/get.lua", postScript = dir + "/post.lua", constantPost = dir + "/constant.lua", constantGet = dir + "/constant-get.lua"
+    try """
+    counter = 0
+    request = function()
+      counter = counter + 1
+      return wrk.format("GET", "/bench/constant/flag-" .. (counter % \(n)) .. "?userId=user-" .. counter .. "&role=USER")
+    end
+    """.write(toFile: constantGet, atomically: true, encoding: .utf8)
     try """
     counter = 0
     request = function()
@@ -78,7 +85,7 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
     wrk.headers["Content-Type"] = "application/json"
     request = function()
       counter = counter + 1
-      return wrk.format("POST", "/bench/constant", nil, '{"context":{"targetingKey":"user-' .. counter .. '","role":"USER"}}')
+      return wrk.format("POST", "/bench/constant/flag-" .. (counter % \(n)), nil, '{"context":{"targetingKey":"user-' .. counter .. '","role":"USER"}}')
     end
     """.write(toFile: constantPost, atomically: true, encoding: .utf8)
 
@@ -103,7 +110,7 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
     let rounds = 5
     var runs: [String: [(rps: Double, p99ms: Double)]] = [:]
     for _ in 0..<rounds {
-        runs["ceiling GET", default: []].append(try runWrk([base + "/bench/constant"]))
+        runs["ceiling GET", default: []].append(try runWrk(["-s", constantGet, base]))
         runs["value", default: []].append(try runWrk(["-s", getScript, base]))
         runs["ceiling POST", default: []].append(try runWrk(["-s", constantPost, base]))
         runs["ofrep", default: []].append(try runWrk(["-s", postScript, base]))
@@ -115,7 +122,7 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
     let ceilingGet = median("ceiling GET"), value = median("value"), ceilingPost = median("ceiling POST"), ofrep = median("ofrep")
     let valueHalf = try runHey(base + "/feature-flags/flag-7/value?userId=user-7&role=USER", rate: value.rps / 2, post: false)
     let ofrepHalf = try runHey(base + "/ofrep/v1/evaluate/flags/flag-7", rate: ofrep.rps / 2, post: true)
-    let ceilingGetHalf = try runHey(base + "/bench/constant", rate: ceilingGet.rps / 2, post: false)
+    let ceilingGetHalf = try runHey(base + "/bench/constant/flag-7?userId=user-7&role=USER", rate: ceilingGet.rps / 2, post: false)
     let rows: [(String, Double, Double, Double)] = [
         ("constant GET (ceiling)", ceilingGet.rps, ceilingGet.p99ms, ceilingGetHalf),
         ("GET /feature-flags/{key}/value", value.rps, value.p99ms, valueHalf),
