@@ -241,13 +241,7 @@ public struct FlagServer: Sendable {
                 let n = name == "userId" ? "targetingKey" : String(name)
                 if attributes[n] == nil { attributes[n] = .string(String(value)) }
             }
-            let resolution = evaluator.evaluate(namespace: ns, key: key, context: EvaluationContext(attributes))
-            let status: HTTPResponse.Status = switch resolution.errorCode {
-            case nil: .ok
-            case .flagNotFound?: .notFound
-            default: .badRequest
-            }
-            return Self.json(status, Self.ofrepResult(key: key, resolution))
+            return Self.answer(key: key, evaluator.evaluate(namespace: ns, key: key, context: EvaluationContext(attributes)))
         }
     }
 
@@ -303,13 +297,17 @@ public struct FlagServer: Sendable {
         case .failure(let f): return contextFailure(f, key: key)
         case .success(let c): context = c
         }
-        let resolution = evaluator.evaluate(namespace: ns, key: key, context: context)
+        return Self.answer(key: key, evaluator.evaluate(namespace: ns, key: key, context: context))
+    }
+
+    /// One evaluation as a response: 200, 404 for FLAG_NOT_FOUND, 400 for the other errors (OFREP's codes).
+    static func answer(key: String, _ resolution: Resolution) -> Response {
         let status: HTTPResponse.Status = switch resolution.errorCode {
         case nil: .ok
         case .flagNotFound?: .notFound
         default: .badRequest
         }
-        return Self.json(status, Self.ofrepResult(key: key, resolution))
+        return json(status, ofrepResult(key: key, resolution))
     }
 
     func ofrepBulk(_ request: Request) async -> Response {

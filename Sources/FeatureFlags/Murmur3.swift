@@ -3,40 +3,9 @@
 public enum Murmur3 {
     /// The hash of `bytes` with `seed` (0 by default, as flagd and Python's `mmh3.hash(s, signed=False)`).
     public static func hash32<C: Collection>(_ bytes: C, seed: UInt32 = 0) -> UInt32 where C.Element == UInt8 {
-        let c1: UInt32 = 0xcc9e_2d51
-        let c2: UInt32 = 0x1b87_3593
-        var h = seed
-        var k: UInt32 = 0
-        var shift: UInt32 = 0
-        var length: UInt32 = 0
-        for b in bytes {
-            k |= UInt32(b) << shift
-            shift += 8
-            length &+= 1
-            if shift == 32 {
-                k = k &* c1
-                k = (k << 15) | (k >> 17)
-                k = k &* c2
-                h ^= k
-                h = (h << 13) | (h >> 19)
-                h = h &* 5 &+ 0xe654_6b64
-                k = 0
-                shift = 0
-            }
-        }
-        if shift > 0 {  // the tail: 1 to 3 bytes, little-endian
-            k = k &* c1
-            k = (k << 15) | (k >> 17)
-            k = k &* c2
-            h ^= k
-        }
-        h ^= length
-        h ^= h >> 16
-        h = h &* 0x85eb_ca6b
-        h ^= h >> 13
-        h = h &* 0xc2b2_ae35
-        h ^= h >> 16
-        return h
+        var hasher = Hasher(seed: seed)
+        for b in bytes { hasher.feed(b) }
+        return hasher.finish()
     }
 
     public static func hash32(_ string: String, seed: UInt32 = 0) -> UInt32 {

@@ -26,17 +26,7 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
         for worker in 0..<8 {
             group.addTask {
                 for i in stride(from: worker, to: n, by: 8) {
-                    var spec = FeatureFlag.Spec(type: "boolean", defaultValue: false, rules: [
-                        .init(name: "testers", users: (0..<20).map { "tester-\($0)" }, value: true),
-                        .init(name: "admins", roles: ["ADMIN"], environments: ["production"], value: true),
-                        .init(name: "rollout", percentage: Double(i % 100), value: true),
-                    ])
-                    if i % 5 == 0 {
-                        spec = FeatureFlag.Spec()
-                        spec.flagd = .init(state: "ENABLED", variants: ["on": true, "off": false], defaultVariant: "off",
-                                           targeting: ["if": [["in": [["var": "role"], ["ADMIN", "BETA"]]], "on", ["fractional": [["on", 30], ["off", 70]]]]])
-                    }
-                    _ = try await api.create(FeatureFlag(metadata: ObjectMeta(name: "flag-\(i)"), spec: spec))
+                    _ = try await api.create(FeatureFlag(metadata: ObjectMeta(name: "flag-\(i)"), spec: benchFlagSpec(i)))
                 }
             }
         }
@@ -203,6 +193,21 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
     await cluster.stop()
 }
 
+/// Flag number i of the benchmarks: native with user, role, environment and percentage rules; every fifth in flagd form.
+func benchFlagSpec(_ i: Int) -> FeatureFlag.Spec {
+    if i % 5 == 0 {
+        var spec = FeatureFlag.Spec()
+        spec.flagd = .init(state: "ENABLED", variants: ["on": true, "off": false], defaultVariant: "off",
+                           targeting: ["if": [["in": [["var": "role"], ["ADMIN", "BETA"]]], "on", ["fractional": [["on", 30], ["off", 70]]]]])
+        return spec
+    }
+    return FeatureFlag.Spec(type: "boolean", defaultValue: false, rules: [
+        .init(name: "testers", users: (0..<20).map { "tester-\($0)" }, value: true),
+        .init(name: "admins", roles: ["ADMIN"], environments: ["production"], value: true),
+        .init(name: "rollout", percentage: Double(i % 100), value: true),
+    ])
+}
+
 func runTool(_ path: String, _ args: [String]) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
@@ -232,16 +237,7 @@ extension Duration {
 func flagsEvalBench(flags n: Int, iterations: Int) {
     let catalog = FlagCatalog()
     for i in 0..<n {
-        var spec = FeatureFlag.Spec(type: "boolean", defaultValue: false, rules: [
-            .init(name: "testers", users: (0..<20).map { "tester-\($0)" }, value: true),
-            .init(name: "admins", roles: ["ADMIN"], environments: ["production"], value: true),
-            .init(name: "rollout", percentage: Double(i % 100), value: true),
-        ])
-        if i % 5 == 0 {
-            spec = FeatureFlag.Spec()
-            spec.flagd = .init(state: "ENABLED", variants: ["on": true, "off": false], defaultVariant: "off",
-                               targeting: ["if": [["in": [["var": "role"], ["ADMIN", "BETA"]]], "on", ["fractional": [["on", 30], ["off", 70]]]]])
-        }
+        let spec = benchFlagSpec(i)
         var meta = ObjectMeta(name: "flag-\(i)", namespace: "default")
         meta.uid = "uid-\(i)"
         meta.generation = 1
