@@ -29,10 +29,10 @@ if [ "$mode" = test ] && ! command -v kubectl >/dev/null 2>&1; then
     exit 1
 fi
 if [ "$mode" = test ]; then
-    # The real OpenFeature consumers the flag tests compare against, in the repository's own venv (.salespot/venv,
-    # which the tests use; pip stays out of the system's Python).
+    # The real OpenFeature consumers the flag tests compare against, in the repository's own venv (.venv, which the
+    # tests use, apart from .salespot, which the tour wipes; pip stays out of the system's Python).
     root="$(cd "$(dirname "$0")/.." && pwd)"
-    venv="$root/.salespot/venv"
+    venv="$root/.venv"
     if ! "$venv/bin/python" -c 'import openfeature.contrib.provider.ofrep, openfeature.contrib.tools.flagd.core' 2>/dev/null; then
         echo "installing the OpenFeature SDK, its OFREP provider and flagd-core into $venv"
         python3 -m venv "$venv"

@@ -34,7 +34,10 @@ public final class APIKeys: Sendable {
     /// Replaces the keys with those of `secret` (nil: the Secret is gone, so nothing is allowed).
     public func load(_ secret: Secret?) {
         var keys: [String: String] = [:]
-        for (namespace, encoded) in secret?.data ?? [:] {
+        // `_all` first, so a key also listed under one namespace is bound to it; otherwise in name order: the same
+        // answer in every replica.
+        let entries = (secret?.data ?? [:]).sorted { a, b in (a.key == Self.allNamespaces ? 0 : 1, a.key) < (b.key == Self.allNamespaces ? 0 : 1, b.key) }
+        for (namespace, encoded) in entries {
             guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else { continue }
             for line in text.split(whereSeparator: \.isNewline) {
                 let key = String(line.filter { !$0.isWhitespace })

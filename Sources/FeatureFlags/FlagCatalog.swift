@@ -37,17 +37,10 @@ public final class FlagCatalog: Sendable {
         /// namespace → key → the refs claiming it.
         var keys: [String: [String: [ObjectRef]]] = [:]
         var cells: [ObjectRef: UsageCell] = [:]
-        var relisting: Set<ObjectRef>?
-        var synced = false
-        /// Bumped on every change: ETags of bulk evaluations include it.
-        var version: UInt64 = 0
     }
     private let state = Mutex(State())
 
     public init() {}
-
-    public var hasSynced: Bool { state.withLock { $0.synced } }
-    public var version: UInt64 { state.withLock { $0.version } }
 
     /// The served entry for a key in a namespace.
     public func lookup(namespace: String, key: String) -> Entry? {
@@ -67,53 +60,15 @@ public final class FlagCatalog: Sendable {
     /// Every entry of every namespace, including objects whose key another object holds.
     public func allEntries() -> [Entry] { state.withLock { Array($0.objects.values) } }
 
-    /// The object currently holding `key` in `namespace`, if it is not `ref`.
-    public func holder(of key: String, namespace: String, other ref: ObjectRef) -> ObjectRef? {
-        state.withLock { s in
-            guard let first = s.keys[namespace]?[key]?.first, first != ref else { return nil }
-            return first
-        }
+    /// Adds or replaces an object (a watch event or a list's item).
+    public func apply(_ flag: FeatureFlag) {
+        state.withLock { Self.put(&$0, flag) }
     }
 
-    /// Applies a watch event.
-    public func apply(_ event: WatcherEvent<FeatureFlag>) {
-        state.withLock { s in
-            switch event {
-            case .initStart:
-                s.relisting = []
-            case .initApply(let flag):
-                s.relisting?.insert(ObjectRef(flag.metadata))
-                Self.put(&s, flag)
-            case .initDone:
-                if let seen = s.relisting {
-                    for ref in s.objects.keys where !seen.contains(ref) { Self.remove(&s, ref) }
-                }
-                s.relisting = nil
-                s.synced = true
-            case .apply(let flag):
-                Self.put(&s, flag)
-            case .delete(let flag):
-                Self.remove(&s, ObjectRef(flag.metadata))
-            }
-            s.version &+= 1
-        }
-    }
-
-    /// Removes one object (a re-list found it gone).
+    /// Removes an object (deleted, or gone from a re-list).
     public func remove(_ ref: ObjectRef) {
-        state.withLock { s in
-            Self.remove(&s, ref)
-            s.version &+= 1
-        }
+        state.withLock { Self.remove(&$0, ref) }
     }
-
-    /// The object serving `key` in `namespace`.
-    public func holderRef(of key: String, namespace: String) -> ObjectRef? {
-        state.withLock { $0.keys[namespace]?[key]?.first }
-    }
-
-    /// Records that the watches feeding the catalog have listed.
-    public func markSynced() { state.withLock { $0.synced = true } }
 
     private static func put(_ s: inout State, _ object: FeatureFlag) {
         let ref = ObjectRef(object.metadata)
@@ -121,7 +76,8 @@ public final class FlagCatalog: Sendable {
         // not this object's past.
         let previous = s.objects[ref].flatMap { $0.uid == (object.metadata.uid ?? "") ? $0 : nil }
         let generation = object.metadata.generation ?? 0
-        let cell = s.cells[ref] ?? UsageCell()
+        // Counts belong to the object: one made again under the same name starts from zero.
+        let cell = (previous != nil ? s.cells[ref] : nil) ?? UsageCell()
         s.cells[ref] = cell
         var entry = Entry(ref: ref, key: object.key, generation: generation, flag: nil, servedGeneration: nil, invalid: nil,
                           createdAt: object.metadata.creationTimestamp?.description ?? "", uid: object.metadata.uid ?? "", usage: cell)

@@ -46,7 +46,8 @@ public struct FlagController: ManagedController {
                 }
                 return .awaitChange
             }
-            return try await Self.reconcile(flag, store: request.store, client: client, events: events, totals: totals, written: written)
+            return try await Self.reconcile(flag, store: request.store, client: client, events: events, totals: totals, written: written,
+                                            queue: controllerQueue)
         }
         controllerQueue.set(controller.queue)
         self.controller = controller
@@ -75,7 +76,7 @@ public struct FlagController: ManagedController {
                 let t = try await ledger.collect()
                 totals.set(t)
                 for flag in controller.store.list() {
-                    let usage = t.usage(namespace: flag.metadata.namespace ?? "default", key: flag.key, current: flag.status?.usage)
+                    let usage = t.usage(namespace: flag.metadata.namespace ?? "default", key: Self.servedKey(flag), current: flag.status?.usage)
                     if let usage, usage != flag.status?.usage { await controller.queue.add(ObjectRef(flag.metadata)) }
                 }
             } catch {
@@ -132,16 +133,26 @@ public struct FlagController: ManagedController {
         return text.count <= 64 ? text : String(text.prefix(63)) + "…"
     }
 
+    /// The key a flag is served under: its spec's when valid, else the last valid generation's (as the catalog does).
+    static func servedKey(_ flag: FeatureFlag) -> String {
+        if (try? CompiledFlag.compile(flag.spec, name: flag.metadata.name ?? "")) != nil { return flag.key }
+        if let served = flag.status?.served, let spec = try? JSONValueDecoder().decode(FeatureFlag.Spec.self, from: served) {
+            return spec.key ?? flag.metadata.name ?? ""
+        }
+        return flag.key
+    }
+
     static func reconcile(_ flag: FeatureFlag, store: Store<FeatureFlag>, client: KubeClient, events: EventRecorder?,
-                          totals: UsageTotalsBox, written: WrittenVersions) async throws -> Action {
+                          totals: UsageTotalsBox, written: WrittenVersions, queue: QueueBox) async throws -> Action {
         let ns = flag.metadata.namespace ?? "default"
-        let key = flag.key
         // Two objects with one key: the older (then the first by name) keeps it, as the servers decide; an object with
-        // nothing valid to serve holds no key.
+        // nothing valid to serve holds no key. Keys as served: an invalid edit that changed the key still serves the
+        // last valid generation under the old one.
+        let key = servedKey(flag)
         let me = (flag.metadata.creationTimestamp?.description ?? "", flag.metadata.name ?? "")
-        let older = store.list(namespace: ns).filter { other in
-            other.metadata.name != flag.metadata.name && other.key == key
-                && (other.metadata.creationTimestamp?.description ?? "", other.metadata.name ?? "") < me
+        let sharing = store.list(namespace: ns).filter { $0.metadata.name != flag.metadata.name && servedKey($0) == key }
+        let older = sharing.filter { other in
+            (other.metadata.creationTimestamp?.description ?? "", other.metadata.name ?? "") < me
                 && (other.status?.servedGeneration != nil || (try? CompiledFlag.compile(other.spec, name: other.metadata.name ?? "")) != nil)
         }.first
         let usage = totals.value?.usage(namespace: ns, key: key, current: flag.status?.usage)
@@ -152,6 +163,10 @@ public struct FlagController: ManagedController {
         updated.status = status
         let stored = try await Api<FeatureFlag>(client, namespace: ns).updateStatus(updated, fieldManager: fieldManager)
         written.record(ObjectRef(stored.metadata), stored.metadata.resourceVersion)
+        // Whether this object holds its key may have changed: the others claiming it decide again.
+        if flag.status?.conditions?.first(where: { $0.type == "Ready" })?.reason != status.conditions?.first(where: { $0.type == "Ready" })?.reason {
+            for other in sharing { await queue.value?.add(ObjectRef(other.metadata)) }
+        }
         let reference = ObjectReference(apiVersion: FeatureFlag.resource.apiVersion, kind: FeatureFlag.resource.kind,
                                         name: flag.metadata.name, namespace: ns, uid: flag.metadata.uid)
         if let invalid, newlyInvalid {

@@ -44,7 +44,8 @@ public struct FlagServer: Sendable {
     public let apiKeys: APIKeys?
     /// The API server to create flags on (with each caller's token): `POST /feature-flags`.
     public let kubeConfiguration: ClientConfiguration?
-    let latency = ["ofrep": LatencyHistogram(), "flags": LatencyHistogram()]
+    /// Answer times of each API (two histograms, not a dictionary looked up per request).
+    let ofrepLatency = LatencyHistogram(), flagsLatency = LatencyHistogram()
     /// One transport for every `POST /feature-flags` (its TLS settings without the operator's client certificate),
     /// and a bound on how many run at once.
     let createTransport: CurlTransport?
@@ -64,7 +65,7 @@ public struct FlagServer: Sendable {
             return CurlTransport(tls: tls, proxy: c.proxyURL)
         }
         self.logger = logger
-        if let registry { evaluator.register(registry, latency: latency) }
+        if let registry { evaluator.register(registry, latency: ["ofrep": ofrepLatency, "flags": flagsLatency]) }
     }
 
     /// A running server.
@@ -108,23 +109,23 @@ public struct FlagServer: Sendable {
     }
 
     func addRoutes(_ router: Router<BasicRequestContext>) {
-        router.get("/feature-flags") { request, _ in timed("flags") { listFlags(request) } }
-        router.get("/feature-flags/{key}") { request, context in timed("flags") { getFlag(request, key: context.parameters.get("key") ?? "") } }
+        router.get("/feature-flags") { request, _ in timed { listFlags(request) } }
+        router.get("/feature-flags/{key}") { request, context in timed { getFlag(request, key: context.parameters.get("key") ?? "") } }
         router.get("/feature-flags/{key}/value") { request, context in
-            timed("flags") { flagValue(request, key: context.parameters.get("key") ?? "") }
+            timed { flagValue(request, key: context.parameters.get("key") ?? "") }
         }
         router.post("/feature-flags") { request, _ in await createFlag(request) }
         router.post("/ofrep/v1/evaluate/flags/{key}") { request, context in
             let key = context.parameters.get("key") ?? ""
             let start = ContinuousClock.now
             let response = await ofrepSingle(request, key: key)
-            latency["ofrep"]?.observe(seconds: (ContinuousClock.now - start).seconds)
+            ofrepLatency.observe(seconds: (ContinuousClock.now - start).seconds)
             return response
         }
         router.post("/ofrep/v1/evaluate/flags") { request, _ in
             let start = ContinuousClock.now
             let response = await ofrepBulk(request)
-            latency["ofrep"]?.observe(seconds: (ContinuousClock.now - start).seconds)
+            ofrepLatency.observe(seconds: (ContinuousClock.now - start).seconds)
             return response
         }
         router.get("/ofrep/v1/configuration") { request, _ in ofrepConfiguration(request) }
@@ -145,10 +146,11 @@ public struct FlagServer: Sendable {
         }
     }
 
-    func timed(_ api: String, _ body: () -> Response) -> Response {
+    /// Runs a handler of the original API, recording how long it took.
+    func timed(_ body: () -> Response) -> Response {
         let start = ContinuousClock.now
         let response = body()
-        latency[api]?.observe(seconds: (ContinuousClock.now - start).seconds)
+        flagsLatency.observe(seconds: (ContinuousClock.now - start).seconds)
         return response
     }
 
@@ -432,18 +434,28 @@ enum BodyOutcome {
 }
 
 extension FlagServer {
-    /// Reads a request body up to ``Options/maxBodyBytes``, refusing it when it took longer than
-    /// ``Options/bodyTimeout`` (no timer task per request: evaluations take microseconds); a sender that stops
-    /// sending altogether is cut off by the connection's idle timeout.
+    /// Reads a request body up to ``Options/maxBodyBytes``, refusing it once ``Options/bodyTimeout`` has passed
+    /// since the request began: checked as each part arrives (no timer task per request: evaluations take
+    /// microseconds), while the connection's idle timeout bounds the wait for the next part. So a sender dribbling
+    /// a byte now and then is cut off after about bodyTimeout + idleTimeout.
     func readBody(_ request: Request) async -> BodyOutcome {
         let started = ContinuousClock.now
-        var r = request
-        let collected: ByteBuffer
-        do { collected = try await r.collectBody(upTo: options.maxBodyBytes) } catch {
+        var collected: ByteBuffer?
+        do {
+            for try await part in request.body {
+                let size = (collected?.readableBytes ?? 0) + part.readableBytes
+                guard size <= options.maxBodyBytes else { return .failure("too large") }
+                if collected == nil {
+                    collected = part  // the usual case: the whole body in one part, not copied
+                } else {
+                    collected!.writeImmutableBuffer(part)
+                }
+                if ContinuousClock.now - started > options.bodyTimeout { return .failure("timeout") }
+            }
+        } catch {
             return .failure(ContinuousClock.now - started > options.bodyTimeout ? "timeout" : "too large")
         }
-        if ContinuousClock.now - started > options.bodyTimeout { return .failure("timeout") }
-        return .success(collected)
+        return .success(collected ?? ByteBuffer())
     }
 }
 

@@ -107,18 +107,17 @@ final class FlagScopes: Sendable {
             state.withLock { $0.relisting[key] = [] }
         case .initApply(let flag):
             state.withLock { _ = $0.relisting[key]?.insert(ObjectRef(flag.metadata)) }
-            catalog.apply(.apply(flag))
+            catalog.apply(flag)
         case .initDone:
             let seen = state.withLock { s in s.relisting.removeValue(forKey: key) ?? [] }
             for entry in catalog.allEntries() where (scope == nil || entry.ref.namespace == scope) && !seen.contains(entry.ref) {
                 catalog.remove(entry.ref)
             }
             state.withLock { _ = $0.listed.insert(key) }
-            catalog.markSynced()
         case .apply(let flag):
-            catalog.apply(.apply(flag))
+            catalog.apply(flag)
         case .delete(let flag):
-            catalog.apply(.delete(flag))
+            catalog.remove(ObjectRef(flag.metadata))
         }
     }
 }

@@ -31,8 +31,9 @@ public struct JSONLogic: Sendable {
     ])
     static let maxDepth = 64
     /// The most JSON nodes targeting may have once every `$ref` is expanded: evaluators referring to each other
-    /// twice per level would otherwise expand exponentially (and be copied into every replica's memory).
-    static let maxNodes = 20_000
+    /// twice per level would otherwise expand exponentially (and be copied into every replica's memory). Room for
+    /// long literal lists (an `in` over thousands of ids).
+    static let maxNodes = 200_000
 
     public init(_ targeting: JSONValue, evaluators: [String: JSONValue] = [:]) throws(CompileError) {
         guard case .object = targeting else { throw CompileError(description: "targeting must be a JSONLogic object, not \(targeting.typeName)") }

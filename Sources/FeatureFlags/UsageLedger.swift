@@ -93,11 +93,13 @@ public struct UsageLedger: Sendable {
         let now = UsageCell.wallMillis()
         let fresh = Int64(publishInterval.components.seconds) * 3000 + 1000
         var totals = Totals()
-        // Anyone who can write ConfigMaps here can write these: every number is checked, none can overflow.
-        let limit: Int64 = 1 << 52
+        // Anyone who can write ConfigMaps here can write these: every number is checked (none can overflow, no time
+        // lies in the future), so nothing read here can make a status write fail.
+        let countLimit: Int64 = 1 << 40
+        let latest = now + 60_000  // clocks of replicas may differ a little
         for cm in try await api.listAll(ListOptions(labelSelector: Self.label)).items {
-            let published = cm.metadata.annotations?[Self.publishedAtAnnotation].flatMap { Int64($0) }.map { min(max($0, 0), limit) } ?? 0
-            if now - published > 3_600_000 {
+            let published = cm.metadata.annotations?[Self.publishedAtAnnotation].flatMap { Int64($0) } ?? 0
+            guard published >= 0, published <= latest, now - published <= 3_600_000 else {
                 _ = try? await api.delete(cm.metadata.name ?? "")
                 continue
             }
@@ -105,9 +107,9 @@ public struct UsageLedger: Sendable {
             for (name, value) in cm.data ?? [:] {
                 let parts = value.split(separator: " ")
                 guard parts.count == 2, let count = Int64(parts[0]), let lastMillis = Int64(parts[1]),
-                      (0...limit).contains(count), (0...limit).contains(lastMillis) else { continue }
+                      (0...countLimit).contains(count), (0...latest).contains(lastMillis) else { continue }
                 let previous = totals.flags[name]
-                totals.flags[name] = (min((previous?.count ?? 0) + count, limit), max(previous?.lastMillis ?? 0, lastMillis))
+                totals.flags[name] = (min((previous?.count ?? 0) + count, countLimit), max(previous?.lastMillis ?? 0, lastMillis))
             }
         }
         totals.collected = true

@@ -153,10 +153,6 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
 
     // Change propagation: a patch accepted by the API server, to the new value served over HTTP.
     let transport = CurlTransport()
-    func served(_ key: String) async throws -> JSONValue? {
-        let r = try await transport.send(HTTPRequest(method: "GET", url: base + "/feature-flags/\(key)/value?userId=nobody", timeout: .seconds(5)))
-        return try? JSONParser.parse(r.body)["value"]
-    }
     var viaAPI: [Double] = []
     var viaKubectl: [Double] = []
     let kubectl = "/usr/bin/kubectl"
@@ -182,7 +178,6 @@ func flagsBench(flags n: Int, seconds: Int, patches: Int) async throws {
         let done = ContinuousClock.now
         if useKubectl { viaKubectl.append((done - started).ms) } else { viaAPI.append((done - accepted).ms) }
     }
-    _ = served
     func pct(_ a: [Double], _ p: Double) -> Double { let s = a.sorted(); return s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))] }
     print(String(format: "change propagation, API server write accepted -> new value served: p50 %.1f ms, p99 %.1f ms (%d patches)",
                  pct(viaAPI, 0.5), pct(viaAPI, 0.99), viaAPI.count))
@@ -241,7 +236,7 @@ func flagsEvalBench(flags n: Int, iterations: Int) {
         var meta = ObjectMeta(name: "flag-\(i)", namespace: "default")
         meta.uid = "uid-\(i)"
         meta.generation = 1
-        catalog.apply(.apply(FeatureFlag(metadata: meta, spec: spec)))
+        catalog.apply(FeatureFlag(metadata: meta, spec: spec))
     }
     let evaluator = FlagEvaluator(catalog: catalog, environment: "production")
     let keys = (0..<n).map { "flag-\($0)" }

@@ -250,7 +250,7 @@ import TestSupport
             data: ["default.checkout": "9223372036854775807 1"]))
         _ = try await Api<ConfigMap>(h.client, namespace: "default").create(ConfigMap(
             metadata: ObjectMeta(name: "salespot-flag-usage-evil-2", labels: [UsageLedger.label: "true"], annotations: ["salespot.by/published-at": "\(UsageCell.wallMillis())"]),
-            data: ["default.checkout": "9223372036854775807 1", "default.other": "x y"]))
+            data: ["default.checkout": "9223372036854775807 1", "default.other": "x y", "default.checkout-2": "1 4503599627370496"]))
         // The holder goes: the waiting object takes the key.
         #expect(try await h.kubectl(["delete", "featureflag", "checkout"]).status == 0)
         let took = try await h.within(.seconds(5)) {
@@ -260,5 +260,41 @@ import TestSupport
         #expect(try await h.within(.seconds(2)) { try await h.json("GET", "/feature-flags/checkout/value?userId=bob").1["value"] == true } != nil)
         try await Task.sleep(for: .seconds(3))  // a usage collection ran over the poisoned ConfigMaps
         #expect(try await h.ofrep("checkout", ["targetingKey": "bob"]).0 == 200)
+        // Status writes still go through (a time in year 144,000 would fail the date-time format).
+        _ = try await h.kubectl(["patch", "featureflag", "checkout-2", "--type", "merge", "-p", #"{"spec":{"enabled":false}}"#])
+        #expect(try await h.within(.seconds(5)) { try await h.flags.get("checkout-2").status?.observedGeneration == 2 } != nil)
+    }
+
+    @Test func aBodyDribbledByteByByteIsCutOff() async throws {
+        var options = FlagServer.Options()
+        options.port = 0
+        options.bodyTimeout = .seconds(2)
+        let server = try await FlagServer(evaluator: FlagEvaluator(catalog: FlagCatalog(), environment: "dev"), options: options).start()
+        defer { Task { await server.stop() } }
+        // Announces 100 bytes, then sends one a second: the answer must come once the body timeout has passed.
+        let script = """
+        import socket, time, sys
+        s = socket.create_connection(("127.0.0.1", \(server.port)))
+        s.sendall(b"POST /ofrep/v1/evaluate/flags/x HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n")
+        s.settimeout(0.1)
+        start = time.time()
+        answer = b""
+        while time.time() - start < 20 and not answer:
+            try:
+                s.sendall(b" ")
+            except OSError:
+                break
+            try:
+                answer = s.recv(200)
+            except socket.timeout:
+                time.sleep(0.9)
+            except OSError:
+                break
+        print(answer.split(b"\\r\\n")[0].decode() if answer else "closed", round(time.time() - start, 1))
+        """
+        let result = try await runAsync("/usr/bin/python3", ["-c", script])
+        let words = result.out.split(separator: " ")
+        #expect(result.out.contains("408"), "\(result.out) \(result.err)")
+        #expect((Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99) < 6, "\(result.out)")
     }
 }

@@ -77,11 +77,11 @@ public func requireTool(_ name: String) throws -> String {
     throw Missing(description: "required component '\(name)' is not installed (run .ci/run, which installs it)")
 }
 
-/// The Python of the repository's test venv (`.salespot/venv`, made by `scripts/install-deps.sh test`), with the
+/// The Python of the repository's test venv (`.venv`, made by `scripts/install-deps.sh test`), with the
 /// OpenFeature SDK, its OFREP provider and flagd-core; or an error naming what is missing.
 public func testPython() throws -> String {
     let root = URL(fileURLWithPath: fixturesDirectory).deletingLastPathComponent().deletingLastPathComponent().path
-    let python = ProcessInfo.processInfo.environment["SALESPOT_TEST_PYTHON"] ?? root + "/.salespot/venv/bin/python"
+    let python = ProcessInfo.processInfo.environment["SALESPOT_TEST_PYTHON"] ?? root + "/.venv/bin/python"
     struct Missing: Error, CustomStringConvertible { let description: String }
     guard FileManager.default.isExecutableFile(atPath: python) else {
         throw Missing(description: "required component: the OpenFeature Python venv \(python) (openfeature-sdk, openfeature-provider-ofrep, openfeature-flagd-core) is missing; run scripts/install-deps.sh test")
