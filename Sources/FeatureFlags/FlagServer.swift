@@ -288,18 +288,24 @@ public struct FlagServer: Sendable {
         }
     }
 
-    func ofrepSingle(_ request: Request, key: String) async -> Response {
+    /// What every OFREP evaluation starts with: the namespace the request may read and its evaluation context.
+    func ofrepRequest(_ request: Request, key: String?) async -> Outcome<(namespace: String, context: EvaluationContext)> {
         let ns: String
         switch namespace(request, ofrep: true) {
-        case .failure(let refusal): return refusal
+        case .failure(let refusal): return .failure(refusal)
         case .success(let n): ns = n
         }
-        let context: EvaluationContext
         switch await self.context(request) {
-        case .failure(let f): return contextFailure(f, key: key)
-        case .success(let c): context = c
+        case .failure(let f): return .failure(contextFailure(f, key: key))
+        case .success(let c): return .success((ns, c))
         }
-        return Self.answer(key: key, evaluator.evaluate(namespace: ns, key: key, context: context))
+    }
+
+    func ofrepSingle(_ request: Request, key: String) async -> Response {
+        switch await ofrepRequest(request, key: key) {
+        case .failure(let refusal): return refusal
+        case .success(let r): return Self.answer(key: key, evaluator.evaluate(namespace: r.namespace, key: key, context: r.context))
+        }
     }
 
     /// One evaluation as a response: 200, 404 for FLAG_NOT_FOUND, 400 for the other errors (OFREP's codes).
@@ -313,15 +319,10 @@ public struct FlagServer: Sendable {
     }
 
     func ofrepBulk(_ request: Request) async -> Response {
-        let ns: String
-        switch namespace(request, ofrep: true) {
+        let ns: String, context: EvaluationContext
+        switch await ofrepRequest(request, key: nil) {
         case .failure(let refusal): return refusal
-        case .success(let n): ns = n
-        }
-        let context: EvaluationContext
-        switch await self.context(request) {
-        case .failure(let f): return contextFailure(f, key: nil)
-        case .success(let c): context = c
+        case .success(let r): (ns, context) = (r.namespace, r.context)
         }
         var results: [JSONValue] = []
         for entry in evaluator.catalog.entries(namespace: ns) {
