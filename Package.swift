@@ -19,6 +19,12 @@ let package = Package(
         // adds DateFormatter support to URL-encoded forms); ConfigurationSupport is a configuration library we do not use.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // SHA-256 and HMAC (SigV4) with BoringSSL's assembly, the same on Linux and macOS.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // Child processes with streamed standard input and output (pg_dump, pg_restore, tar).
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // S3's XML answers decoded into Codable types.
+        .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.18.0"),
     ],
     targets: [
         // System libraries, wrapped: nothing above KubeCore/KubeClient imports them.
@@ -26,6 +32,8 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         // JSON values, YAML, typed API models, API errors: no I/O.
         .target(name: "KubeCore", dependencies: ["CYaml"]),
         // Configuration, authentication, the libcurl transport, the resource API and watch.
@@ -54,6 +62,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // S3 objects over libcurl: SigV4, multipart uploads streamed at constant memory, ranged reads, retries.
+        .target(name: "ObjectStore", dependencies: [
+            "KubeClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "XMLCoder", package: "XMLCoder"),
+        ]),
+        // Slack, Telegram and webhook notifications, for every domain.
+        .target(name: "Notifications", dependencies: ["KubeCore", "KubeClient"]),
+        // Backups and restores: BackupPolicy, Backup, Restore, their controller and the runners the Jobs execute.
+        .target(name: "Backups", dependencies: [
+            "KubeCore", "KubeClient", "KubeRuntime", "ObjectStore", "Notifications", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The embedded Kubernetes API server: dev mode and tests.
         .target(name: "LocalCluster", dependencies: [
             "KubeCore", "KubeClient",
@@ -63,7 +86,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags",
+            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "Backups",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +100,7 @@ let package = Package(
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "BackupsTests", dependencies: ["Backups", "ObjectStore", "Notifications", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

