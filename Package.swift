@@ -100,7 +100,10 @@ let package = Package(
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
         .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
-        .testTarget(name: "BackupsTests", dependencies: ["Backups", "ObjectStore", "Notifications", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "BackupsTests", dependencies: [
+            "Backups", "ObjectStore", "Notifications", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )
