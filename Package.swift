@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], linkerSettings: compactExecutable),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags"]),
+        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "ObjectStore"]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore", "KubeClient"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),

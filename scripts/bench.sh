@@ -21,3 +21,4 @@ if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
 "$bench" bluegreen --resources 50
 "$bench" bluegreen --resources 500 --workers 8
 "$bench" flags --flags 1000
+scripts/bench-backup.sh

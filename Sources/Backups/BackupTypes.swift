@@ -231,6 +231,8 @@ public struct Backup: KubernetesResource, Hashable {
         public var manifestKey: String?
         /// The backup an incremental builds on.
         public var parent: String?
+        /// Where the objects are, so that deleting the Backup can remove them even after its policy is gone.
+        public var location: StoredLocation?
         public var verified: Bool?
         public var job: String?
         public var error: String?
@@ -289,6 +291,16 @@ public struct Restore: KubernetesResource, Hashable {
         public var observedGeneration: Int?
         public var conditions: [Condition]?
     }
+}
+
+/// A backup's S3 location and the Secret with the credentials for it.
+public struct StoredLocation: Codable, Sendable, Hashable {
+    public var endpoint: String?
+    public var region: String
+    public var bucket: String
+    public var pathStyle: Bool
+    public var keyPrefix: String
+    public var credentialsSecret: String
 }
 
 public enum BackupError: Error, Sendable, CustomStringConvertible {

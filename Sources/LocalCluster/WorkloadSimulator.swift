@@ -476,38 +476,127 @@ final class WorkloadSimulator: Sendable {
         }
     }
 
+    /// A Job runs as one Pod, as the job controller and kubelet would run it: environment variables from values,
+    /// Secrets and ConfigMaps (a missing one that is not optional keeps the Pod waiting with
+    /// CreateContainerConfigError, until `activeDeadlineSeconds` fails the Job); the Pod ends Succeeded or Failed
+    /// with the container's exit code and termination message (the file at SALESPOT_TERMINATION_LOG, a
+    /// stand-in for /dev/termination-log; with FallbackToLogsOnError, the end of the output); the Job gets
+    /// Complete, or Failed with the job controller's reason and message.
     func jobCreated(_ o: JSONValue) {
-        let ns = o[path: ["metadata", "namespace"]]?.stringValue
+        let ns = o[path: ["metadata", "namespace"]]?.stringValue ?? "default"
         let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
         let container = o[path: ["spec", "template", "spec", "containers"]]?[0]
         let command = (container?["command"]?.arrayValue ?? []) + (container?["args"]?.arrayValue ?? [])
         let argv = command.compactMap(\.stringValue)
-        let env = (container?["env"]?.arrayValue ?? []).reduce(into: [String: String]()) { acc, e in
-            if let n = e["name"]?.stringValue, let v = e["value"]?.stringValue { acc[n] = v }
-        }
         let executable = argv.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.flatMap { options.localJobExecutables[$0] }
         let duration = options.jobDuration
+        let deadline = o[path: ["spec", "activeDeadlineSeconds"]]?.intValue
         Task {
             let start = Time.now().rfc3339
-            await self.setStatus(Self.jobKey, ns, name, ["active": 1, "startTime": .string(start)], generation: nil)
-            var succeeded = true
-            var message = "Job completed"
+            await self.setStatus(Self.jobKey, ns, name, ["active": 1, "startTime": .string(start), "ready": 0], generation: nil)
+            guard let podType = await self.type(Self.podKey) else { return }
+            let (env, missing) = await self.environment(container, ns)
+            let pod = await self.createJobPod(podType, ns, job: o)
+            if let missing {
+                await self.setStatus(Self.podKey, ns, pod, Self.jobPodStatus(container, phase: "Pending", start: start,
+                                                                             state: ["waiting": ["reason": "CreateContainerConfigError", "message": .string(missing)]]), generation: nil)
+                guard let deadline else { return }
+                try? await Task.sleep(for: .seconds(deadline))
+                await self.failJob(ns, name, start: start, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline")
+                return
+            }
+            await self.setStatus(Self.podKey, ns, pod, Self.jobPodStatus(container, phase: "Running", start: start,
+                                                                         state: ["running": ["startedAt": .string(start)]]), generation: nil)
+            var code: Int32 = 0
+            var output = ""
+            var terminationMessage = ""
             if let executable {
-                let (code, output) = await Self.run(executable, Array(argv.dropFirst()), env: env)
-                succeeded = code == 0
-                message = succeeded ? "Job completed" : "process exited with status \(code): \(output.suffix(500))"
+                let log = FileManager.default.temporaryDirectory.path + "/salespot-termination-\(UUID().uuidString)"
+                FileManager.default.createFile(atPath: log, contents: nil)
+                (code, output) = await Self.run(executable, Array(argv.dropFirst()), env: env.merging(["SALESPOT_TERMINATION_LOG": log]) { a, _ in a })
+                terminationMessage = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                try? FileManager.default.removeItem(atPath: log)
             } else {
                 try? await Task.sleep(for: duration)
             }
+            if terminationMessage.isEmpty && code != 0 && container?["terminationMessagePolicy"]?.stringValue == "FallbackToLogsOnError" {
+                terminationMessage = String(output.split(separator: "\n", omittingEmptySubsequences: false).suffix(80).joined(separator: "\n").suffix(2048))
+            }
             let end = Time.now().rfc3339
-            let status: JSONValue = succeeded
-                ? ["succeeded": 1, "startTime": .string(start), "completionTime": .string(end),
-                   "conditions": [["type": "Complete", "status": "True", "lastProbeTime": .string(end), "lastTransitionTime": .string(end)]]]
-                : ["failed": 1, "startTime": .string(start),
-                   "conditions": [["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": .string(message),
-                                   "lastProbeTime": .string(end), "lastTransitionTime": .string(end)]]]
-            await self.setStatus(Self.jobKey, ns, name, status, generation: nil)
+            var terminated: JSONValue = ["exitCode": .int(Int64(code)), "reason": code == 0 ? "Completed" : "Error",
+                                         "startedAt": .string(start), "finishedAt": .string(end)]
+            if !terminationMessage.isEmpty { terminated["message"] = .string(String(terminationMessage.prefix(4096))) }
+            await self.setStatus(Self.podKey, ns, pod, Self.jobPodStatus(container, phase: code == 0 ? "Succeeded" : "Failed", start: start,
+                                                                         state: ["terminated": terminated]), generation: nil)
+            if code == 0 {
+                await self.setStatus(Self.jobKey, ns, name, [
+                    "succeeded": 1, "active": 0, "ready": 0, "startTime": .string(start), "completionTime": .string(end),
+                    "conditions": [["type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods",
+                                    "lastProbeTime": .string(end), "lastTransitionTime": .string(end)],
+                                   ["type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods",
+                                    "lastProbeTime": .string(end), "lastTransitionTime": .string(end)]]], generation: nil)
+            } else {
+                await self.failJob(ns, name, start: start, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit")
+            }
         }
+    }
+
+    func failJob(_ ns: String, _ name: String, start: String, reason: String, message: String) async {
+        let end = Time.now().rfc3339
+        await setStatus(Self.jobKey, ns, name, [
+            "failed": 1, "active": 0, "ready": 0, "startTime": .string(start),
+            "conditions": [["type": "FailureTarget", "status": "True", "reason": .string(reason), "message": .string(message),
+                            "lastProbeTime": .string(end), "lastTransitionTime": .string(end)],
+                           ["type": "Failed", "status": "True", "reason": .string(reason), "message": .string(message),
+                            "lastProbeTime": .string(end), "lastTransitionTime": .string(end)]]], generation: nil)
+    }
+
+    /// The container's environment as kubelet builds it; the second value names a missing Secret or ConfigMap key.
+    func environment(_ container: JSONValue?, _ ns: String) async -> ([String: String], String?) {
+        var env: [String: String] = [:]
+        for e in container?["env"]?.arrayValue ?? [] {
+            guard let n = e["name"]?.stringValue else { continue }
+            if let v = e["value"]?.stringValue { env[n] = v; continue }
+            for (field, typeKey, what) in [("secretKeyRef", "/secrets", "secret"), ("configMapKeyRef", "/configmaps", "configmap")] {
+                guard let ref = e[path: ["valueFrom", field]] else { continue }
+                let refName = ref["name"]?.stringValue ?? "", key = ref["key"]?.stringValue ?? ""
+                let optional = ref["optional"]?.boolValue ?? false
+                guard let type = await type(typeKey), let obj = try? await state.get(type, namespace: ns, name: refName) else {
+                    if optional { continue }
+                    return (env, "\(what) \"\(refName)\" not found")
+                }
+                if let raw = obj[path: ["data", key]]?.stringValue {
+                    env[n] = what == "secret" ? (Data(base64Encoded: raw).map { String(decoding: $0, as: UTF8.self) } ?? "") : raw
+                } else if !optional {
+                    return (env, "couldn't find key \(key) in \(what.capitalized) \(ns)/\(refName)")
+                }
+            }
+        }
+        return (env, nil)
+    }
+
+    func createJobPod(_ podType: ResourceType, _ ns: String, job: JSONValue) async -> String {
+        let jobName = Self.name(job)
+        let name = "\(jobName)-\(Self.randomSuffix())"
+        var spec = job[path: ["spec", "template", "spec"]] ?? .emptyObject
+        spec["nodeName"] = "localcluster"
+        var labels = job[path: ["spec", "template", "metadata", "labels"]] ?? .emptyObject
+        labels["job-name"] = .string(jobName)
+        labels["batch.kubernetes.io/job-name"] = .string(jobName)
+        labels["controller-uid"] = .string(Self.uid(job))
+        labels["batch.kubernetes.io/controller-uid"] = .string(Self.uid(job))
+        let body: JSONValue = ["apiVersion": "v1", "kind": "Pod",
+                               "metadata": ["name": .string(name), "namespace": .string(ns), "generateName": .string(jobName + "-"), "labels": labels,
+                                            "ownerReferences": [Self.ownerReference(job, apiVersion: "batch/v1", kind: "Job")]],
+                               "spec": spec]
+        _ = try? await state.create(podType, namespace: ns, body: body)
+        return name
+    }
+
+    static func jobPodStatus(_ container: JSONValue?, phase: String, start: String, state: JSONValue) -> JSONValue {
+        ["phase": .string(phase), "hostIP": "127.0.0.1", "startTime": .string(start), "qosClass": "BestEffort",
+         "containerStatuses": [["name": container?["name"] ?? "", "image": container?["image"] ?? "", "imageID": "", "ready": false,
+                                "started": .bool(phase == "Running"), "restartCount": 0, "state": state]]]
     }
 
     static func run(_ path: String, _ args: [String], env: [String: String]) async -> (Int32, String) {

@@ -205,6 +205,10 @@ case "flags":
     try await flagsBench(flags: option("--flags", default: 1000), seconds: option("--seconds", default: 8), patches: option("--patches", default: 200))
 case "flags-eval":
     flagsEvalBench(flags: option("--flags", default: 1000), iterations: option("--iterations", default: 1_000_000))
+case "s3-put":
+    func text(_ name: String) -> String? { args.firstIndex(of: name).flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil } }
+    try await s3PutBench(endpoint: text("--endpoint") ?? "http://127.0.0.1:8333", bucket: text("--bucket") ?? "bench", key: text("--key") ?? "stream",
+                         partMiB: option("--part-mib", default: 8))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))
@@ -218,6 +222,8 @@ default:
              hey p99 at half of peak against a constant-answer ceiling; change propagation p50/p99 (defaults 1000, 10, 200)
            salespot-bench localcluster [--objects N] [--watchers W] [--concurrency C]
              create then update N ConfigMaps with W watchers (defaults 10000, 10, 16)
+           salespot-bench s3-put [--endpoint URL] [--bucket B] [--key K] [--part-mib N] < FILE
+             stream standard input into one S3 object (scripts/bench-backup.sh compares it with aws s3 cp)
            salespot-bench watch-decode [--events N] [--only TEXT]
              decode a watch stream of N Deployment events (default 100000); --only runs the phases whose name has TEXT
     """)

@@ -1,13 +1,114 @@
 import ArgumentParser
 import Backups
 import Foundation
+import KubeClient
 import KubeCore
+import ObjectStore
 
 /// `salespot-operator backup ...`: the runner a backup Job executes.
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backup", abstract: "Backups: the runner that Backup Jobs execute.",
-        subcommands: [RunBackup.self])
+        commandName: "backup", abstract: "Backups: start one now, list them, verify one; and the runner that Backup Jobs execute.",
+        subcommands: [Now.self, List.self, Verify.self, RunBackup.self])
+
+    struct Now: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a backup of a BackupPolicy now (a Backup resource, run by the operator).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The BackupPolicy.") var policy: String
+        @Option(help: "full, database, files or incremental. Default: the policy's.") var type: String?
+        @Option(help: "The Backup's name. Default: POLICY-manual-TIMESTAMP.") var name: String?
+        @Flag(help: "Wait until the backup has Completed or Failed (exit status 1 if it failed).") var wait = false
+
+        func run() async throws {
+            if let type, !["full", "database", "files", "incremental"].contains(type) {
+                throw ValidationError("--type must be full, database, files or incremental")
+            }
+            let configuration = try connection.loadConfiguration()
+            let client = KubeClient(configuration: configuration)
+            let ns = configuration.namespace
+            guard try await Api<BackupPolicy>(client, namespace: ns).getIfExists(policy) != nil else {
+                throw ValidationError("no BackupPolicy \(policy) in namespace \(ns ?? "default")")
+            }
+            let digits = Time.now().rfc3339.filter(\.isNumber)
+            let backupName = name ?? "\(policy.prefix(230))-manual-\(digits.prefix(8))-\(digits.dropFirst(8).prefix(6))"
+            let b = Backup(metadata: ObjectMeta(name: backupName, namespace: ns, labels: [BackupControllers.policyLabel: policy]),
+                           spec: Backup.Spec(policy: policy, type: type))
+            _ = try await Api<Backup>(client, namespace: ns).create(b)
+            print("backup.ops.salespot.by/\(backupName) created")
+            guard wait else { return }
+            let api = Api<Backup>(client, namespace: ns)
+            while true {
+                let current = try await api.get(backupName)
+                switch current.status?.phase {
+                case "Completed":
+                    print("Completed: \(current.status?.size ?? 0) bytes, verified: \(current.status?.verified == true ? "yes" : "no")")
+                    return
+                case "Failed":
+                    printError("Failed: \(current.status?.error ?? "")")
+                    throw ExitCode(1)
+                default:
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the Backups of the namespace, newest first.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Only this policy's.") var policy: String?
+
+        func run() async throws {
+            let configuration = try connection.loadConfiguration()
+            let api = Api<Backup>(KubeClient(configuration: configuration), namespace: configuration.namespace)
+            let items = try await api.listAll(ListOptions(labelSelector: policy.map { "\(BackupControllers.policyLabel)=\($0)" })).items
+                .sorted { ($0.metadata.creationTimestamp?.rfc3339 ?? "") > ($1.metadata.creationTimestamp?.rfc3339 ?? "") }
+            if items.isEmpty {
+                printError("No Backups found in namespace \(configuration.namespace ?? "default").")
+                return
+            }
+            var rows = [["NAME", "POLICY", "TYPE", "PHASE", "SIZE", "VERIFIED", "PARENT", "COMPLETED"]]
+            for b in items {
+                let s = b.status
+                rows.append([b.metadata.name ?? "", b.spec.policy, s?.type ?? b.spec.type ?? "-", s?.phase ?? "New",
+                             s?.size.map(String.init) ?? "-", s?.verified.map { $0 ? "yes" : "no" } ?? "-", s?.parent ?? "-",
+                             s?.completionTime ?? "-"])
+            }
+            FlagsCommand.table(rows)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a Backup's objects here and now: sizes and SHA-256 against its manifest, and the contents with pg_restore --list or tar --list.",
+            discussion: "Reads the S3 credentials from the destination's Secret with your kubeconfig's rights; needs pg_restore and tar on PATH.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The Backup.") var backup: String
+
+        func run() async throws {
+            let configuration = try connection.loadConfiguration()
+            let client = KubeClient(configuration: configuration)
+            let ns = configuration.namespace ?? "default"
+            let b = try await Api<Backup>(client, namespace: ns).get(backup)
+            guard let loc = b.status?.location, let key = b.status?.manifestKey, b.status?.phase == "Completed" else {
+                throw ValidationError("Backup \(backup) is \(b.status?.phase ?? "New"), not Completed")
+            }
+            let secret = try await Api<Secret>(client, namespace: ns).get(loc.credentialsSecret)
+            func value(_ k: String) -> String? { secret.data?[k].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } }
+            guard let id = value("AWS_ACCESS_KEY_ID"), let sk = value("AWS_SECRET_ACCESS_KEY") else {
+                throw ValidationError("Secret \(loc.credentialsSecret) lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
+            }
+            let s3 = try S3Client(S3Endpoint(endpoint: loc.endpoint, region: loc.region, bucket: loc.bucket, pathStyle: loc.pathStyle),
+                                  credentials: AWSCredentials(accessKeyId: id, secretAccessKey: sk, sessionToken: value("AWS_SESSION_TOKEN")))
+            let chain = try await RestoreRunner.chain(s3, key)
+            let manifest = chain.last!
+            for a in manifest.artifacts {
+                try await Verifier(client: s3).verify(a)
+                print("ok  \(a.key)  \(a.size) bytes  sha256 \(a.sha256)")
+            }
+            if chain.count > 1 { print("chain: \(chain.map(\.backup).joined(separator: " → ")) (every manifest present)") }
+        }
+    }
 
     struct RunBackup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -38,8 +139,63 @@ struct BackupCommand: AsyncParsableCommand {
 /// `salespot-operator restore ...`: the runner a Restore Job executes.
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "restore", abstract: "Restores: the runner that Restore Jobs execute.",
-        subcommands: [RunRestore.self])
+        commandName: "restore", abstract: "Restore a Backup (a Restore resource, run by the operator); and the runner that Restore Jobs execute.",
+        subcommands: [Start.self, RunRestore.self], defaultSubcommand: Start.self)
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "start", abstract: "Restore a Backup into a database and/or a path (the default subcommand: `restore BACKUP --to-path /srv`).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The Backup.") var backup: String
+        @Option(help: "Restore the dump into HOST[:PORT]/DATABASE.") var toDatabase: String?
+        @Option(help: "The database user.") var user: String?
+        @Option(help: "The database password's Secret key, as SECRET/KEY.") var passwordSecret: String?
+        @Option(help: "Restore the files below this path.") var toPath: String?
+        @Option(help: "The Restore's name. Default: BACKUP-restore-TIMESTAMP.") var name: String?
+        @Flag(help: "Wait until the restore has Completed or Failed (exit status 1 if it failed).") var wait = false
+
+        func run() async throws {
+            guard toDatabase != nil || toPath != nil else { throw ValidationError("give --to-database, --to-path or both") }
+            let configuration = try connection.loadConfiguration()
+            let client = KubeClient(configuration: configuration)
+            let ns = configuration.namespace
+            var r = Restore(metadata: ObjectMeta(name: name ?? "\(backup.prefix(220))-restore-\(Time.now().rfc3339.filter(\.isNumber).prefix(14))", namespace: ns),
+                            spec: Restore.Spec(backup: backup))
+            if let target = toDatabase {
+                let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let user else { throw ValidationError("--to-database wants HOST[:PORT]/DATABASE and --user") }
+                let hp = parts[0].split(separator: ":").map(String.init)
+                var source = DatabaseSource(host: hp[0], port: hp.count > 1 ? Int(hp[1]) : nil, database: parts[1], user: user)
+                if let ref = passwordSecret {
+                    let p = ref.split(separator: "/").map(String.init)
+                    guard p.count == 2 else { throw ValidationError("--password-secret wants SECRET/KEY") }
+                    source.passwordSecretRef = SecretKeyRef(name: p[0], key: p[1])
+                }
+                r.spec.database = source
+            }
+            if let toPath {
+                guard toPath.hasPrefix("/") else { throw ValidationError("--to-path must be absolute") }
+                r.spec.files = Restore.FilesTarget(path: toPath)
+            }
+            let api = Api<Restore>(client, namespace: ns)
+            let created = try await api.create(r)
+            print("restore.ops.salespot.by/\(created.metadata.name ?? "") created")
+            guard wait else { return }
+            while true {
+                let current = try await api.get(created.metadata.name ?? "")
+                switch current.status?.phase {
+                case "Completed":
+                    print("Completed: \((current.status?.chain ?? []).joined(separator: " → ")) in \(current.status?.durationSeconds ?? 0) s")
+                    return
+                case "Failed":
+                    printError("Failed: \(current.status?.error ?? "")")
+                    throw ExitCode(1)
+                default:
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
 
     struct RunRestore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -4,6 +4,793 @@
 enum EmbeddedManifests {
     /// crds/*.yaml: (file name, content).
     static let crds: [(name: String, yaml: String)] = [
+        ("backuppolicies.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: backuppolicies.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: backuppolicies
+    singular: backuppolicy
+    kind: BackupPolicy
+    listKind: BackupPolicyList
+    shortNames: [bp, bkpolicy]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Schedule, type: string, jsonPath: .spec.schedule, description: The cron schedule, in spec.timeZone.}
+    - {name: Type, type: string, jsonPath: .spec.type, description: 'What a scheduled run backs up: full, database, files or incremental.'}
+    - {name: Suspend, type: boolean, jsonPath: .spec.suspend, description: Whether scheduling is suspended.}
+    - {name: Last Schedule, type: date, jsonPath: .status.lastScheduleTime, description: The schedule time of the last Backup the policy created.}
+    - {name: Last Success, type: date, jsonPath: .status.lastSuccessfulTime, description: When the newest Completed Backup of the policy completed.}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the policy is valid and scheduling.}
+    - {name: Next Schedule, type: date, jsonPath: .status.nextScheduleTime, priority: 1, description: The next schedule time.}
+    - {name: Last Verified, type: string, jsonPath: .status.lastVerifiedBackup, priority: 1, description: The newest Completed and verified Backup.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          A backup schedule (the original design's automated-backup.sh and its crontab): what to back up (a PostgreSQL
+          database with pg_dump, files with tar, or both), when (a cron schedule), where (an S3 bucket) and for how long
+          (retention rules). At each schedule time the operator creates a Backup named POLICY-YYYYMMDD-HHMM (the time
+          in UTC), which runs as a Job; a run waits while another Backup of the policy is in flight (CronJob's Forbid).
+          Completed Backups that the retention rules do not keep are deleted together with their S3 objects; of the
+          Failed ones the newest three are kept.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: >-
+              The desired schedule. A spec the controller refuses (e.g. a schedule that never fires) makes Ready False
+              and Stalled True with reason InvalidSpec, and nothing is scheduled until it is fixed.
+            required: [schedule, type, destination]
+            x-kubernetes-validations:
+            - rule: 'self.type == "files" || self.type == "incremental" || has(self.database)'
+              message: a full or database backup needs spec.database
+              fieldPath: .database
+              reason: FieldValueRequired
+            - rule: 'self.type == "database" || has(self.files)'
+              message: a full, files or incremental backup needs spec.files
+              fieldPath: .files
+              reason: FieldValueRequired
+            properties:
+              schedule:
+                type: string
+                minLength: 1
+                maxLength: 256
+                pattern: '^[ \t]*(@[A-Za-z]+|[0-9A-Za-z*?,/-]+([ \t]+[0-9A-Za-z*?,/-]+){4})[ \t]*$'
+                description: >-
+                  A five-field cron schedule (minute hour day-of-month month day-of-week), as a Kubernetes CronJob
+                  takes it: lists, ranges and steps (*/15, 1-30/2), month and weekday names, 7 as Sunday, and the
+                  macros @yearly (@annually), @monthly, @weekly, @daily (@midnight) and @hourly. When both day fields
+                  are restricted a day matches either. Times are wall-clock times in timeZone: a time that a
+                  daylight-saving change skips does not run that day, a repeated one runs once. The time zone goes in
+                  timeZone, not here (no TZ= or CRON_TZ= prefix). A schedule that never fires (0 0 30 2 *) is refused.
+              timeZone:
+                type: string
+                maxLength: 64
+                pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$'
+                default: UTC
+                description: The IANA time zone the schedule is read in, e.g. Europe/Minsk. Default UTC.
+              type:
+                type: string
+                enum: [full, database, files, incremental]
+                description: >-
+                  What a scheduled run backs up. full - the database (needs database) and the files (needs files);
+                  database - the database only; files - the files only; incremental - the files changed since the
+                  previous files-bearing backup of the policy (a files backup whenever there is none, or after fullEvery
+                  incrementals in a row). A Backup may override it for one run, using the policy's other source.
+              database:
+                type: object
+                description: >-
+                  The PostgreSQL database to dump with pg_dump (custom format, compressed by pg_dump itself). Required
+                  for the types full and database; may be given with the others, for Backups that override the type.
+                required: [host, database, user]
+                properties:
+                  host:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: Host name or IP address of the server, as the Job reaches it, e.g. postgres.salespot.svc.
+                  port:
+                    type: integer
+                    minimum: 1
+                    maximum: 65535
+                    default: 5432
+                    description: The server's TCP port. Default 5432.
+                  database:
+                    type: string
+                    minLength: 1
+                    maxLength: 63
+                    description: The database to dump.
+                  user:
+                    type: string
+                    minLength: 1
+                    maxLength: 63
+                    description: The role pg_dump connects as; it needs read access to everything in the database.
+                  passwordSecretRef:
+                    type: object
+                    description: >-
+                      The password, from a key of a Secret in the policy's namespace. The Job gets it as PGPASSWORD from
+                      the Secret, never as an argument, in the plan or in a status. Absent - no password (e.g. trust or
+                      certificate authentication).
+                    required: [name, key]
+                    properties:
+                      name:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                        description: Name of the Secret, in the same namespace.
+                      key:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        pattern: '^[-._a-zA-Z0-9]+$'
+                        description: The key of the Secret that holds the value.
+                  sslMode:
+                    type: string
+                    enum: [disable, allow, prefer, require, verify-ca, verify-full]
+                    description: libpq's sslmode, given to pg_dump as PGSSLMODE. Default - libpq's (prefer).
+              files:
+                type: object
+                description: >-
+                  Files to back up with tar (the types full, files and incremental): absolute paths in the Job's
+                  container, on the PersistentVolumeClaim it mounts. Numeric owners, modes and times are kept; a file
+                  removed while the archive is written is skipped, not a failure.
+                required: [paths]
+                x-kubernetes-validations:
+                - rule: '!has(self.mountPath) || has(self.persistentVolumeClaim)'
+                  message: mountPath is where persistentVolumeClaim is mounted; give persistentVolumeClaim too
+                  fieldPath: .mountPath
+                  reason: FieldValueForbidden
+                - rule: >-
+                    !has(self.persistentVolumeClaim) || self.paths.all(p,
+                    p == (has(self.mountPath) ? self.mountPath : "/data") ||
+                    p.startsWith((has(self.mountPath) ? self.mountPath : "/data") + "/"))
+                  message: with persistentVolumeClaim, every path must be under mountPath (default /data)
+                  fieldPath: .paths
+                  reason: FieldValueInvalid
+                properties:
+                  paths:
+                    type: array
+                    minItems: 1
+                    maxItems: 100
+                    x-kubernetes-list-type: set
+                    description: >-
+                      The directories and files to back up, each an absolute path; a directory is taken whole (less
+                      exclude). Restores recreate the same absolute paths below the restore's target path.
+                    items:
+                      type: string
+                      minLength: 1
+                      maxLength: 4096
+                      pattern: '^/'
+                  exclude:
+                    type: array
+                    maxItems: 1000
+                    description: >-
+                      Glob patterns (fnmatch) of what to leave out, matched against each entry's path relative to its
+                      root and against its file name, e.g. *.tmp or cache/*.
+                    items:
+                      type: string
+                      minLength: 1
+                      maxLength: 4096
+                  persistentVolumeClaim:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                    description: >-
+                      A PersistentVolumeClaim in the same namespace, mounted read-only into the Job at mountPath; the
+                      paths are under it. Absent - nothing is mounted and the paths are read from the Job's own file
+                      system (in dev mode, the local disk).
+                  mountPath:
+                    type: string
+                    maxLength: 4096
+                    pattern: '^(/[^/]+)+$'
+                    description: >-
+                      Where persistentVolumeClaim is mounted in the Job - an absolute path without a trailing slash.
+                      Default /data. Only with persistentVolumeClaim.
+              destination:
+                type: object
+                description: >-
+                  The S3 (or S3-compatible: MinIO, SeaweedFS, Ceph) bucket the backups go to. A Backup's objects go under
+                  PREFIX/NAMESPACE/POLICY/BACKUP/ - database.dump, files.tar.gz (files.tar without compression) and
+                  manifest.json, written last - and the Backup records where, so that deleting it removes them even
+                  after the policy is gone or changed.
+                required: [bucket, credentialsSecret]
+                x-kubernetes-validations:
+                - rule: '!has(self.kmsKeyId) || (has(self.serverSideEncryption) && self.serverSideEncryption == "aws:kms")'
+                  message: kmsKeyId needs serverSideEncryption aws:kms
+                  fieldPath: .kmsKeyId
+                  reason: FieldValueForbidden
+                properties:
+                  endpoint:
+                    type: string
+                    maxLength: 2048
+                    pattern: '^https?://[^/\s]+/*$'
+                    description: >-
+                      The S3 endpoint as scheme://host[:port] (http or https, no path), for an S3-compatible store.
+                      Default - AWS S3 in region (https://s3.REGION.amazonaws.com).
+                  region:
+                    type: string
+                    minLength: 1
+                    maxLength: 64
+                    description: The region requests are signed for (SigV4), e.g. eu-central-1. Default us-east-1.
+                  bucket:
+                    type: string
+                    minLength: 3
+                    maxLength: 63
+                    pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
+                    description: The bucket, which must exist; the operator never creates or deletes buckets.
+                  prefix:
+                    type: string
+                    maxLength: 512
+                    default: backups
+                    description: >-
+                      The key prefix the policy's objects go under (leading and trailing slashes are dropped; empty - the
+                      bucket's root). Default backups.
+                  forcePathStyle:
+                    type: boolean
+                    description: >-
+                      Address the bucket by path (endpoint/bucket/key), as MinIO, SeaweedFS and Ceph usually need,
+                      rather than by virtual host (bucket.endpoint/key). Default - true when endpoint is given, else false.
+                  credentialsSecret:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                    description: >-
+                      A Secret in the same namespace with the access key - keys AWS_ACCESS_KEY_ID and
+                      AWS_SECRET_ACCESS_KEY, and AWS_SESSION_TOKEN if the key is temporary. The Jobs get them as
+                      environment variables from the Secret; the controller reads them to delete objects.
+                  serverSideEncryption:
+                    type: string
+                    enum: [AES256, 'aws:kms']
+                    description: >-
+                      Server-side encryption to ask for on every object - AES256 (S3-managed keys) or aws:kms. Absent -
+                      the bucket's default.
+                  kmsKeyId:
+                    type: string
+                    minLength: 1
+                    maxLength: 2048
+                    description: The KMS key (id, ARN or alias) for aws:kms. Absent - the account's default S3 KMS key.
+                  partSizeMiB:
+                    type: integer
+                    minimum: 5
+                    maximum: 512
+                    default: 8
+                    description: >-
+                      Multipart upload part size in MiB (5-512). S3 allows 10,000 parts, so it bounds the size of one
+                      object - 8 MiB parts carry up to 78 GiB. Uploads stream, holding about one part in memory. Default 8.
+              compression:
+                type: object
+                default: {}
+                description: How the artifacts are compressed.
+                properties:
+                  algorithm:
+                    type: string
+                    enum: [gzip, none]
+                    default: gzip
+                    description: >-
+                      gzip or none. The files archive is gzipped (files.tar.gz); the database dump is compressed by
+                      pg_dump itself (custom format), never twice. none - neither. Default gzip.
+                  level:
+                    type: integer
+                    minimum: 1
+                    maximum: 9
+                    default: 6
+                    description: 1 (fastest) to 9 (smallest), for gzip and for pg_dump; not used with none. Default 6.
+              verify:
+                type: boolean
+                default: true
+                description: >-
+                  Read every artifact back from S3 after the upload and check its size, its SHA-256 and its content
+                  (pg_restore --list for the dump, tar --list for the archive); only then is the Backup verified.
+                  Retention always keeps the newest verified Backup. Default true.
+              retention:
+                type: object
+                description: >-
+                  Which Completed Backups to keep, as restic's and K8up's keep rules: a Backup is kept when any rule keeps
+                  it. Buckets (hours, days, ISO weeks, months) are in timeZone, by each Backup's schedule time (creation time for one made by hand). Whatever
+                  the rules say, the newest verified Backup, every Backup annotated ops.salespot.by/keep "true" and every
+                  Backup a kept incremental builds on are kept. A rule set to 0 keeps nothing itself, but being set it
+                  turns off the keep-everything default. Absent - every Completed Backup is kept.
+                properties:
+                  keepLast:
+                    type: integer
+                    minimum: 0
+                    description: Keep the newest N backups.
+                  keepHourly:
+                    type: integer
+                    minimum: 0
+                    description: Keep the newest backup of each of the newest N hours that have one.
+                  keepDaily:
+                    type: integer
+                    minimum: 0
+                    description: Keep the newest backup of each of the newest N days that have one.
+                  keepWeekly:
+                    type: integer
+                    minimum: 0
+                    description: Keep the newest backup of each of the newest N ISO weeks that have one.
+                  keepMonthly:
+                    type: integer
+                    minimum: 0
+                    description: Keep the newest backup of each of the newest N months that have one.
+                  maxAge:
+                    type: string
+                    maxLength: 64
+                    pattern: '^([0-9]+[smhdw])+$'
+                    description: >-
+                      A ceiling - no rule keeps a backup older than this; with no keep rule set, every backup younger is
+                      kept. A duration in s, m, h, d (24 h) and w (7 d), e.g. 720h, 30d, 4w or 1d12h.
+              notifications:
+                type: object
+                description: >-
+                  Messages about finished Backups (the original design's Slack and Telegram notifications). A channel
+                  that fails gets a Warning Event on the Backup; the Backup's outcome does not change.
+                x-kubernetes-validations:
+                - rule: has(self.slack) || has(self.telegram) || has(self.webhook)
+                  message: give at least one channel - slack, telegram or webhook
+                  reason: FieldValueRequired
+                properties:
+                  onFailure:
+                    type: boolean
+                    default: true
+                    description: Notify when a Backup fails. Default true.
+                  onSuccess:
+                    type: boolean
+                    default: false
+                    description: Notify when a Backup completes. Default false.
+                  slack:
+                    type: object
+                    description: A Slack incoming webhook.
+                    required: [webhookURLSecretRef]
+                    properties:
+                      webhookURLSecretRef:
+                        type: object
+                        description: The webhook URL (https://hooks.slack.com/services/...), from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                  telegram:
+                    type: object
+                    description: A Telegram bot that posts to a chat.
+                    required: [botTokenSecretRef, chatId]
+                    properties:
+                      botTokenSecretRef:
+                        type: object
+                        description: The bot's token, from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                      chatId:
+                        type: string
+                        minLength: 1
+                        maxLength: 64
+                        description: The chat to post to - a numeric id (e.g. -1001234567890) or @channelusername.
+                      apiURL:
+                        type: string
+                        maxLength: 2048
+                        pattern: '^https?://\S+$'
+                        description: The Bot API's base URL, e.g. a local Bot API server. Default https://api.telegram.org.
+                  webhook:
+                    type: object
+                    description: >-
+                      Any HTTP endpoint - a JSON document (event BackupSucceeded or BackupFailed, the object, the fields)
+                      is POSTed to it.
+                    required: [urlSecretRef]
+                    properties:
+                      urlSecretRef:
+                        type: object
+                        description: The URL to POST to, from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                      authorizationSecretRef:
+                        type: object
+                        description: A value for the Authorization header (e.g. Bearer TOKEN), from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+              suspend:
+                type: boolean
+                default: false
+                description: >-
+                  Stop scheduling; Backups in flight finish, and retention still applies. Ready stays True with reason
+                  Suspended. When it is lifted, the latest time missed meanwhile runs once (as after an outage), unless
+                  startingDeadlineSeconds has passed for it. Default false.
+              startingDeadlineSeconds:
+                type: integer
+                minimum: 1
+                description: >-
+                  How late, in seconds, a run may still start (after an operator outage, or while waiting for the
+                  previous run); an older missed time is skipped, and of several missed times only the latest runs.
+                  Absent - no deadline. Under 10 risks skipping runs on a busy operator, as with CronJob.
+              fullEvery:
+                type: integer
+                minimum: 1
+                description: >-
+                  For incremental - after this many incrementals in a row the next run archives every file again,
+                  starting a new chain (a restore reads a whole chain, so this bounds its length). Default 6.
+              job:
+                type: object
+                description: What the backup Jobs run with, over the operator's defaults.
+                properties:
+                  image:
+                    type: string
+                    minLength: 1
+                    maxLength: 1024
+                    description: >-
+                      The runner image; it must have salespot-operator, pg_dump and pg_restore (of a major version at
+                      least the server's) and tar. Default - the operator's --job-image, else its own image.
+                  serviceAccountName:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                    description: The ServiceAccount the Jobs run as. Default - the operator's --job-service-account, else the namespace's default.
+                  nodeSelector:
+                    type: object
+                    additionalProperties: {type: string}
+                    description: Node labels the Job's Pod must match (core/v1 PodSpec nodeSelector).
+                  resources:
+                    type: object
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: >-
+                      The runner container's core/v1 ResourceRequirements, replacing the default (requests cpu 100m and
+                      memory 64Mi, limit memory 256Mi).
+                  tolerations:
+                    type: array
+                    description: Tolerations of the Job's Pod (core/v1 Toleration).
+                    items:
+                      type: object
+                      x-kubernetes-preserve-unknown-fields: true
+                  activeDeadlineSeconds:
+                    type: integer
+                    minimum: 1
+                    default: 21600
+                    description: Seconds a run may take before its Job is stopped and the Backup fails. Default 21600 (6 hours).
+          status:
+            type: object
+            description: What the operator observed and scheduled.
+            properties:
+              observedGeneration:
+                type: integer
+                format: int64
+                description: The metadata.generation this status describes.
+              lastScheduleTime:
+                type: string
+                format: date-time
+                description: The schedule time of the last Backup the policy created.
+              lastSuccessfulTime:
+                type: string
+                format: date-time
+                description: When the newest Completed Backup of the policy completed.
+              nextScheduleTime:
+                type: string
+                format: date-time
+                description: The next schedule time. Absent while suspended or invalid.
+              lastVerifiedBackup:
+                type: string
+                description: The newest Completed and verified Backup - the one retention never deletes.
+              active:
+                type: string
+                description: The Backup of the policy that is Running, if any.
+              backups:
+                type: integer
+                description: The policy's Backups, in every phase.
+              completed:
+                type: integer
+                description: The policy's Completed Backups.
+              failed:
+                type: integer
+                description: The policy's Failed Backups (the newest three are kept).
+              conditions:
+                type: array
+                description: >-
+                  Ready - True with reason Scheduled (the message names the next run), Waiting (a due run waits for the
+                  one in flight) or Suspended; False with reason InvalidSpec and the error. Stalled - True with reason
+                  InvalidSpec while the spec is refused.
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  description: A metav1.Condition.
+                  required: [type, status, lastTransitionTime, reason, message]
+                  properties:
+                    type:
+                      type: string
+                      maxLength: 316
+                      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$'
+                      description: The condition's type, e.g. Ready.
+                    status:
+                      type: string
+                      enum: ["True", "False", "Unknown"]
+                      description: True, False or Unknown.
+                    observedGeneration:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: The metadata.generation the condition was computed from.
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                      description: When status last changed.
+                    reason:
+                      type: string
+                      minLength: 1
+                      maxLength: 1024
+                      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$'
+                      description: CamelCase reason for the last transition, e.g. Scheduled or InvalidSpec.
+                    message:
+                      type: string
+                      maxLength: 32768
+                      description: Human-readable details, e.g. why the spec is refused.
+"""#),
+        ("backups.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: backups.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: backups
+    singular: backup
+    kind: Backup
+    listKind: BackupList
+    shortNames: [bk]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Policy, type: string, jsonPath: .spec.policy, description: The BackupPolicy the run uses.}
+    - {name: Type, type: string, jsonPath: .status.type, description: 'What the run backs up: full, database, files or incremental.'}
+    - {name: Phase, type: string, jsonPath: .status.phase, description: New, Running, Completed or Failed.}
+    - {name: Size, type: integer, jsonPath: .status.size, description: Bytes stored in S3, all artifacts.}
+    - {name: Verified, type: boolean, jsonPath: .status.verified, description: Whether every artifact was read back and checked.}
+    - {name: Started, type: date, jsonPath: .status.startTime, priority: 1, description: When the Job was created.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          One backup run of a BackupPolicy - created by the policy at a schedule time (named POLICY-YYYYMMDD-HHMM, the
+          time in UTC) or by hand (`kubectl create`, or `salespot-operator backup now POLICY`). It runs once, as a Job with the
+          operator's image, with the policy's sources, destination and settings as they are when it starts; it is never
+          retried (create another Backup). Its status records the S3 objects it wrote; deleting the Backup deletes them
+          (finalizer ops.salespot.by/backup-objects). Annotate it ops.salespot.by/keep "true" to exempt it from the
+          policy's retention.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: The run. Immutable - a Backup is one run; to run again, create another.
+            required: [policy]
+            x-kubernetes-validations:
+            - rule: self == oldSelf
+              message: spec is immutable - a Backup is one run; create another Backup to run again
+            properties:
+              policy:
+                type: string
+                minLength: 1
+                maxLength: 253
+                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                description: >-
+                  The BackupPolicy, in the same namespace, whose sources, destination, compression, verification,
+                  notifications and Job settings the run uses, and whose retention rules and status count it. A missing
+                  or invalid policy fails the run.
+              type:
+                type: string
+                enum: [full, database, files, incremental]
+                description: >-
+                  Overrides the policy's type for this run, e.g. a database backup of a full policy before a migration.
+                  The policy must have the source it needs (database for full and database, files for the others).
+                  Default - the policy's type.
+              scheduledTime:
+                type: string
+                format: date-time
+                description: >-
+                  The schedule time this run is for; set by the policy on the Backups it creates, and used for their
+                  names and for retention's time buckets. Absent on a Backup made by hand (its creation time counts).
+          status:
+            type: object
+            description: What the run did and where its objects are.
+            properties:
+              phase:
+                type: string
+                description: >-
+                  New (waiting while another Backup of the policy runs), Running (the Job runs), Completed (the manifest
+                  is written) or Failed (see error). Completed and Failed are final.
+              type:
+                type: string
+                description: 'What the run backs up: full, database, files or incremental (the spec''s, else the policy''s).'
+              startTime:
+                type: string
+                format: date-time
+                description: When the Job was created.
+              completionTime:
+                type: string
+                format: date-time
+                description: When the run ended, Completed or Failed.
+              size:
+                type: integer
+                format: int64
+                description: Bytes stored in S3, all artifacts (compressed).
+              sourceSize:
+                type: integer
+                format: int64
+                description: Bytes read from the sources before compression (the dump as pg_dump wrote it, the archive as tar wrote it).
+              sha256:
+                type: string
+                description: Hex SHA-256 of the main artifact (the dump, else the archive), as stored.
+              artifacts:
+                type: array
+                description: The objects the run wrote, besides the manifest.
+                items:
+                  type: object
+                  description: One stored object.
+                  required: [name, key, size, sha256]
+                  properties:
+                    name:
+                      type: string
+                      description: What it holds - database (the pg_dump custom-format dump) or files (the tar archive).
+                    key:
+                      type: string
+                      description: Its S3 key, e.g. backups/default/nightly-full/nightly-full-20261202-0000/database.dump.
+                    size:
+                      type: integer
+                      format: int64
+                      description: Its size in bytes, as stored.
+                    sha256:
+                      type: string
+                      description: Hex SHA-256 of the object as stored; checked by verification and before every restore.
+              manifestKey:
+                type: string
+                description: >-
+                  The S3 key of the manifest (manifest.json) - the artifacts, their checksums, the file list and the
+                  parent - written last, so a backup without one is incomplete.
+              parent:
+                type: string
+                description: For an incremental, the Backup it builds on; a restore applies the chain from its base.
+              location:
+                type: object
+                description: >-
+                  Where the objects are and the Secret with the credentials for them, recorded at the start, so that
+                  deleting the Backup removes them even after its policy is gone or changed.
+                required: [region, bucket, pathStyle, keyPrefix, credentialsSecret]
+                properties:
+                  endpoint:
+                    type: string
+                    description: The S3 endpoint (scheme://host[:port]). Absent - AWS S3 in region.
+                  region:
+                    type: string
+                    description: The region requests are signed for.
+                  bucket:
+                    type: string
+                    description: The bucket.
+                  pathStyle:
+                    type: boolean
+                    description: Whether the bucket is addressed by path (endpoint/bucket/key) rather than by virtual host.
+                  keyPrefix:
+                    type: string
+                    description: The prefix every object of the run is under (PREFIX/NAMESPACE/POLICY/BACKUP/).
+                  credentialsSecret:
+                    type: string
+                    description: The Secret, in the same namespace, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+              verified:
+                type: boolean
+                description: Whether every artifact was read back from S3 and its size, SHA-256 and content checked.
+              job:
+                type: string
+                description: The Job that runs (or ran) the backup.
+              error:
+                type: string
+                description: Why the run failed (at most 2000 characters), e.g. pg_dump's message from the Job's termination log.
+              observedGeneration:
+                type: integer
+                format: int64
+                description: The metadata.generation this status describes.
+              conditions:
+                type: array
+                description: >-
+                  Ready - False with reason Waiting (New, another Backup of the policy runs) or Running; True with reason
+                  Completed; False with reason Failed and the error.
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  description: A metav1.Condition.
+                  required: [type, status, lastTransitionTime, reason, message]
+                  properties:
+                    type:
+                      type: string
+                      maxLength: 316
+                      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$'
+                      description: The condition's type, e.g. Ready.
+                    status:
+                      type: string
+                      enum: ["True", "False", "Unknown"]
+                      description: True, False or Unknown.
+                    observedGeneration:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: The metadata.generation the condition was computed from.
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                      description: When status last changed.
+                    reason:
+                      type: string
+                      minLength: 1
+                      maxLength: 1024
+                      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$'
+                      description: CamelCase reason for the last transition, e.g. Running, Completed or Failed.
+                    message:
+                      type: string
+                      maxLength: 32768
+                      description: Human-readable details, e.g. the size or the error.
+"""#),
         ("bluegreendeployments.ops.salespot.by.yaml", #"""
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -467,10 +1254,328 @@ spec:
                       maxLength: 32768
                       description: Human-readable details, e.g. what makes the flag invalid.
 """#),
+        ("restores.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: restores.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: restores
+    singular: restore
+    kind: Restore
+    listKind: RestoreList
+    shortNames: [rst]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Backup, type: string, jsonPath: .spec.backup, description: The Backup being restored.}
+    - {name: Phase, type: string, jsonPath: .status.phase, description: New, Running, Completed or Failed.}
+    - {name: Duration, type: number, jsonPath: .status.durationSeconds, description: Seconds from the Job's start to the end.}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the restore completed.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          Restores a Completed Backup (the original design's restore-database.sh and restore-files.sh) into a PostgreSQL
+          database, a path, or both, once, as a Job with the operator's image. An incremental Backup is restored with
+          its whole chain, base first. Before anything is touched, the size and SHA-256 of every object of the chain are
+          checked against its manifest; a mismatch fails the restore with nothing changed. Never retried - create
+          another Restore.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: What to restore and where to. Immutable - a Restore is one run; to run again, create another.
+            required: [backup]
+            x-kubernetes-validations:
+            - rule: has(self.database) || has(self.files)
+              message: nothing to restore into - give spec.database, spec.files or both
+              reason: FieldValueRequired
+            - rule: self == oldSelf
+              message: spec is immutable - a Restore is one run; create another Restore to run again
+            properties:
+              backup:
+                type: string
+                minLength: 1
+                maxLength: 253
+                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                description: >-
+                  The Backup, in the same namespace, to restore; it must be Completed. Its recorded location and
+                  credentials Secret are used, so its policy may be gone.
+              database:
+                type: object
+                description: >-
+                  Restore the Backup's database dump into this database with pg_restore, in a single transaction (all or
+                  nothing). The database must exist and should be empty: an object the dump holds that exists already
+                  fails the restore, and nothing is changed. Absent - the dump is not restored.
+                required: [host, database, user]
+                properties:
+                  host:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: Host name or IP address of the server, as the Job reaches it, e.g. postgres.salespot.svc.
+                  port:
+                    type: integer
+                    minimum: 1
+                    maximum: 65535
+                    default: 5432
+                    description: The server's TCP port. Default 5432.
+                  database:
+                    type: string
+                    minLength: 1
+                    maxLength: 63
+                    description: The database to restore into.
+                  user:
+                    type: string
+                    minLength: 1
+                    maxLength: 63
+                    description: The role pg_restore connects as; it creates, and owns, everything the dump holds (--no-owner).
+                  passwordSecretRef:
+                    type: object
+                    description: >-
+                      The password, from a key of a Secret in the Restore's namespace. The Job gets it as PGPASSWORD from
+                      the Secret, never as an argument or in a status. Absent - no password.
+                    required: [name, key]
+                    properties:
+                      name:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                        description: Name of the Secret, in the same namespace.
+                      key:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        pattern: '^[-._a-zA-Z0-9]+$'
+                        description: The key of the Secret that holds the value.
+                  sslMode:
+                    type: string
+                    enum: [disable, allow, prefer, require, verify-ca, verify-full]
+                    description: libpq's sslmode, given to pg_restore as PGSSLMODE. Default - libpq's (prefer).
+              files:
+                type: object
+                description: >-
+                  Restore the Backup's files (of every backup of the chain, base first). The backed-up absolute paths
+                  are recreated below the target, e.g. /var/www/uploads under /restore becomes /restore/var/www/uploads;
+                  numeric owners and modes are kept. Absent - the files are not restored.
+                required: [path]
+                properties:
+                  path:
+                    type: string
+                    minLength: 1
+                    maxLength: 4096
+                    pattern: '^/'
+                    description: >-
+                      The directory in the Job's container the paths are recreated below (created if missing); / puts
+                      them back where they were. With persistentVolumeClaim the claim is mounted at this path and
+                      the files go below the claim's root.
+                  persistentVolumeClaim:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                    description: >-
+                      A PersistentVolumeClaim in the same namespace to restore onto, mounted read-write into the Job.
+                      Absent - nothing is mounted and the files go to the Job's own file system (in dev mode, the local
+                      disk).
+                  prune:
+                    type: boolean
+                    default: true
+                    description: >-
+                      Remove files below the restored paths that the Backup does not have, so the result is exactly the
+                      backed-up tree. false - only add and overwrite. Default true.
+              job:
+                type: object
+                description: What the restore Job runs with, over the operator's defaults.
+                properties:
+                  image:
+                    type: string
+                    minLength: 1
+                    maxLength: 1024
+                    description: >-
+                      The runner image; it must have salespot-operator, pg_restore (of a major version at least the
+                      dump's) and tar. Default - the operator's --job-image, else its own image.
+                  serviceAccountName:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                    description: The ServiceAccount the Job runs as. Default - the operator's --job-service-account, else the namespace's default.
+                  nodeSelector:
+                    type: object
+                    additionalProperties: {type: string}
+                    description: Node labels the Job's Pod must match (core/v1 PodSpec nodeSelector).
+                  resources:
+                    type: object
+                    x-kubernetes-preserve-unknown-fields: true
+                    description: >-
+                      The runner container's core/v1 ResourceRequirements, replacing the default (requests cpu 100m and
+                      memory 64Mi, limit memory 256Mi).
+                  tolerations:
+                    type: array
+                    description: Tolerations of the Job's Pod (core/v1 Toleration).
+                    items:
+                      type: object
+                      x-kubernetes-preserve-unknown-fields: true
+                  activeDeadlineSeconds:
+                    type: integer
+                    minimum: 1
+                    default: 21600
+                    description: Seconds the restore may take before its Job is stopped and the Restore fails. Default 21600 (6 hours).
+          status:
+            type: object
+            description: What the restore did.
+            properties:
+              phase:
+                type: string
+                description: Running (the Job runs), Completed or Failed (see error). Completed and Failed are final.
+              startTime:
+                type: string
+                format: date-time
+                description: When the Job was created.
+              completionTime:
+                type: string
+                format: date-time
+                description: When the restore ended, Completed or Failed.
+              durationSeconds:
+                type: number
+                description: Seconds from startTime to completionTime, to a tenth.
+              chain:
+                type: array
+                description: The Backups applied, base first (one, unless the Backup is an incremental).
+                items:
+                  type: string
+              verified:
+                type: boolean
+                description: Whether every object of the chain matched its manifest's size and SHA-256 before the restore.
+              job:
+                type: string
+                description: The Job that runs (or ran) the restore.
+              error:
+                type: string
+                description: Why the restore failed (at most 2000 characters), e.g. pg_restore's message from the Job's termination log.
+              observedGeneration:
+                type: integer
+                format: int64
+                description: The metadata.generation this status describes.
+              conditions:
+                type: array
+                description: Ready - False with reason Running; True with reason Completed; False with reason Failed and the error.
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  description: A metav1.Condition.
+                  required: [type, status, lastTransitionTime, reason, message]
+                  properties:
+                    type:
+                      type: string
+                      maxLength: 316
+                      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$'
+                      description: The condition's type, e.g. Ready.
+                    status:
+                      type: string
+                      enum: ["True", "False", "Unknown"]
+                      description: True, False or Unknown.
+                    observedGeneration:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: The metadata.generation the condition was computed from.
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                      description: When status last changed.
+                    reason:
+                      type: string
+                      minLength: 1
+                      maxLength: 1024
+                      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$'
+                      description: CamelCase reason for the last transition, e.g. Running, Completed or Failed.
+                    message:
+                      type: string
+                      maxLength: 32768
+                      description: Human-readable details, e.g. the chain restored or the error.
+"""#),
     ]
 
     /// manifests/samples/*.yaml: (file name, content).
     static let samples: [(name: String, yaml: String)] = [
+        ("backups.yaml", #"""
+# The original design's two backup schedules (automated-backup.sh in cron): a full backup - the database and the
+# uploaded files - every night at 02:00 Minsk time, and a database backup every hour, both to S3 in eu-central-1.
+# The Secrets they name hold the S3 access key (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the database password and
+# the Slack webhook URL.
+apiVersion: ops.salespot.by/v1alpha1
+kind: BackupPolicy
+metadata: {name: nightly-full, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  schedule: "0 2 * * *"
+  timeZone: Europe/Minsk
+  type: full
+  database:
+    host: postgres.salespot.svc
+    database: salespot
+    user: backup
+    passwordSecretRef: {name: salespot-backup-db, key: password}
+  files:
+    paths: [/var/www/salespot/uploads]
+    persistentVolumeClaim: salespot-uploads
+    mountPath: /var/www/salespot/uploads
+  destination:
+    bucket: salespot-backups
+    region: eu-central-1
+    serverSideEncryption: AES256
+    credentialsSecret: salespot-backup-s3
+  retention:
+    keepDaily: 7
+    keepWeekly: 4
+    keepMonthly: 6
+  notifications:
+    onFailure: true
+    slack:
+      webhookURLSecretRef: {name: salespot-backup-slack, key: webhook-url}
+---
+# Hourly, the database only: a day of hourly backups, then one a day for a week; nothing older than 30 days. A run
+# that could not start within 10 minutes of its hour (the operator was down) is skipped, not made up late.
+apiVersion: ops.salespot.by/v1alpha1
+kind: BackupPolicy
+metadata: {name: hourly-database, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  schedule: "0 * * * *"
+  timeZone: Europe/Minsk
+  type: database
+  startingDeadlineSeconds: 600
+  database:
+    host: postgres.salespot.svc
+    database: salespot
+    user: backup
+    passwordSecretRef: {name: salespot-backup-db, key: password}
+  destination:
+    bucket: salespot-backups
+    region: eu-central-1
+    serverSideEncryption: AES256
+    credentialsSecret: salespot-backup-s3
+  retention:
+    keepLast: 24
+    keepDaily: 7
+    maxAge: 30d
+  notifications:
+    onFailure: true
+    slack:
+      webhookURLSecretRef: {name: salespot-backup-slack, key: webhook-url}
+"""#),
         ("bluegreen-api.yaml", #"""
 # The original design's `api` component as a BlueGreenDeployment, with its active and preview Services.
 apiVersion: v1

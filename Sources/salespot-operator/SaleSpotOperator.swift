@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backups
 import BlueGreen
 import FeatureFlags
 #if canImport(FoundationEssentials)
@@ -89,6 +90,12 @@ struct ManagerOptions: ParsableArguments {
     @Flag(help: "Write logs as JSON lines.")
     var jsonLogs = false
 
+    @Option(help: "The image backup and restore Jobs run (it must contain salespot-operator). Default: this operator's release image.")
+    var jobImage: String?
+
+    @Option(help: "The service account backup and restore Jobs run as, unless a policy says otherwise. Default: the namespace's default.")
+    var jobServiceAccount: String?
+
     /// The leader election timings, checked as client-go checks them.
     func leaderConfig() throws -> LeaderElector.Config {
         var c = LeaderElector.Config()
@@ -168,27 +175,33 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
 /// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
 /// they land; until then the runtime's reference controller is the one that runs.
 enum Controllers {
-    static let available = ["bluegreen", "featureflag", "mirror"]
+    static let available = ["bluegreen", "featureflag", "backup", "mirror"]
 
     static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics, events: EventRecorder,
                      serviceAddresses: [String: String] = [:], flags: FlagOptions, identity: String, logger: Logger) throws -> [any ManagedController] {
-        try names.map { name in
+        try names.flatMap { name -> [any ManagedController] in
             switch name {
+            case "backup":
+                var jobs = JobSettings(serviceAccountName: options.jobServiceAccount)
+                if let image = options.jobImage { jobs.image = image }
+                return BackupControllers.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                              workers: options.workers, metrics: metrics, events: events, jobs: jobs,
+                                              logger: Logger(label: "salespot.backups"))
             case "featureflag":
                 var ledger = UsageLedger(client: client, namespace: options.leaderElectionNamespace, replica: identity)
                 ledger.publishInterval = try flags.publishInterval()
-                return FlagController(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                return [FlagController(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                       workers: options.workers, metrics: metrics, events: events, ledger: ledger,
-                                      usageInterval: try flags.usageInterval(), logger: Logger(label: "salespot.flags"))
+                                      usageInterval: try flags.usageInterval(), logger: Logger(label: "salespot.flags"))]
             case "bluegreen":
-                return BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
-                                                workers: options.workers, metrics: metrics,
-                                                events: events, serviceAddresses: serviceAddresses,
-                                                logger: logger)
+                return [BlueGreenController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                                 workers: options.workers, metrics: metrics,
+                                                 events: events, serviceAddresses: serviceAddresses,
+                                                 logger: logger)]
             case "mirror":
-                return MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
-                                             workers: options.workers,
-                                             metrics: metrics, logger: logger)
+                return [MirrorController.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                              workers: options.workers,
+                                              metrics: metrics, logger: logger)]
             default:
                 throw ValidationError("unknown controller '\(name)'; available: \(available.joined(separator: ", "))")
             }
@@ -364,6 +377,7 @@ struct Dev: AsyncParsableCommand {
         }
         // The samples, so a newcomer sees a rollout happen.
         let client = KubeClient(configuration: cluster.clientConfiguration())
+        var appliedSamples: [String] = []
         for (file, yaml) in sampleManifests {
             for doc in try YAML.parseAll(yaml) {
                 guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
@@ -377,13 +391,14 @@ struct Dev: AsyncParsableCommand {
                 do {
                     _ = try await Api<DynamicObject>(client, resource: resource, namespace: doc[path: ["metadata", "namespace"]]?.stringValue ?? "default")
                         .apply(doc, fieldManager: "salespot-dev", force: true)
+                    if appliedSamples.last != file { appliedSamples.append(file) }
                 } catch {
                     await cluster.stop()
                     throw ValidationError("sample \(file): \(kind) \(doc[path: ["metadata", "name"]]?.stringValue ?? ""): \(error)")
                 }
             }
         }
-        let sampleList = sampleManifests.isEmpty ? "none" : sampleManifests.map(\.name).joined(separator: ", ")
+        let sampleList = appliedSamples.isEmpty ? "none" : appliedSamples.joined(separator: ", ")
         let crdList = crdManifests.map(\.name).joined(separator: ", ")
         let kubeconfigPath = cluster.kubeconfigPath
         let server = cluster.server

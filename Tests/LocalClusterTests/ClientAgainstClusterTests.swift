@@ -233,10 +233,15 @@ import TestSupport
             }
             return nil
         }
-        #expect(try await finished("ok")?.status?.conditions?.first?.type == "Complete")
+        #expect(try await finished("ok")?.status?.conditions?.contains { $0.type == "Complete" && $0.status == "True" } == true)
         let failed = try await finished("fails")
-        #expect(failed?.status?.conditions?.first?.type == "Failed")
-        #expect(failed?.status?.conditions?.first?.message?.contains("broken") == true)
+        // As the job controller words it; the container's own end is in its Pod.
+        #expect(failed?.status?.conditions?.first { $0.type == "Failed" }?.reason == "BackoffLimitExceeded")
+        let pods = try await Api<Pod>(client, namespace: "default").list(ListOptions(labelSelector: "job-name=fails")).items
+        #expect(pods.count == 1)
+        #expect(pods.first?.status?["phase"]?.stringValue == "Failed")
+        #expect(pods.first?.status?[path: ["containerStatuses"]]?[0]?[path: ["state", "terminated", "exitCode"]]?.intValue == 3)
+        #expect(pods.first?.metadata.ownerReferences?.first?.kind == "Job")
         #expect(try await finished("other")?.status?.succeeded == 1)
     }
 
