@@ -40,10 +40,14 @@ public enum BackupControllers {
                                  workers: 1, metrics: metrics, logger: logger) { request in
             try await BackupReconciler(env: env).reconcile(request)
         }.owns(Api<Job>(client), labelSelector: "app.kubernetes.io/managed-by=salespot-operator")
+        // The policies read the Backups from the cache of their own watch of them, which is up to date with the
+        // event that enqueued the policy (the backup controller's cache is another informer, and may lag it). Every
+        // Backup, labelled or not: one made with kubectl counts for its policy too.
+        let policyBackups = Store<Backup>()
         let policies = Controller(name: "backuppolicy", api: Api<BackupPolicy>(client), namespaces: namespaces, labelSelector: shardSelector,
                                   workers: workers, metrics: metrics, logger: logger) { request in
-            try await PolicyReconciler(env: env, backups: backups.store).reconcile(request)
-        }.watches(Api<Backup>(client), labelSelector: policyLabel) { (b: Backup) in
+            try await PolicyReconciler(env: env, backups: policyBackups).reconcile(request)
+        }.watches(Api<Backup>(client), store: policyBackups) { (b: Backup) in
             [ObjectRef(namespace: b.metadata.namespace, name: b.spec.policy)]
         }
         let restores = Controller(name: "restore", api: Api<Restore>(client), namespaces: namespaces, labelSelector: shardSelector,

@@ -168,6 +168,11 @@ struct BackupReconciler {
         }
     }
 
+    /// Newest first: by completion, then (within a second) by scheduled time, creation and name.
+    static func order(_ b: Backup) -> [String] {
+        [b.status?.completionTime ?? "", b.spec.scheduledTime ?? "", b.metadata.creationTimestamp?.rfc3339 ?? "", b.metadata.name ?? ""]
+    }
+
     func start(_ backup: Backup, store: Store<Backup>) async throws -> Action {
         let ns = backup.metadata.namespace ?? "default"
         let name = backup.metadata.name ?? ""
@@ -200,10 +205,13 @@ struct BackupReconciler {
         let prefix = BackupControllers.keyPrefix(d, ns: ns, policy: policy.metadata.name ?? "", backup: name)
         var parent: BackupManifest.Parent?
         if type == "incremental" {
-            // The newest completed files-bearing backup of the policy in the same place, unless the chain is long enough.
+            // The newest completed files-bearing backup of the policy in the same place, unless the chain is long
+            // enough; read from the API server, not the cache, so a backup that has just completed is seen.
+            let siblings = try await Api<Backup>(env.client, namespace: ns).list().items
+                .filter { $0.spec.policy == backup.spec.policy && $0.metadata.name != name }
             let candidates = siblings.filter { $0.status?.phase == "Completed" && ["files", "full", "incremental"].contains($0.status?.type ?? "")
                 && $0.status?.location?.bucket == d.bucket && $0.status?.manifestKey != nil }
-                .sorted { ($0.status?.completionTime ?? "") > ($1.status?.completionTime ?? "") }
+                .sorted { Self.order($1).lexicographicallyPrecedes(Self.order($0)) }
             if let p = candidates.first {
                 var length = 0
                 var cursor: Backup? = p
@@ -221,13 +229,13 @@ struct BackupReconciler {
                               database: type == "full" || type == "database" ? policy.spec.database : nil,
                               files: type == "database" ? nil : policy.spec.files, compression: compression == "none" ? "none" : "gzip",
                               level: min(9, max(1, policy.spec.compression?.level ?? 6)), verify: policy.spec.verify ?? true, parent: parent)
-        var secrets: [JobBuilder.SecretEnv] = [
-            .init(env: "AWS_ACCESS_KEY_ID", secret: d.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
-            .init(env: "AWS_SECRET_ACCESS_KEY", secret: d.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
-            .init(env: "AWS_SESSION_TOKEN", secret: d.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
+        var secrets: [JobBuilder.SecretFile] = [
+            .init(file: "AWS_ACCESS_KEY_ID", secret: d.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
+            .init(file: "AWS_SECRET_ACCESS_KEY", secret: d.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
+            .init(file: "AWS_SESSION_TOKEN", secret: d.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
         ]
         if let ref = plan.database?.passwordSecretRef {
-            secrets.append(.init(env: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false))
+            secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false))
         }
         let jobName = BackupControllers.jobName(name)
         let job = JobBuilder.job(name: jobName, namespace: ns, owner: backup, ownerKind: Backup.resource, component: "backup",
@@ -429,12 +437,12 @@ struct RestoreReconciler {
         }
         let plan = RestorePlan(restore: name, namespace: ns, s3: S3PlanFrom(loc), manifestKey: manifestKey, database: restore.spec.database,
                                filesPath: restore.spec.files?.path, prune: restore.spec.files?.prune)
-        var secrets: [JobBuilder.SecretEnv] = [
-            .init(env: "AWS_ACCESS_KEY_ID", secret: loc.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
-            .init(env: "AWS_SECRET_ACCESS_KEY", secret: loc.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
-            .init(env: "AWS_SESSION_TOKEN", secret: loc.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
+        var secrets: [JobBuilder.SecretFile] = [
+            .init(file: "AWS_ACCESS_KEY_ID", secret: loc.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
+            .init(file: "AWS_SECRET_ACCESS_KEY", secret: loc.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
+            .init(file: "AWS_SESSION_TOKEN", secret: loc.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
         ]
-        if let ref = restore.spec.database?.passwordSecretRef { secrets.append(.init(env: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false)) }
+        if let ref = restore.spec.database?.passwordSecretRef { secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false)) }
         let jobName = BackupControllers.jobName(name, suffix: "-restore")
         let job = JobBuilder.job(name: jobName, namespace: ns, owner: restore, ownerKind: Restore.resource, component: "restore",
                                  arguments: ["restore", "run"], planVariable: "SALESPOT_RESTORE_PLAN",
@@ -531,24 +539,40 @@ extension Double {
 // MARK: - Jobs
 
 enum JobBuilder {
-    struct SecretEnv {
-        var env: String
+    /// A key of a Secret, projected into the Job's secrets volume as `file`.
+    struct SecretFile {
+        var file: String
         var secret: String
         var key: String
         var optional: Bool
     }
 
+    static let secretsPath = "/var/run/secrets/salespot.by/runner"
+
     /// A Job that runs the operator's image once: no retries (a rerun would upload again; the runner retries S3
-    /// itself), the plan in an environment variable, credentials from Secrets, the error in the termination log.
+    /// itself), the plan in an environment variable, credentials in a read-only projected Secret volume (files the
+    /// runner reads: in no environment variable, on no command line), the error in the termination log.
     static func job<T: KubernetesResource>(name: String, namespace: String, owner: T, ownerKind: ResourceDescriptor, component: String,
-                                           arguments: [String], planVariable: String, plan: String, secrets: [SecretEnv],
+                                           arguments: [String], planVariable: String, plan: String, secrets: [SecretFile],
                                            volume: (claim: String, mountPath: String, readOnly: Bool)?, overrides: JobOverrides?,
                                            settings: JobSettings) -> JSONValue {
-        var env: [JSONValue] = [["name": .string(planVariable), "value": .string(plan)]]
+        let env: [JSONValue] = [["name": .string(planVariable), "value": .string(plan)],
+                                ["name": .string(RunnerSecrets.directoryVariable), "value": .string(secretsPath)]]
+        // One projection per Secret and optionality (a projection's `optional` covers the Secret and its keys).
+        var sources: [JSONValue] = []
+        var groups: [(secret: String, optional: Bool, items: [JSONValue])] = []
         for s in secrets {
-            var ref: JSONValue = ["name": .string(s.secret), "key": .string(s.key)]
-            if s.optional { ref["optional"] = true }
-            env.append(["name": .string(s.env), "valueFrom": ["secretKeyRef": ref]])
+            let item: JSONValue = ["key": .string(s.key), "path": .string(s.file)]
+            if let i = groups.firstIndex(where: { $0.secret == s.secret && $0.optional == s.optional }) {
+                groups[i].items.append(item)
+            } else {
+                groups.append((s.secret, s.optional, [item]))
+            }
+        }
+        for g in groups {
+            var source: JSONValue = ["name": .string(g.secret), "items": .array(g.items)]
+            if g.optional { source["optional"] = true }
+            sources.append(["secret": source])
         }
         let labels: JSONValue = ["app.kubernetes.io/managed-by": "salespot-operator", "app.kubernetes.io/name": "salespot-operator",
                                  "app.kubernetes.io/component": .string(component)]
@@ -560,10 +584,14 @@ enum JobBuilder {
             "securityContext": ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]],
         ]
         var podSpec: JSONValue = ["restartPolicy": "Never", "containers": []]
+        var mounts: [JSONValue] = [["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true]]
+        var volumes: [JSONValue] = [["name": "secrets", "projected": ["sources": .array(sources), "defaultMode": 0o444]]]
         if let v = volume {
-            container["volumeMounts"] = [["name": "data", "mountPath": .string(v.mountPath), "readOnly": .bool(v.readOnly)]]
-            podSpec["volumes"] = [["name": "data", "persistentVolumeClaim": ["claimName": .string(v.claim), "readOnly": .bool(v.readOnly)]]]
+            mounts.append(["name": "data", "mountPath": .string(v.mountPath), "readOnly": .bool(v.readOnly)])
+            volumes.append(["name": "data", "persistentVolumeClaim": ["claimName": .string(v.claim), "readOnly": .bool(v.readOnly)]])
         }
+        container["volumeMounts"] = .array(mounts)
+        podSpec["volumes"] = .array(volumes)
         podSpec["containers"] = [container]
         if let sa = overrides?.serviceAccountName ?? settings.serviceAccountName { podSpec["serviceAccountName"] = .string(sa) }
         if let ns = overrides?.nodeSelector { podSpec["nodeSelector"] = .object(JSONObject(ns.mapValues { .string($0) })) }

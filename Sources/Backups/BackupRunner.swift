@@ -3,9 +3,29 @@ import Foundation
 import KubeCore
 import ObjectStore
 
+/// Where a runner finds its secrets (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `PGPASSWORD`): in a Job, files of those names in `SALESPOT_SECRETS_DIR`, a Secret volume the Job mounts (so
+/// they are in no environment variable and on no command line); run by hand, the environment variables of
+/// those names. A child gets only the one it needs (pg_dump and pg_restore the password), in its own environment.
+public enum RunnerSecrets {
+    public static let directoryVariable = "SALESPOT_SECRETS_DIR"
+
+    public static func value(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        if let dir = environment[directoryVariable], !dir.isEmpty {
+            let path = dir + "/" + name
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw BackupError.invalid("cannot read the secret file \(path)")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            return text.isEmpty ? nil : text
+        }
+        return environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
 /// Everything a runner needs but the secrets: the controller puts it in the Job's environment
-/// (`SALESPOT_BACKUP_PLAN`, JSON); the credentials come from Secrets as environment variables (`AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `PGPASSWORD`), never from the command line.
+/// (`SALESPOT_BACKUP_PLAN`, JSON); the credentials are read by ``RunnerSecrets``.
 public struct S3Plan: Codable, Sendable, Hashable {
     public var endpoint: String?
     public var region: String
@@ -33,12 +53,13 @@ public struct S3Plan: Codable, Sendable, Hashable {
         }
     }
 
-    /// A client with the credentials from the environment.
+    /// A client with the credentials ``RunnerSecrets`` finds.
     public func client(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> S3Client {
-        guard let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else {
+        guard let id = try RunnerSecrets.value("AWS_ACCESS_KEY_ID", environment: environment),
+              let secret = try RunnerSecrets.value("AWS_SECRET_ACCESS_KEY", environment: environment) else {
             throw BackupError.invalid("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (from the credentials Secret)")
         }
-        let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let token = try RunnerSecrets.value("AWS_SESSION_TOKEN", environment: environment)
         return try S3Client(S3Endpoint(endpoint: endpoint, region: region, bucket: bucket, pathStyle: pathStyle),
                             credentials: AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: token))
     }
@@ -130,7 +151,7 @@ public struct BackupRunner {
                                       policy: plan.policy, type: plan.type, startedAt: started, completedAt: "",
                                       artifacts: artifacts, parent: parent,
                                       database: plan.database.map { "\($0.host):\($0.port ?? 5432)/\($0.database)" },
-                                      roots: plan.files?.paths, entries: entries, archivedEntries: archived, tools: tools, verified: false)
+                                      roots: plan.files?.paths, exclude: plan.files?.exclude, entries: entries, archivedEntries: archived, tools: tools, verified: false)
         if plan.verify {
             for a in artifacts { try await Verifier(client: client).verify(a, log: log) }
             manifest.verified = true
@@ -154,6 +175,7 @@ public struct BackupRunner {
                     "--host=\(db.host)", "--port=\(db.port ?? 5432)", "--username=\(db.user)", "--dbname=\(db.database)"]
         var env: [String: String] = [:]
         if let mode = db.sslMode { env["PGSSLMODE"] = mode }
+        if let password = try RunnerSecrets.value("PGPASSWORD") { env["PGPASSWORD"] = password }
         do {
             try await Child.read("pg_dump", args, environment: env) { try await w.write($0) }
             let (size, sha) = try await w.finish()
@@ -169,21 +191,26 @@ public struct BackupRunner {
     func archive(_ entries: [BackupManifest.Entry]) async throws -> BackupManifest.Artifact {
         let list = FileManager.default.temporaryDirectory.appendingPathComponent("salespot-files-\(UInt64.random(in: 0...UInt64.max))")
         var names = [UInt8]()
-        for e in entries { names += Array(e.path.dropFirst().utf8) + [0] }
+        for e in entries { names += PathCodec.bytes(e.path).dropFirst() + [0] }
         try Data(names).write(to: list)
         defer { try? FileManager.default.removeItem(at: list) }
         let w = writer(plan.filesKey)
         var source = 0
         do {
             let gzip = plan.compression == "gzip" ? try GzipStream(.compress(level: Int32(plan.level))) : nil
-            // --ignore-failed-read: a file removed since the walk is a warning, not a failed backup; status 1 is
-            // "a file changed while being read", which a backup of live files has to accept.
-            let args = ["--create", "--file=-", "--directory=/", "--no-recursion", "--null", "--files-from=\(list.path)",
-                        "--numeric-owner", "--ignore-failed-read", "--format=posix"]
-            try await Child.read("tar", args, okStatuses: [0, 1]) { bytes in
+            // --ignore-failed-read: a file removed since the walk is a warning, not a failed backup (any other
+            // warning fails it: the walk already opened every file, so that is a read error); status 1 is "a file
+            // changed while being read", which a backup of live files has to accept.
+            let args = ["--create", "--file=-", "--directory=/", "--no-recursion", "--null", "--verbatim-files-from",
+                        "--files-from=\(list.path)", "--numeric-owner", "--ignore-failed-read", "--format=posix"]
+            let warnings = try await Child.read("tar", args, okStatuses: [0, 1]) { bytes in
                 source += bytes.count
                 if let gzip { try await gzip.process(bytes) { try await w.write($0) } } else { try await w.write(bytes) }
             }
+            let failedReads = warnings.split(separator: "\n").filter { line in
+                (line.contains("Cannot") || line.contains("Read error")) && !line.contains("No such file or directory")
+            }
+            if !failedReads.isEmpty { throw BackupError.runner("tar could not read every file: \(failedReads.prefix(5).joined(separator: "; "))") }
             if let gzip { try await gzip.process(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { try await w.write($0) } }
             let (size, sha) = try await w.finish()
             return .init(name: "files", key: plan.filesKey, format: "tar", compression: plan.compression == "gzip" ? "gzip" : "none",
@@ -232,11 +259,17 @@ final class HashingSequence: AsyncSequence, @unchecked Sendable {
     typealias Element = [UInt8]
     let reader: ObjectReader
     let gunzip: Bool
+    /// When given, the end of the object is an error unless its SHA-256 is this (checked before the consumer
+    /// sees the end).
+    let expected: String?
+    let key: String
     var hasher = SHA256()
 
-    init(_ reader: ObjectReader, gunzip: Bool) {
+    init(_ reader: ObjectReader, gunzip: Bool, expected: String? = nil) {
         self.reader = reader
         self.gunzip = gunzip
+        self.expected = expected
+        self.key = reader.key
     }
 
     func digest() -> String { SigV4.hex(hasher.finalize()) }
@@ -262,7 +295,12 @@ final class HashingSequence: AsyncSequence, @unchecked Sendable {
                     pending = out
                     continue
                 }
-                if ended { return nil }
+                if ended {
+                    if let expected = owner.expected, owner.digest() != expected {
+                        throw BackupError.runner("\(owner.key): SHA-256 \(owner.digest()) does not match the manifest's \(expected): the object changed while being restored")
+                    }
+                    return nil
+                }
                 guard let chunk = try await inner.next() else {
                     ended = true
                     if let gzip {
@@ -288,10 +326,11 @@ final class HashingSequence: AsyncSequence, @unchecked Sendable {
 
 public let salespotVersion = "0.4.0"
 
-/// Calls `body` with the bytes of `array` across suspension points (an array's storage does not move while it
-/// is alive and not mutated; `withUnsafeBytes` only takes synchronous closures).
+/// Calls `body` with the bytes of `array` across suspension points (`withUnsafeBytes` only takes synchronous
+/// closures, and a pointer must not escape it): the bytes are copied into memory owned here for the call.
 nonisolated(nonsending) func withStableBytes<R>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) async throws -> R) async rethrows -> R {
-    let copy = array
-    defer { withExtendedLifetime(copy) {} }
-    return try await body(UnsafeRawBufferPointer(start: copy.withUnsafeBytes { $0.baseAddress }, count: copy.count))
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, array.count), alignment: 16)
+    defer { buffer.deallocate() }
+    array.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    return try await body(UnsafeRawBufferPointer(rebasing: buffer[0..<array.count]))
 }

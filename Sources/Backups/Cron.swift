@@ -46,15 +46,19 @@ public struct CronSchedule: Sendable, Equatable {
         }
         let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-        minutes = try Self.field(fields[0], "minute", 0...59, names: [:])
-        hours = try Self.field(fields[1], "hour", 0...23, names: [:])
-        days = try Self.field(fields[2], "day of month", 1...31, names: [:])
-        months = try Self.field(fields[3], "month", 1...12, names: Dictionary(uniqueKeysWithValues: monthNames.enumerated().map { ($1, $0 + 1) }))
-        var wd = try Self.field(fields[4], "day of week", 0...7, names: Dictionary(uniqueKeysWithValues: dayNames.enumerated().map { ($1, $0) }))
+        minutes = try Self.field(fields[0], "minute", 0...59, names: [:]).values
+        hours = try Self.field(fields[1], "hour", 0...23, names: [:]).values
+        let dom = try Self.field(fields[2], "day of month", 1...31, names: [:])
+        days = dom.values
+        months = try Self.field(fields[3], "month", 1...12, names: Dictionary(uniqueKeysWithValues: monthNames.enumerated().map { ($1, $0 + 1) })).values
+        let dow = try Self.field(fields[4], "day of week", 0...7, names: Dictionary(uniqueKeysWithValues: dayNames.enumerated().map { ($1, $0) }))
+        var wd = dow.values
         if wd.contains(7) { wd.remove(7); wd.insert(0) }
         weekdays = wd
-        daysRestricted = !(fields[2] == "*" || fields[2] == "?")
-        weekdaysRestricted = !(fields[4] == "*" || fields[4] == "?")
+        // As CronJob's parser (robfig/cron) reads it: a day field is unrestricted when one of its parts is `*` or
+        // `?` with no step or a step of 1 (`*/2` restricts it).
+        daysRestricted = !dom.star
+        weekdaysRestricted = !dow.star
         // A schedule that can never fire (30 February) is refused now, not discovered as silence.
         let longest = [1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31]
         if daysRestricted && !weekdaysRestricted && !months.contains(where: { m in days.contains { $0 <= longest[m]! } }) {
@@ -62,14 +66,18 @@ public struct CronSchedule: Sendable, Equatable {
         }
     }
 
-    static func field(_ text: String, _ what: String, _ range: ClosedRange<Int>, names: [String: Int]) throws -> Set<Int> {
+    static func field(_ text: String, _ what: String, _ range: ClosedRange<Int>, names: [String: Int]) throws -> (values: Set<Int>, star: Bool) {
         var out = Set<Int>()
+        var star = false
+        // Day of week takes 7 for Sunday, but its ranges end at 6 (Saturday): `*` and `5/2` stop there.
+        let top = range == 0...7 ? 6 : range.upperBound
         for part in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
             let pieces = part.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard pieces.count <= 2, !pieces[0].isEmpty else { throw ParseError(description: "bad \(what) field \"\(text)\"") }
             var step = 1
             if pieces.count == 2 {
-                guard let s = Int(pieces[1]), s > 0, s <= range.upperBound else { throw ParseError(description: "bad step in \(what) field \"\(text)\"") }
+                // Any positive step (one past the field's end just means the first value alone).
+                guard let s = Int(pieces[1]), s > 0 else { throw ParseError(description: "bad step in \(what) field \"\(text)\"") }
                 step = s
             }
             func value(_ s: String) throws -> Int {
@@ -79,18 +87,19 @@ public struct CronSchedule: Sendable, Equatable {
             }
             var lo: Int, hi: Int
             if pieces[0] == "*" || pieces[0] == "?" {
-                (lo, hi) = (range.lowerBound, range == 0...7 ? 6 : range.upperBound)
+                (lo, hi) = (range.lowerBound, top)
+                if step == 1 { star = true }
             } else if let dash = pieces[0].firstIndex(of: "-") {
                 lo = try value(String(pieces[0][..<dash]))
                 hi = try value(String(pieces[0][pieces[0].index(after: dash)...]))
                 guard lo <= hi else { throw ParseError(description: "\(what) range \(pieces[0]) runs backwards") }
             } else {
                 lo = try value(pieces[0])
-                hi = pieces.count == 2 ? range.upperBound : lo  // "5/15" is 5-max/15, as cron reads it
+                hi = pieces.count == 2 ? max(lo, top) : lo  // "5/15" is 5-max/15, as cron reads it
             }
             for v in stride(from: lo, through: hi, by: step) { out.insert(v) }
         }
-        return out
+        return (out, star)
     }
 
     /// The first scheduled time strictly after `after`, or `nil` if none in the next five years.

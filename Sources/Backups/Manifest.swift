@@ -32,6 +32,15 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         /// Modification time, nanoseconds since 1970.
         public var mtime: Int
         public var link: String?
+
+        public init(path: String, type: String, mode: Int, size: Int, mtime: Int, link: String? = nil) {
+            self.path = path
+            self.type = type
+            self.mode = mode
+            self.size = size
+            self.mtime = mtime
+            self.link = link
+        }
     }
 
     public struct Parent: Codable, Sendable, Hashable {
@@ -53,7 +62,10 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var database: String?
     /// The file roots backed up.
     public var roots: [String]?
-    /// The whole tree at backup time (files, incrementals).
+    /// The exclude globs the tree was walked with (a restore's pruning leaves what they match alone).
+    public var exclude: [String]?
+    /// The whole tree at backup time (files, incrementals), paths in ``PathCodec``'s form: UTF-8 text, with any byte
+    /// that is not UTF-8 (and any backslash) as `\xHH`.
     public var entries: [Entry]?
     /// How many entries the archive holds (all for a full backup, the changed ones for an incremental).
     public var archivedEntries: Int?

@@ -41,9 +41,11 @@ enum Child {
     }
 
     /// Runs `program` and hands each piece of its standard output to `sink`. Throws ``Failed`` (with the end of its
-    /// standard error) unless it exits 0 or with one of `okStatuses`.
+    /// standard error) unless it exits 0 or with one of `okStatuses`; returns the end of its standard error (the
+    /// warnings of a run that succeeded).
+    @discardableResult
     static func read(_ program: String, _ arguments: [String], environment: [String: String] = [:], okStatuses: Set<Int32> = [0],
-                     _ sink: (UnsafeRawBufferPointer) async throws -> Void) async throws {
+                     _ sink: (UnsafeRawBufferPointer) async throws -> Void) async throws -> String {
         _ = ignoreSIGPIPE
         let result = try await run(.name(program), arguments: Arguments(arguments), environment: env(environment),
                                    input: .none, output: .sequence, error: .sequence) { execution in
@@ -56,6 +58,7 @@ enum Child {
         }
         try Task.checkCancellation()
         try check(program, result.terminationStatus, result.closureResult, okStatuses)
+        return result.closureResult
     }
 
     /// Runs `program`, writing every chunk of `input` to its standard input; its output is discarded but for a
@@ -74,7 +77,8 @@ enum Child {
             // all of it is wanted); otherwise a child that stops reading ends the input, and its status says why.
             var open = true
             do {
-                for try await chunk in input where open || drainInput {
+                for try await chunk in input {
+                    if !open && !drainInput { break }
                     guard open else { continue }
                     do {
                         let n = try await writer.write(chunk)
@@ -85,7 +89,10 @@ enum Child {
                     }
                 }
             } catch {
+                // The input failed (a read error, or a checksum that did not match at its end): the child must
+                // not take what it got for the whole input, so it is killed instead of seeing the end of it.
                 inputError = error
+                try? execution.send(signal: .kill)
             }
             try? await writer.finish()
             return (try await out, try await err, inputError)
@@ -119,9 +126,17 @@ enum Child {
         return t.text
     }
 
+    /// The children's environment: only what the tools need from ours (never credentials: a secret a child needs,
+    /// such as PGPASSWORD, is given to that child alone in `extra`).
     static func env(_ extra: [String: String]) -> Environment {
-        var d: [Environment.Key: String?] = [:]
+        let passed: Set<String> = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PGSSLROOTCERT", "PGSSLCERT",
+                                   "PGSSLKEY", "PGCONNECT_TIMEOUT", "PGAPPNAME"]
+        var d: [Environment.Key: String] = [:]
+        for (k, v) in ProcessInfo.processInfo.environment where passed.contains(k) {
+            if let key = Environment.Key(rawValue: k) { d[key] = v }
+        }
+        if d[Environment.Key(rawValue: "PATH")!] == nil { d[Environment.Key(rawValue: "PATH")!] = "/usr/local/bin:/usr/bin:/bin" }
         for (k, v) in extra { if let key = Environment.Key(rawValue: k) { d[key] = v } }
-        return .inherit.updating(d)
+        return .custom(d)
     }
 }

@@ -8,7 +8,7 @@ public struct RestorePlan: Codable, Sendable, Hashable {
     public var s3: S3Plan
     /// The manifest of the backup to restore.
     public var manifestKey: String
-    /// Restore the dump into this database (password from PGPASSWORD).
+    /// Restore the dump into this database (the password: ``RunnerSecrets`` `PGPASSWORD`).
     public var database: DatabaseSource?
     /// Restore the files below this path.
     public var filesPath: String?
@@ -85,39 +85,72 @@ public struct RestoreRunner {
                         "--no-password", "--single-transaction", "--exit-on-error", "--no-owner"]
             var env: [String: String] = [:]
             if let mode = db.sslMode { env["PGSSLMODE"] = mode }
-            let hashed = HashingSequence(ObjectReader(client: client, key: dump.key, size: dump.size), gunzip: false)
+            if let password = try RunnerSecrets.value("PGPASSWORD") { env["PGPASSWORD"] = password }
+            // The checksum is compared again as the last byte passes: a mismatch kills pg_restore before it sees the
+            // end of its input, so its single transaction never commits.
+            let hashed = HashingSequence(ObjectReader(client: client, key: dump.key, size: dump.size), gunzip: false, expected: dump.sha256)
             try await Child.write("pg_restore", args, environment: env, input: hashed)
             bytes += dump.size
             log("restored \(dump.key) into \(db.database)")
         }
         if let root = plan.filesPath {
+            for m in chain { try Self.check(m) }
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            for a in archives {
-                let hashed = HashingSequence(ObjectReader(client: client, key: a.key, size: a.size), gunzip: a.compression == "gzip")
+            var previous: [String: BackupManifest.Entry] = [:]
+            for m in chain {
+                guard let a = m.artifacts.first(where: { $0.name == "files" }) else { continue }
+                // An entry whose type changed since the previous backup of the chain (a directory that became a
+                // file or a link, ...) is removed first: tar cannot put one over the other.
+                for e in (m.entries ?? []).reversed() {
+                    if let old = previous[e.path], old.type != e.type { try FileTree.remove(mapped(root, e.path)) }
+                }
+                let hashed = HashingSequence(ObjectReader(client: client, key: a.key, size: a.size), gunzip: a.compression == "gzip", expected: a.sha256)
                 try await Child.write("tar", ["--extract", "--file=-", "--directory=\(root)", "--numeric-owner", "--preserve-permissions"], input: hashed)
-                guard hashed.digest() == a.sha256 else { throw BackupError.runner("\(a.key) changed while being restored") }
                 bytes += a.size
                 log("extracted \(a.key)")
+                previous = Dictionary((m.entries ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
             }
             if plan.prune ?? true, let entries = last.entries {
-                try prune(root: root, roots: last.roots ?? [], keep: Set(entries.map(\.path)))
+                try prune(root: root, roots: last.roots ?? [], exclude: last.exclude ?? [], keep: Set(entries.map(\.path)))
                 // Modes of directories whose contents changed after their own entry was extracted.
-                for e in entries where e.type == "d" { chmod(mapped(root, e.path), mode_t(e.mode)) }
+                for e in entries where e.type == "d" { FileTree.chmodDirectory(mapped(root, e.path), e.mode) }
             }
         }
         return RestoreOutcome(chain: chain.map(\.backup), bytes: bytes)
     }
 
+    /// A manifest's paths are absolute, under its roots, without `.` or `..` components: a manifest that says
+    /// otherwise is refused before the target is touched (a restore never writes or removes outside the target).
+    static func check(_ m: BackupManifest) throws {
+        let roots = (m.roots ?? []).map { r in r.count > 1 && r.hasSuffix("/") ? String(r.dropLast()) : r }
+        for r in roots where !valid(r) { throw BackupError.runner("manifest of \(m.backup): root \(r) is not a clean absolute path") }
+        for e in m.entries ?? [] {
+            guard valid(e.path), roots.contains(where: { e.path == $0 || e.path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+                throw BackupError.runner("manifest of \(m.backup): entry \(e.path) is not a clean path under the backup's roots")
+            }
+            guard ["f", "d", "l"].contains(e.type) else { throw BackupError.runner("manifest of \(m.backup): entry \(e.path) has type \(e.type)") }
+        }
+    }
+
+    static func valid(_ path: String) -> Bool {
+        guard path.hasPrefix("/") else { return false }
+        if path == "/" { return true }
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        return !parts.contains { $0.isEmpty || $0 == "." || $0 == ".." } && !PathCodec.bytes(path).contains(0)
+    }
+
     func mapped(_ root: String, _ path: String) -> String { root.hasSuffix("/") ? root + path.dropFirst() : root + path }
 
-    /// Removes entries below the restored roots that the backup's file list does not have.
-    func prune(root: String, roots: [String], keep: Set<String>) throws {
-        let present = try FileTree.walk(roots: roots.map { mapped(root, $0) }.filter { FileManager.default.fileExists(atPath: $0) }, exclude: [])
+    /// Removes entries below the restored roots that the backup's file list does not have (what its exclude globs
+    /// match was never in it, and is left alone).
+    func prune(root: String, roots: [String], exclude: [String], keep: Set<String>) throws {
+        let mappedRoots = roots.map { mapped(root, $0) }.filter { r in PathCodec.withCString(r) { access($0, F_OK) } == 0 }
+        let present = try FileTree.walk(roots: mappedRoots, exclude: exclude)
         let prefix = root.hasSuffix("/") ? String(root.dropLast()) : root
         for e in present.reversed() {
             let original = String(e.path.dropFirst(prefix.count))
             if !keep.contains(original) {
-                try? FileManager.default.removeItem(atPath: e.path)
+                try FileTree.remove(e.path)
                 log("removed \(original) (not in the backup)")
             }
         }

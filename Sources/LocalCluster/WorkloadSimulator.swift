@@ -495,11 +495,17 @@ final class WorkloadSimulator: Sendable {
             let start = Time.now().rfc3339
             await self.setStatus(Self.jobKey, ns, name, ["active": 1, "startTime": .string(start), "ready": 0], generation: nil)
             guard let podType = await self.type(Self.podKey) else { return }
-            let (env, missing) = await self.environment(container, ns)
+            var (env, missing) = await self.environment(container, ns)
+            let volumes = await self.secretVolumes(o[path: ["spec", "template", "spec"]], container, ns)
+            defer { if let root = volumes.root { try? FileManager.default.removeItem(atPath: root) } }
+            if let root = volumes.root {
+                for (k, v) in env where volumes.mountPaths.contains(where: { v == $0 || v.hasPrefix($0 + "/") }) { env[k] = root + v }
+            }
             let pod = await self.createJobPod(podType, ns, job: o)
-            if let missing {
+            if let failed = volumes.missing ?? missing {
+                let reason = volumes.missing != nil ? "ContainerCreating" : "CreateContainerConfigError"
                 await self.setStatus(Self.podKey, ns, pod, Self.jobPodStatus(container, phase: "Pending", start: start,
-                                                                             state: ["waiting": ["reason": "CreateContainerConfigError", "message": .string(missing)]]), generation: nil)
+                                                                             state: ["waiting": ["reason": .string(reason), "message": .string(failed)]]), generation: nil)
                 guard let deadline else { return }
                 try? await Task.sleep(for: .seconds(deadline))
                 await self.failJob(ns, name, start: start, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline")
@@ -573,6 +579,60 @@ final class WorkloadSimulator: Sendable {
             }
         }
         return (env, nil)
+    }
+
+    /// The container's Secret and projected-Secret volumes, written as kubelet would (one file per key, or per
+    /// item, with the volume's mode) below a temporary root that stands in for the container's mount namespace:
+    /// an environment value naming a path under such a mount is given that root as a prefix. A missing Secret or
+    /// key that is not optional leaves the Pod in ContainerCreating (kubelet's FailedMount).
+    func secretVolumes(_ podSpec: JSONValue?, _ container: JSONValue?, _ ns: String) async -> (root: String?, mountPaths: [String], missing: String?) {
+        let volumes = podSpec?["volumes"]?.arrayValue ?? []
+        var root: String?
+        var mountPaths: [String] = []
+        for mount in container?["volumeMounts"]?.arrayValue ?? [] {
+            guard let name = mount["name"]?.stringValue, let path = mount["mountPath"]?.stringValue,
+                  let volume = volumes.first(where: { $0["name"]?.stringValue == name }) else { continue }
+            var sources: [JSONValue] = []
+            var mode = 0o644
+            if let secret = volume["secret"] {
+                var source = secret
+                source["name"] = secret["secretName"]
+                sources = [source]
+                mode = secret["defaultMode"]?.intValue.map(Int.init) ?? mode
+            } else if let projected = volume["projected"] {
+                sources = (projected["sources"]?.arrayValue ?? []).compactMap { $0["secret"] }
+                mode = projected["defaultMode"]?.intValue.map(Int.init) ?? mode
+            } else {
+                continue
+            }
+            if root == nil {
+                root = FileManager.default.temporaryDirectory.path + "/salespot-pod-\(UUID().uuidString)"
+            }
+            let dir = root! + path
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            mountPaths.append(path)
+            for source in sources {
+                let secretName = source["name"]?.stringValue ?? ""
+                let optional = source["optional"]?.boolValue ?? false
+                guard let type = await type("/secrets"), let secret = try? await state.get(type, namespace: ns, name: secretName) else {
+                    if optional { continue }
+                    return (root, mountPaths, "MountVolume.SetUp failed for volume \"\(name)\" : secret \"\(secretName)\" not found")
+                }
+                let data = secret["data"]?.objectValue ?? JSONObject()
+                let items = source["items"]?.arrayValue.map { $0.compactMap { i in i["key"]?.stringValue.map { ($0, i["path"]?.stringValue ?? $0, i["mode"]?.intValue.map(Int.init)) } } }
+                    ?? data.keys.map { ($0, $0, nil) }
+                for (key, file, itemMode) in items {
+                    guard let raw = data[key]?.stringValue, let bytes = Data(base64Encoded: raw) else {
+                        if optional { continue }
+                        return (root, mountPaths, "MountVolume.SetUp failed for volume \"\(name)\" : couldn't find key \(key) in Secret \(ns)/\(secretName)")
+                    }
+                    let target = dir + "/" + file
+                    try? FileManager.default.createDirectory(atPath: String(target[..<target.lastIndex(of: "/")!]), withIntermediateDirectories: true)
+                    FileManager.default.createFile(atPath: target, contents: bytes, attributes: [.posixPermissions: itemMode ?? mode])
+                }
+            }
+        }
+        return (root, mountPaths, nil)
     }
 
     func createJobPod(_ podType: ResourceType, _ ns: String, job: JSONValue) async -> String {

@@ -108,6 +108,12 @@ public struct Notifier: Sendable {
         throw NotificationError(channel: channel.description, reason: last)
     }
 
+    /// `text` cut to at most `limit` characters (Slack refuses a header over 150, a section over 3,000 and a field
+    /// over 2,000; Telegram a message over 4,096), with an ellipsis where it was cut.
+    static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
     /// The URL, headers and JSON body for one channel.
     static func request(_ n: Notification, _ channel: NotificationChannel) -> (String, [String: String], JSONValue) {
         let icon = n.outcome == .success ? "✅" : n.outcome == .failure ? "❌" : "ℹ️"
@@ -116,17 +122,17 @@ public struct Notifier: Sendable {
         case .slack(let url):
             // Blocks for the layout, `text` for notifications and clients without blocks.
             var blocks: [JSONValue] = [
-                ["type": "header", "text": ["type": "plain_text", "text": .string("\(icon) \(n.title)")]],
-                ["type": "section", "text": ["type": "mrkdwn", "text": .string(n.text)]],
+                ["type": "header", "text": ["type": "plain_text", "text": .string(clip("\(icon) \(n.title)", 150))]],
+                ["type": "section", "text": ["type": "mrkdwn", "text": .string(clip(n.text, 3000))]],
             ]
             if !n.fields.isEmpty {
                 blocks.append(["type": "section", "fields": .array(n.fields.prefix(10).map {
-                    ["type": "mrkdwn", "text": .string("*\($0.0)*\n\($0.1)")]
+                    ["type": "mrkdwn", "text": .string(clip("*\($0.0)*\n\($0.1)", 2000))]
                 })])
             }
-            return (url, [:], ["text": .string("\(icon) \(n.title): \(n.text)"), "blocks": .array(blocks)])
+            return (url, [:], ["text": .string(clip("\(icon) \(n.title): \(n.text)", 3000)), "blocks": .array(blocks)])
         case .telegram(let token, let chat, let base):
-            let text = (["\(icon) \(n.title)", n.text] + facts).joined(separator: "\n")
+            let text = clip((["\(icon) \(n.title)", n.text] + facts).joined(separator: "\n"), 4096)
             var b = base
             while b.hasSuffix("/") { b.removeLast() }
             return ("\(b)/bot\(token)/sendMessage", [:], ["chat_id": .string(chat), "text": .string(text), "disable_web_page_preview": true])

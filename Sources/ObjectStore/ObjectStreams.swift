@@ -105,7 +105,10 @@ public final class ObjectWriter {
         inFlight = []
         buffer = []
         if let id = uploadId {
-            try? await client.abortMultipartUpload(key, uploadId: id)
+            // In a task of its own: the abort is most needed when this one was cancelled, and a cancelled task's
+            // requests end at once.
+            let (client, key) = (client, key)
+            await Task { try? await client.abortMultipartUpload(key, uploadId: id) }.value
         }
     }
 }
@@ -138,7 +141,12 @@ public struct ObjectReader: AsyncSequence, Sendable {
             let end = Swift.min(offset + reader.chunkSize, reader.size)
             prefetch = end < reader.size ? fetch(end) : nil
             let chunk: [UInt8]
-            do { chunk = try await task.value } catch { prefetch?.cancel(); throw error }
+            do {
+                chunk = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            } catch {
+                prefetch?.cancel()
+                throw error
+            }
             guard chunk.count == end - offset else {
                 prefetch?.cancel()
                 throw S3Error(status: 0, code: "ShortRead", message: "\(reader.key): expected \(end - offset) bytes at \(offset), got \(chunk.count) (the object changed?)", operation: "GetObject")

@@ -45,6 +45,9 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var operation: String
+    /// How many times the request was sent (more than one: earlier tries failed and may yet have taken effect).
+    public var attempts = 1
+    public var retried: Bool { attempts > 1 }
     public init(status: Int, code: String, message: String, operation: String) {
         self.status = status
         self.code = code
@@ -158,16 +161,39 @@ public final class S3Client: Sendable {
             let r = try await call("ListObjectsV2", "GET", key: nil, query: query)
             let result = try decode(ListBucketResult.self, r.body, "ListObjectsV2")
             out += (result.contents ?? []).map { S3Object(key: $0.key, size: $0.size, etag: $0.etag ?? "", lastModified: $0.lastModified ?? "") }
-            token = result.isTruncated == true ? result.nextContinuationToken : nil
+            token = nil
+            if result.isTruncated == true {
+                guard let next = result.nextContinuationToken, !next.isEmpty else {
+                    throw S3Error(status: r.status, code: "TruncatedListing", message: "the listing of \(prefix) is truncated without a continuation token",
+                                  operation: "ListObjectsV2")
+                }
+                token = next
+            }
         } while token != nil
         return out
     }
 
-    /// Multipart uploads begun under `prefix` and never completed or aborted.
+    /// Multipart uploads begun under `prefix` and never completed or aborted (following the key and upload-id
+    /// markers of truncated answers).
     public func pendingUploads(prefix: String) async throws -> [(key: String, uploadId: String)] {
-        let r = try await call("ListMultipartUploads", "GET", key: nil, query: [("uploads", ""), ("prefix", prefix)])
-        let result = try decode(ListMultipartUploadsResult.self, r.body, "ListMultipartUploads")
-        return (result.upload ?? []).map { ($0.key, $0.uploadId) }
+        var out: [(key: String, uploadId: String)] = []
+        var markers: (key: String, uploadId: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", prefix)]
+            if let m = markers { query += [("key-marker", m.key), ("upload-id-marker", m.uploadId)] }
+            let r = try await call("ListMultipartUploads", "GET", key: nil, query: query)
+            let result = try decode(ListMultipartUploadsResult.self, r.body, "ListMultipartUploads")
+            out += (result.upload ?? []).map { ($0.key, $0.uploadId) }
+            markers = nil
+            if result.isTruncated == true {
+                guard let k = result.nextKeyMarker, !k.isEmpty else {
+                    throw S3Error(status: r.status, code: "TruncatedListing", message: "the upload listing of \(prefix) is truncated without markers",
+                                  operation: "ListMultipartUploads")
+                }
+                markers = (k, result.nextUploadIdMarker ?? "")
+            }
+        } while markers != nil
+        return out
     }
 
     /// Creates the bucket (in the client's region); an existing bucket of ours is not an error.
@@ -204,11 +230,28 @@ public final class S3Client: Sendable {
         var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for p in parts { xml += "<Part><PartNumber>\(p.number)</PartNumber><ETag>\(Self.escape(p.etag))</ETag></Part>" }
         xml += "</CompleteMultipartUpload>"
-        let r = try await call("CompleteMultipartUpload", "POST", key: key, query: [("uploadId", uploadId)],
-                               headers: [("content-type", "application/xml")], body: Array(xml.utf8))
-        // S3 may answer 200 and still fail: the error is then in the body.
-        if let e = try? XMLDecoder().decode(ErrorBody.self, from: Data(r.body)), let code = e.code {
-            throw S3Error(status: 200, code: code, message: e.message ?? "", operation: "CompleteMultipartUpload")
+        // S3 may answer 200 and still fail (the error is then in the body, and InternalError in it is to be retried,
+        // as a 500 is). A retry after a completion whose answer was lost gets NoSuchUpload: the object is then
+        // there, with a multipart ETag ("...-N") of as many parts, and that is success.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let r = try await call("CompleteMultipartUpload", "POST", key: key, query: [("uploadId", uploadId)],
+                                       headers: [("content-type", "application/xml")], body: Array(xml.utf8))
+                if let e = try? XMLDecoder().decode(ErrorBody.self, from: Data(r.body)), let code = e.code {
+                    let error = S3Error(status: 200, code: code, message: e.message ?? "", operation: "CompleteMultipartUpload")
+                    if ["InternalError", "ServiceUnavailable", "SlowDown"].contains(code) && attempt < retry.attempts {
+                        try await Task.sleep(for: backoff(attempt))
+                        continue
+                    }
+                    throw error
+                }
+                return
+            } catch let e as S3Error where e.code == "NoSuchUpload" && (attempt > 1 || e.retried) {
+                if let o = try await head(key), o.etag.replacingOccurrences(of: "\"", with: "").hasSuffix("-\(parts.count)") { return }
+                throw e
+            }
         }
     }
 
@@ -258,13 +301,22 @@ public final class S3Client: Sendable {
             case .failure(let e):
                 failures += 1
                 let retryable = e.isRetryable || e.code == "ConnectionFailed"
-                guard retryable, failures < retry.attempts else { throw e }
-                var delay = retry.initial
-                for _ in 1..<failures { delay = min(delay * 2, retry.maximum) }
-                // Up to 50% jitter, so that many clients failing together do not retry together.
-                try await Task.sleep(for: delay + .milliseconds(Int.random(in: 0...max(1, Int(delay / .milliseconds(2))))))
+                guard retryable, failures < retry.attempts else {
+                    var e = e
+                    e.attempts = failures
+                    throw e
+                }
+                try await Task.sleep(for: backoff(failures))
             }
         }
+    }
+
+    /// The wait before try `failures + 1`: exponential, capped, with up to 50% jitter so that many clients failing
+    /// together do not retry together.
+    func backoff(_ failures: Int) -> Duration {
+        var delay = retry.initial
+        for _ in 1..<max(1, failures) { delay = min(delay * 2, retry.maximum) }
+        return delay + .milliseconds(Int.random(in: 0...max(1, Int(delay / .milliseconds(2)))))
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], _ operation: String) throws -> T {
@@ -316,5 +368,10 @@ struct ListMultipartUploadsResult: Decodable {
         enum CodingKeys: String, CodingKey { case key = "Key", uploadId = "UploadId" }
     }
     var upload: [Upload]?
-    enum CodingKeys: String, CodingKey { case upload = "Upload" }
+    var isTruncated: Bool?
+    var nextKeyMarker: String?
+    var nextUploadIdMarker: String?
+    enum CodingKeys: String, CodingKey {
+        case upload = "Upload", isTruncated = "IsTruncated", nextKeyMarker = "NextKeyMarker", nextUploadIdMarker = "NextUploadIdMarker"
+    }
 }

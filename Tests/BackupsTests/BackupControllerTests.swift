@@ -62,7 +62,17 @@ import Testing
             seen += String(decoding: try JSONValueEncoder().encode(o).serialized(), as: UTF8.self)
         }
         for s in secrets { #expect(!seen.contains(s), "a secret reached a Job, a status or an Event") }
-        #expect(seen.contains("secretKeyRef"))
+        // The credentials reach the runner as files of a read-only projected Secret volume, not as environment
+        // variables.
+        for j in jobs {
+            let pod = try #require(try JSONValueEncoder().encode(j)[path: ["spec", "template", "spec"]])
+            let sources = pod["volumes"]?.arrayValue?.first { $0["name"]?.stringValue == "secrets" }?[path: ["projected", "sources"]]?.arrayValue ?? []
+            let names = Set(sources.compactMap { $0[path: ["secret", "name"]]?.stringValue })
+            #expect(names == ["s3-credentials", "pg-password"], "\(names)")
+            let container = pod["containers"]?[0]
+            #expect(container?["env"]?.arrayValue?.allSatisfy { $0["valueFrom"] == nil } == true)
+            #expect(container?["volumeMounts"]?.arrayValue?.contains { $0["name"]?.stringValue == "secrets" && $0["readOnly"]?.boolValue == true } == true)
+        }
     }
 
     @Test func aRestartAtTheScheduledTimeMakesNoDuplicateAndASuspendedPolicyNothing() async throws {
@@ -183,5 +193,123 @@ import Testing
         // A kept incremental keeps its chain.
         let chain = [item("full", hoursAgo: 30, now: now), item("i1", hoursAgo: 20, parent: "full", now: now), item("i2", hoursAgo: 10, parent: "i1", now: now)]
         #expect(RetentionRules.keep(chain, rules: Retention(keepLast: 1), timeZone: utc, now: now) == ["full", "i1", "i2"])
+    }
+}
+
+/// More of the controllers: incremental chains, S3 failing under a running Job, the CLI, and the runner's own
+/// output as a process.
+@Suite(.serialized) struct BackupControllerMoreTests {
+    @Test func incrementalsChainToTheirBaseAndRestoreTheSameTree() async throws {
+        let start = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: start)
+        defer { Task { await h.stop() } }
+        let dir = try temporaryDirectory()
+        let src = dir + "/site"
+        try FileManager.default.createDirectory(atPath: src + "/img", withIntermediateDirectories: true)
+        try Data("a".utf8).write(to: URL(fileURLWithPath: src + "/a.txt"))
+        try Data(repeating: 7, count: 300_000).write(to: URL(fileURLWithPath: src + "/img/big.bin"))
+        _ = try await h.policies.create(try h.policy("inc", type: "incremental", files: [src]) { $0.fullEvery = 5 })
+        var names: [String] = []
+        for i in 0..<3 {
+            let due = start.addingTimeInterval(Double(i) * 3600)
+            if i > 0 { try await h.advance(to: due) }
+            let name = BackupControllers.scheduledName("inc", due.addingTimeInterval(-30))
+            names.append(name)
+            let b = try #require(try await h.finished(name))
+            #expect(b.status?.phase == "Completed", "\(b.status?.error ?? "")")
+            #expect(b.status?.parent == (i == 0 ? nil : names[i - 1]), "\(name) builds on \(b.status?.parent ?? "nothing")")
+            // Change the tree for the next run: a new file, a changed one, a removed one, a mode.
+            try Data("n\(i)".utf8).write(to: URL(fileURLWithPath: src + "/new\(i).txt"))
+            try Data("a\(i)".utf8).write(to: URL(fileURLWithPath: src + "/a.txt"))
+            if i == 1 { try FileManager.default.removeItem(atPath: src + "/new0.txt"); chmod(src + "/img/big.bin", 0o600) }
+        }
+        // The tree as the last backup saw it is the tree before the last loop's changes; restore and compare with
+        // that state: undo the last changes first.
+        try FileManager.default.removeItem(atPath: src + "/new2.txt")
+        try Data("a1".utf8).write(to: URL(fileURLWithPath: src + "/a.txt"))
+        let target = dir + "/restored"
+        var r = Restore(metadata: ObjectMeta(name: "inc-back", namespace: "default"), spec: Restore.Spec(backup: names[2]))
+        r.spec.files = Restore.FilesTarget(path: target)
+        _ = try await h.restores.create(r)
+        let done = try #require(try await h.within(.seconds(90)) {
+            let x = try await h.restores.get("inc-back")
+            return x.status?.phase == "Completed" || x.status?.phase == "Failed" ? x : nil
+        })
+        #expect(done.status?.phase == "Completed", "\(done.status?.error ?? "")")
+        #expect(done.status?.chain == names)
+        #expect(try RunnerTests().tree(src, exclude: "\u{0}") == RunnerTests().tree(target + src, exclude: "\u{0}"))
+    }
+
+    @Test func s3FailingUnderARunningJobFailsTheBackupNotifiesAndLeavesNoObject() async throws {
+        let (receiver, received) = try await WebhookReceiver.start()
+        let proxy = try await FaultProxy.start(upstream: try Services.s3Endpoint())
+        let due = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: due)
+        defer { Task { await h.stop(); receiver.task.cancel(); proxy.task.cancel() } }
+        _ = try await Api<Secret>(h.client, namespace: "default").create(Secret(metadata: ObjectMeta(name: "hook"), data: [
+            "url": Data("http://127.0.0.1:\(receiver.port)/hook".utf8).base64EncodedString()]))
+        let dir = try temporaryDirectory()
+        var state: UInt64 = 5
+        try Data((0..<(11 << 20)).map { _ -> UInt8 in state = state &* 6364136223846793005 &+ 1; return UInt8(state >> 56) })
+            .write(to: URL(fileURLWithPath: dir + "/blob"))
+        var p = try h.policy("flaky", type: "files", files: [dir])
+        p.spec.destination.endpoint = "http://127.0.0.1:\(proxy.port)"
+        p.spec.notifications = Notifications(onFailure: true, onSuccess: false, slack: nil, telegram: nil,
+                                             webhook: .init(urlSecretRef: SecretKeyRef(name: "hook", key: "url"), authorizationSecretRef: nil))
+        _ = try await h.policies.create(p)
+        let name = BackupControllers.scheduledName("flaky", due.addingTimeInterval(-30))
+        let b = try #require(try await h.finished(name, timeout: .seconds(120)))
+        #expect(b.status?.phase == "Failed")
+        #expect(b.status?.error?.contains("UploadPart") == true, "\(b.status?.error ?? "")")
+        #expect(proxy.refused.value > 1, "the runner did not retry the failing part")
+        let hook = try #require(try await h.within(.seconds(10)) { received.value.first })
+        #expect(hook.body["event"]?.stringValue == "BackupFailed")
+        #expect(try await h.s3.list(prefix: "").isEmpty, "a failed upload left an object")
+        #expect(try await h.s3.pendingUploads(prefix: "").isEmpty, "a failed upload was not aborted")
+    }
+
+    @Test func theCLIStartsListsAndVerifiesABackup() async throws {
+        let due = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: due)
+        defer { Task { await h.stop() } }
+        let dir = try temporaryDirectory()
+        try Data("cli".utf8).write(to: URL(fileURLWithPath: dir + "/f"))
+        _ = try await h.policies.create(try h.policy("cli", type: "files", schedule: "0 0 1 1 *", files: [dir]))
+        let kubeconfig = h.cluster.kubeconfigPath
+        let env = ProcessInfo.processInfo.environment.merging(["KUBECONFIG": kubeconfig]) { _, n in n }
+        let now = try await runAsync(operatorBinary, ["backup", "now", "cli", "--name", "by-hand", "--wait"], env: env)
+        #expect(now.status == 0, "\(now.out) \(now.err)")
+        #expect(now.out.contains("Completed"), "\(now.out)")
+        let list = try await runAsync(operatorBinary, ["backup", "list"], env: env)
+        #expect(list.out.contains("by-hand") && list.out.contains("Completed"), "\(list.out)")
+        let verify = try await runAsync(operatorBinary, ["backup", "verify", "by-hand"], env: env)
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
+        #expect(verify.out.contains("ok  backups/default/cli/by-hand/files.tar.gz"), "\(verify.out)")
+        let bad = try await runAsync(operatorBinary, ["backup", "now", "no-such-policy"], env: env)
+        #expect(bad.status != 0 && bad.err.contains("no BackupPolicy no-such-policy"), "\(bad.err)")
+    }
+
+    @Test func theRunnersOutputNeverCarriesASecret() async throws {
+        let s3 = try await Services.bucket()
+        let pg = try Services.pg()
+        let dir = try temporaryDirectory()
+        let plan = BackupPlan(backup: "p", namespace: "default", policy: "p", type: "database", keyPrefix: "p/", s3: Services.plan(s3),
+                              database: try Services.source("postgres"))
+        try JSONValueEncoder().encode(plan).serialized().withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir + "/plan.json")) }
+        let base = ProcessInfo.processInfo.environment.merging([
+            "AWS_ACCESS_KEY_ID": Services.credentials.accessKeyId, "AWS_SECRET_ACCESS_KEY": Services.credentials.secretAccessKey,
+            "SALESPOT_TERMINATION_LOG": dir + "/termination"]) { _, n in n }
+        let ok = try await runAsync(operatorBinary, ["backup", "run", "--plan", dir + "/plan.json"], env: base.merging(["PGPASSWORD": pg.password]) { _, n in n })
+        #expect(ok.status == 0, "\(ok.err)")
+        let wrong = "not-the-password-\(UUID().uuidString)"
+        let failed = try await runAsync(operatorBinary, ["backup", "run", "--plan", dir + "/plan.json"], env: base.merging(["PGPASSWORD": wrong]) { _, n in n })
+        #expect(failed.status != 0)
+        let message = (try? String(contentsOfFile: dir + "/termination", encoding: .utf8)) ?? ""
+        #expect(message.contains("password authentication failed"), "\(message)")
+        for output in [ok.out, ok.err, failed.out, failed.err, message] {
+            for secret in [pg.password, wrong, Services.credentials.secretAccessKey] {
+                #expect(!output.contains(secret), "a secret reached the runner's output")
+            }
+        }
     }
 }

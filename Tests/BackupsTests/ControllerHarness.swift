@@ -134,7 +134,9 @@ final class BackupHarness: @unchecked Sendable {
     }
 }
 
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// An HTTP receiver on a loopback port that records what is POSTed to it.
 final class WebhookReceiver: Sendable {
@@ -163,5 +165,61 @@ final class WebhookReceiver: Sendable {
         let task = Task { _ = try? await app.runService(gracefulShutdownSignals: []) }
         for _ in 0..<200 where portBox.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
         return (WebhookReceiver(port: portBox.value, task: task, received: received), received)
+    }
+}
+
+/// An HTTP proxy in front of SeaweedFS that answers 500 to every upload of part 2 (as a failing S3 node would)
+/// and passes everything else through untouched (the Host header too, so SigV4 signatures stay valid).
+final class FaultProxy: Sendable {
+    let port: Int
+    let task: Task<Void, Never>
+    let refused: Locked<Int>
+
+    private init(port: Int, task: Task<Void, Never>, refused: Locked<Int>) {
+        self.port = port
+        self.task = task
+        self.refused = refused
+    }
+
+    static func start(upstream: String) async throws -> FaultProxy {
+        let refused = Locked(0)
+        let transport = CurlTransport()
+        let router = Router()
+        let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            let query = request.uri.query ?? ""
+            if request.method == .put && query.contains("partNumber=2") {
+                refused.mutate { $0 += 1 }
+                return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string:
+                    "<Error><Code>InternalError</Code><Message>injected by the test</Message></Error>")))
+            }
+            let body: ByteBuffer = try await request.body.collect(upTo: 64 << 20)
+            let bodiless = request.method == .get || request.method == .head || request.method == .delete
+            let url: String = upstream + request.uri.path + (query.isEmpty ? "" : "?" + query)
+            var out = CurlRequest(method: request.method.rawValue, url: url, body: bodiless ? nil : Array(buffer: body), timeout: .seconds(60))
+            let hopByHop: Set<String> = ["content-length", "transfer-encoding", "connection"]
+            for field in request.headers where !hopByHop.contains(field.name.canonicalName) {
+                out.headers.add(field.name.rawName, field.value)
+            }
+            out.headers.add("Host", request.head.authority ?? "")  // HTTPTypes keeps it apart from the fields
+            out.headers.add("Expect", "")
+            let r = try await transport.send(out)
+            var headers = HTTPFields()
+            for (n, v) in r.headers where !hopByHop.contains(n.lowercased()) {
+                if let name = HTTPField.Name(n) { headers[name] = v }
+            }
+            let status = HTTPResponse.Status(code: Int(r.status))
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: r.body)))
+        }
+        router.on("**", method: .get, use: forward)
+        router.on("**", method: .put, use: forward)
+        router.on("**", method: .post, use: forward)
+        router.on("**", method: .delete, use: forward)
+        router.on("**", method: .head, use: forward)
+        let portBox = Locked(0)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in portBox.mutate { $0 = channel.localAddress?.port ?? 0 } })
+        let task = Task { _ = try? await app.runService(gracefulShutdownSignals: []) }
+        for _ in 0..<200 where portBox.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        return FaultProxy(port: portBox.value, task: task, refused: refused)
     }
 }

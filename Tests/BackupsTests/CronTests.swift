@@ -39,6 +39,23 @@ import Testing
         #expect(iso(stepFrom.next(after: date("2026-12-02T10:46:00Z"))) == "2026-12-02T11:05:00Z")
     }
 
+    /// Corners where robfig/cron (CronJob's parser) decides: `N/step` in day of week stops at Saturday, `*/1` leaves
+    /// a day field unrestricted (so the other day field alone decides) while `*/2` restricts it, and a step beyond
+    /// the field's end is accepted (the first value alone).
+    @Test func stepsReadAsCronJobReadsThem() throws {
+        let fridays = try CronSchedule("0 0 * * 5/2")  // 5 only: 7 (Sunday) is past Saturday
+        #expect(iso(fridays.next(after: date("2026-12-04T00:00:00Z"))) == "2026-12-11T00:00:00Z")  // Fri → next Fri, no Sunday
+        // Day of month */1 is unrestricted: Mondays only, not "every day or Monday".
+        let mondays = try CronSchedule("0 0 */1 * 1")
+        #expect(iso(mondays.next(after: date("2026-12-07T00:00:00Z"))) == "2026-12-14T00:00:00Z")
+        // */2 restricts: odd days or Mondays.
+        let oddOrMonday = try CronSchedule("0 0 */2 * 1")
+        #expect(iso(oddOrMonday.next(after: date("2026-12-07T00:00:00Z"))) == "2026-12-09T00:00:00Z")
+        let bigStep = try CronSchedule("*/100 * * * *")
+        #expect(iso(bigStep.next(after: date("2026-12-07T10:00:00Z"))) == "2026-12-07T11:00:00Z")
+        #expect(throws: CronSchedule.ParseError.self) { try CronSchedule("*/0 * * * *") }
+    }
+
     @Test func timeZonesAndDaylightSaving() throws {
         let berlin = try CronSchedule("0 2 * * *", timeZone: "Europe/Berlin")
         #expect(iso(berlin.next(after: date("2026-12-02T12:00:00Z"))) == "2026-12-03T01:00:00Z")  // CET, UTC+1

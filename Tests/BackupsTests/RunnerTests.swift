@@ -171,4 +171,139 @@ import Testing
         }
         #expect(try await s3.list(prefix: "").isEmpty)
     }
+
+    /// Names as bytes, types that change along a chain, excluded files at the target, hostile manifests, and an
+    /// object that changes between its check and its restore.
+    @Test func aChainWhoseEntriesChangeTypeRestoresTheSameTreeWithEveryName() async throws {
+        let s3 = try await Services.bucket()
+        let dir = try temporaryDirectory()
+        let src = dir + "/src"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: src + "/x/inner", withIntermediateDirectories: true)
+        try Data("in x".utf8).write(to: URL(fileURLWithPath: src + "/x/inner/f"))
+        try Data("plain".utf8).write(to: URL(fileURLWithPath: src + "/y"))
+        try Data("back\\slash".utf8).write(to: URL(fileURLWithPath: src + "/a\\b"))
+        // A name that is not UTF-8 (Latin-1 "café"), made with the raw bytes.
+        let latin1 = Array(src.utf8) + Array("/caf".utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let fd = latin1.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+        #expect(fd >= 0)
+        _ = write(fd, "latin-1 name", 12)
+        close(fd)
+        try Data("cache".utf8).write(to: URL(fileURLWithPath: src + "/skip.tmp"))
+        let files = FilesSource(paths: [src], exclude: ["*.tmp"])
+        let base = try await BackupRunner(plan: plan(s3, type: "files", name: "t0", files: files), client: s3).run()
+        #expect(base.entries?.contains { $0.path.hasSuffix("/caf\\xE9.txt") } == true, "\(base.entries?.map(\.path) ?? [])")
+        #expect(base.entries?.contains { $0.path.hasSuffix("/a\\x5Cb") } == true)
+        // x: directory → file; y: file → directory.
+        try fm.removeItem(atPath: src + "/x")
+        try Data("x is a file now".utf8).write(to: URL(fileURLWithPath: src + "/x"))
+        try fm.removeItem(atPath: src + "/y")
+        try fm.createDirectory(atPath: src + "/y", withIntermediateDirectories: true)
+        try Data("under y".utf8).write(to: URL(fileURLWithPath: src + "/y/g"))
+        _ = try await BackupRunner(plan: plan(s3, type: "incremental", name: "t1", files: files,
+                                              parent: .init(backup: "t0", manifestKey: "backups/default/p/t0/manifest.json")), client: s3).run()
+        // x: file → symbolic link.
+        try fm.removeItem(atPath: src + "/x")
+        try fm.createSymbolicLink(atPath: src + "/x", withDestinationPath: "y/g")
+        _ = try await BackupRunner(plan: plan(s3, type: "incremental", name: "t2", files: files,
+                                              parent: .init(backup: "t1", manifestKey: "backups/default/p/t1/manifest.json")), client: s3).run()
+        // The target already has a file the policy excludes, and one the backup does not have.
+        let target = dir + "/restored"
+        try fm.createDirectory(atPath: target + src, withIntermediateDirectories: true)
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: target + src + "/local.tmp"))
+        try Data("stray".utf8).write(to: URL(fileURLWithPath: target + src + "/stray"))
+        let outcome = try await RestoreRunner(plan: RestorePlan(restore: "r", namespace: "default", s3: Services.plan(s3),
+                                                                 manifestKey: "backups/default/p/t2/manifest.json", filesPath: target), client: s3).run()
+        #expect(outcome.chain == ["t0", "t1", "t2"])
+        var expected = try rawTree(src)
+        expected.removeValue(forKey: Array("skip.tmp".utf8))
+        var restored = try rawTree(target + src)
+        #expect(restored.removeValue(forKey: Array("local.tmp".utf8)) != nil, "the restore removed a file its policy excludes")
+        #expect(restored == expected)
+        #expect(restored[Array("caf".utf8) + [0xE9] + Array(".txt".utf8)] != nil, "the Latin-1 name was lost")
+    }
+
+    /// relative path bytes -> type and contents (or link target), without Foundation's UTF-8 paths.
+    func rawTree(_ root: String) throws -> [[UInt8]: String] {
+        var out: [[UInt8]: String] = [:]
+        func walk(_ dir: [UInt8], _ rel: [UInt8]) {
+            guard let d = (dir + [0]).withUnsafeBufferPointer({ $0.withMemoryRebound(to: CChar.self) { opendir($0.baseAddress!) } }) else { return }
+            var names: [[UInt8]] = []
+            while let e = readdir(d) {
+                let n = withUnsafeBytes(of: e.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                if n != [0x2E] && n != [0x2E, 0x2E] { names.append(n) }
+            }
+            closedir(d)
+            for n in names {
+                let path = dir + [0x2F] + n, r = rel.isEmpty ? n : rel + [0x2F] + n
+                var st = stat()
+                _ = (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR:
+                    out[r] = "d"
+                    walk(path, r)
+                case S_IFLNK:
+                    var buf = [CChar](repeating: 0, count: 4096)
+                    let k = (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { readlink($0.baseAddress!, &buf, 4095) } }
+                    out[r] = "l " + String(decoding: buf[0..<max(0, k)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                default:
+                    let fd = (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY) } }
+                    var bytes = [UInt8](repeating: 0, count: 1 << 16)
+                    let k = read(fd, &bytes, bytes.count)
+                    close(fd)
+                    out[r] = "f " + String(decoding: bytes[0..<max(0, k)], as: UTF8.self)
+                }
+            }
+        }
+        walk(Array(root.utf8), [])
+        return out
+    }
+
+    @Test func aManifestNamingPathsOutsideItsRootsIsRefusedBeforeAnythingIsTouched() async throws {
+        let s3 = try await Services.bucket()
+        let dir = try temporaryDirectory()
+        try Data("v".utf8).write(to: URL(fileURLWithPath: dir + "/f"))
+        let m = try await BackupRunner(plan: plan(s3, type: "files", name: "h", files: FilesSource(paths: [dir])), client: s3).run()
+        for hostile in [dir + "/../escape", "/etc/passwd", dir + "/./f", "relative"] {
+            var bad = m
+            bad.entries!.append(BackupManifest.Entry(path: hostile, type: "f", mode: 0o644, size: 1, mtime: 0, link: nil))
+            try await s3.put("backups/default/p/h/manifest.json", try bad.encoded())
+            let target = dir + "/target-\(UUID().uuidString)"
+            do {
+                _ = try await RestoreRunner(plan: RestorePlan(restore: "r", namespace: "default", s3: Services.plan(s3),
+                                                              manifestKey: "backups/default/p/h/manifest.json", filesPath: target), client: s3).run()
+                Issue.record("a manifest with \(hostile) was restored")
+            } catch {
+                #expect("\(error)".contains("not a clean path"), "\(error)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: target), "the target was touched")
+        }
+    }
+
+    @Test func aDumpThatChangesBetweenItsCheckAndItsRestoreNeverCommits() async throws {
+        try Services.withPassword()
+        let good = try await Services.bucket()
+        let db = try await Services.database()
+        try await Services.psql(db, "CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 2000)")
+        let m = try await BackupRunner(plan: plan(good, type: "database", name: "d", database: try Services.source(db)), client: good).run()
+        // The checksum pass reads the dump intact; the restore's own read of it comes back with a byte flipped.
+        let transport = FaultTransport(ClientConfiguration(server: "http://127.0.0.1"))
+        let reads = Locked(0)
+        transport.set(decide: { request in
+            guard request.method == "GET", request.url.contains("database.dump") else { return nil }
+            reads.mutate { $0 += 1 }
+            return reads.value == 2 ? .corrupt : nil
+        })
+        let s3 = try S3Client(good.location, credentials: Services.credentials, transport: transport)
+        let target = try await Services.database()
+        do {
+            _ = try await RestoreRunner(plan: RestorePlan(restore: "r", namespace: "default", s3: Services.plan(s3), manifestKey: m.artifacts.isEmpty ? "" : "backups/default/p/d/manifest.json",
+                                                          database: try Services.source(target)), client: s3).run()
+            Issue.record("a dump that changed under the restore was restored")
+        } catch {
+            #expect("\(error)".contains("SHA-256") || "\(error)".contains("pg_restore"), "\(error)")
+        }
+        #expect(reads.value == 2)
+        #expect(try await Services.psql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
 }

@@ -1,4 +1,5 @@
 import Backups
+import KubeClient
 import Foundation
 import KubeCore
 import ObjectStore
@@ -76,3 +77,6 @@ enum Services {
         setenv("PGPASSWORD", try pg().password, 1)
     }
 }
+
+/// The client's request type, named apart from HTTPTypes' (which the Hummingbird test servers import).
+typealias CurlRequest = HTTPRequest

@@ -6,8 +6,9 @@ import Synchronization
 /// cancels it) or fails before it is sent, as a cut connection would (so the server never sees it).
 public final class FaultTransport: HTTPTransport {
     /// `stall`: until the caller cancels; `hang`: 10 s whatever the caller does (as an exec credential plugin that
-    /// hangs would), then fails; `fail`: at once, as a cut connection.
-    public enum Fault: Sendable { case stall, hang, fail }
+    /// hangs would), then fails; `fail`: at once, as a cut connection; `corrupt`: the answer arrives with one byte
+    /// of its body flipped (as a bad disk or a replaced object would give).
+    public enum Fault: Sendable { case stall, hang, fail, corrupt }
     /// Requests whose method matches (any, when nil) and whose URL contains every string.
     public struct Rule: Sendable {
         public var method: String?
@@ -39,7 +40,8 @@ public final class FaultTransport: HTTPTransport {
     public func set(_ r: [Rule]) { rules.withLock { $0 = r } }
     public func set(decide d: (@Sendable (HTTPRequest) -> Fault?)?) { decide.withLock { $0 = d } }
 
-    private func apply(_ request: HTTPRequest) async throws {
+    @discardableResult
+    private func apply(_ request: HTTPRequest) async throws -> Fault? {
         let fault = decide.withLock { $0 }?(request) ?? rules.withLock { rules in rules.first { $0.matches(request) }?.fault }
         switch fault {
         case .stall?:
@@ -49,13 +51,16 @@ public final class FaultTransport: HTTPTransport {
             throw KubeError.transport(TransportError(kind: .connectionReset, message: "hung up by the test"))
         case .fail?:
             throw KubeError.transport(TransportError(kind: .connectionReset, message: "connection cut by the test"))
-        case nil: break
+        case .corrupt?, nil: break
         }
+        return fault
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await apply(request)
-        return try await inner.send(request)
+        let fault = try await apply(request)
+        var response = try await inner.send(request)
+        if case .corrupt? = fault, !response.body.isEmpty { response.body[response.body.count / 2] ^= 0xFF }
+        return response
     }
 
     public func stream(_ request: HTTPRequest) async throws -> HTTPStreamingResponse {
