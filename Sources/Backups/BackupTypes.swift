@@ -13,7 +13,7 @@ public struct DatabaseSource: Codable, Sendable, Hashable {
     public var port: Int?
     public var database: String
     public var user: String
-    /// The password, from a Secret (given to pg_dump as PGPASSWORD from the Job's environment, never an argument).
+    /// The password, from a Secret (a file of the Job's Secret volume, given to pg_dump alone as PGPASSWORD, never an argument).
     public var passwordSecretRef: SecretKeyRef?
     /// libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full). Default: libpq's (prefer).
     public var sslMode: String?

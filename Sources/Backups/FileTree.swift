@@ -124,7 +124,7 @@ enum FileTree {
     static func entry(_ path: String) throws -> BackupManifest.Entry? {
         var st = stat()
         guard PathCodec.withCString(path, { lstat($0, &st) }) == 0 else {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT || errno == ENOTDIR { return nil }
             throw BackupError.runner("cannot stat \(path): \(String(cString: strerror(errno)))")
         }
         let kind = st.st_mode & S_IFMT

@@ -62,6 +62,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var database: String?
     /// The file roots backed up.
     public var roots: [String]?
+    /// Where the source volume (a PVC) was mounted: a restore into a volume puts its contents at the volume's root.
+    public var volumeMountPath: String?
     /// The exclude globs the tree was walked with (a restore's pruning leaves what they match alone).
     public var exclude: [String]?
     /// The whole tree at backup time (files, incrementals), paths in ``PathCodec``'s form: UTF-8 text, with any byte

@@ -14,9 +14,12 @@ public struct RestorePlan: Codable, Sendable, Hashable {
     public var filesPath: String?
     /// Remove what the backup does not have under the restored roots (default true).
     public var prune: Bool?
+    /// The files path is a volume (a PVC) of its own: a backup of a volume puts the volume's contents at its root
+    /// (the source's mount path is taken off every path), not below the source's full path.
+    public var intoVolume: Bool?
 
     public init(restore: String, namespace: String, s3: S3Plan, manifestKey: String, database: DatabaseSource? = nil,
-                filesPath: String? = nil, prune: Bool? = nil) {
+                filesPath: String? = nil, prune: Bool? = nil, intoVolume: Bool? = nil) {
         self.restore = restore
         self.namespace = namespace
         self.s3 = s3
@@ -24,6 +27,7 @@ public struct RestorePlan: Codable, Sendable, Hashable {
         self.database = database
         self.filesPath = filesPath
         self.prune = prune
+        self.intoVolume = intoVolume
     }
 }
 
@@ -73,7 +77,15 @@ public struct RestoreRunner {
         if plan.database != nil && dump == nil { throw BackupError.invalid("backup \(last.backup) has no database dump to restore") }
         if plan.filesPath != nil && archives.isEmpty { throw BackupError.invalid("backup \(last.backup) has no files to restore") }
         if plan.database == nil && plan.filesPath == nil { throw BackupError.invalid("nothing to restore into: give a database or a files path") }
-        // Every object first: a corrupt one refuses the restore before the target is touched.
+        // The manifests' paths and every object first: a bad manifest or a corrupt object refuses the restore
+        // before any target is touched.
+        var strip: String?
+        if plan.filesPath != nil {
+            for m in chain { try Self.check(m) }
+            if plan.intoVolume == true, let mount = last.volumeMountPath {
+                strip = try Self.volumePrefix(mount, chain)
+            }
+        }
         let needed = (plan.database != nil ? [dump!] : []) + (plan.filesPath != nil ? archives : [])
         for a in needed {
             try await Verifier(client: client).checksum(a)
@@ -81,8 +93,9 @@ public struct RestoreRunner {
         }
         var bytes = 0
         if let db = plan.database, let dump {
+            // Neither owners nor privileges: the roles they name may not exist where the dump is restored.
             let args = ["--dbname=\(db.database)", "--host=\(db.host)", "--port=\(db.port ?? 5432)", "--username=\(db.user)",
-                        "--no-password", "--single-transaction", "--exit-on-error", "--no-owner"]
+                        "--no-password", "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges"]
             var env: [String: String] = [:]
             if let mode = db.sslMode { env["PGSSLMODE"] = mode }
             if let password = try RunnerSecrets.value("PGPASSWORD") { env["PGPASSWORD"] = password }
@@ -94,29 +107,51 @@ public struct RestoreRunner {
             log("restored \(dump.key) into \(db.database)")
         }
         if let root = plan.filesPath {
-            for m in chain { try Self.check(m) }
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            var previous: [String: BackupManifest.Entry] = [:]
+            var previous: [BackupManifest.Entry] = []
             for m in chain {
                 guard let a = m.artifacts.first(where: { $0.name == "files" }) else { continue }
-                // An entry whose type changed since the previous backup of the chain (a directory that became a
-                // file or a link, ...) is removed first: tar cannot put one over the other.
-                for e in (m.entries ?? []).reversed() {
-                    if let old = previous[e.path], old.type != e.type { try FileTree.remove(mapped(root, e.path)) }
+                // What this archive holds (all of a base; an incremental, what changed since its parent): an entry
+                // of another type on disk (a directory where a file comes, ...) is removed first, as tar cannot put
+                // one over the other.
+                let archived = previous.isEmpty ? (m.entries ?? []) : FileTree.changed(m.entries ?? [], since: previous)
+                for e in archived.reversed() {
+                    let target = mapped(root, e.path, strip: strip)
+                    if let onDisk = try FileTree.entry(target), (onDisk.type == "d") != (e.type == "d") || (onDisk.type == "l") != (e.type == "l") {
+                        try FileTree.remove(target)
+                    }
                 }
+                var args = ["--extract", "--file=-", "--directory=\(root)", "--numeric-owner", "--preserve-permissions"]
+                if let strip { args.append("--strip-components=\(strip.split(separator: "/").count)") }
                 let hashed = HashingSequence(ObjectReader(client: client, key: a.key, size: a.size), gunzip: a.compression == "gzip", expected: a.sha256)
-                try await Child.write("tar", ["--extract", "--file=-", "--directory=\(root)", "--numeric-owner", "--preserve-permissions"], input: hashed)
+                try await Child.write("tar", args, input: hashed)
                 bytes += a.size
                 log("extracted \(a.key)")
-                previous = Dictionary((m.entries ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+                previous = m.entries ?? []
             }
             if plan.prune ?? true, let entries = last.entries {
-                try prune(root: root, roots: last.roots ?? [], exclude: last.exclude ?? [], keep: Set(entries.map(\.path)))
+                try prune(root: root, roots: last.roots ?? [], strip: strip, exclude: last.exclude ?? [], keep: Set(entries.map(\.path)))
                 // Modes of directories whose contents changed after their own entry was extracted.
-                for e in entries where e.type == "d" { FileTree.chmodDirectory(mapped(root, e.path), e.mode) }
+                for e in entries where e.type == "d" { FileTree.chmodDirectory(mapped(root, e.path, strip: strip), e.mode) }
             }
         }
         return RestoreOutcome(chain: chain.map(\.backup), bytes: bytes)
+    }
+
+    /// The source volume's mount path, when every root of the chain is under it (else a restore into a volume
+    /// cannot place them).
+    static func volumePrefix(_ mount: String, _ chain: [BackupManifest]) throws -> String {
+        let m = mount.count > 1 && mount.hasSuffix("/") ? String(mount.dropLast()) : mount
+        guard valid(m), m != "/" else { throw BackupError.runner("the source volume's mount path \(mount) is not a clean absolute path") }
+        for c in chain {
+            guard c.volumeMountPath.map({ $0 == mount }) ?? false else {
+                throw BackupError.runner("backup \(c.backup) of the chain was taken from another volume mount path (\(c.volumeMountPath ?? "none"))")
+            }
+            for r in c.roots ?? [] where !(r == m || r.hasPrefix(m + "/")) {
+                throw BackupError.runner("backup \(c.backup) has \(r) outside its volume (\(m)): restore it into a path, not a volume")
+            }
+        }
+        return m
     }
 
     /// A manifest's paths are absolute, under its roots, without `.` or `..` components: a manifest that says
@@ -125,30 +160,44 @@ public struct RestoreRunner {
         let roots = (m.roots ?? []).map { r in r.count > 1 && r.hasSuffix("/") ? String(r.dropLast()) : r }
         for r in roots where !valid(r) { throw BackupError.runner("manifest of \(m.backup): root \(r) is not a clean absolute path") }
         for e in m.entries ?? [] {
-            guard valid(e.path), roots.contains(where: { e.path == $0 || e.path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+            let path = PathCodec.bytes(e.path)
+            guard valid(e.path), roots.contains(where: { r in
+                let rb = PathCodec.bytes(r)
+                return path == rb || rb == [0x2F] || path.starts(with: rb + [0x2F])
+            }) else {
                 throw BackupError.runner("manifest of \(m.backup): entry \(e.path) is not a clean path under the backup's roots")
             }
             guard ["f", "d", "l"].contains(e.type) else { throw BackupError.runner("manifest of \(m.backup): entry \(e.path) has type \(e.type)") }
         }
     }
 
+    /// Judged on the bytes (a Swift String would join "/" with a combining mark that follows it into one
+    /// character, and split there no more).
     static func valid(_ path: String) -> Bool {
-        guard path.hasPrefix("/") else { return false }
-        if path == "/" { return true }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        return !parts.contains { $0.isEmpty || $0 == "." || $0 == ".." } && !PathCodec.bytes(path).contains(0)
+        let b = PathCodec.bytes(path)
+        guard b.first == 0x2F, !b.contains(0) else { return false }
+        if b == [0x2F] { return true }
+        let parts = b.dropFirst().split(separator: 0x2F, omittingEmptySubsequences: false)
+        return !parts.contains { $0.isEmpty || Array($0) == [0x2E] || Array($0) == [0x2E, 0x2E] }
     }
 
-    func mapped(_ root: String, _ path: String) -> String { root.hasSuffix("/") ? root + path.dropFirst() : root + path }
+    /// Where a backed-up path goes below the target: the full path below it, or, into a volume, the path below the
+    /// source volume's mount path.
+    func mapped(_ root: String, _ path: String, strip: String? = nil) -> String {
+        var p = path
+        if let strip, p == strip || p.hasPrefix(strip + "/") { p = String(p.dropFirst(strip.count)) }
+        if p.isEmpty { return root }
+        return root.hasSuffix("/") ? root + p.dropFirst() : root + p
+    }
 
     /// Removes entries below the restored roots that the backup's file list does not have (what its exclude globs
     /// match was never in it, and is left alone).
-    func prune(root: String, roots: [String], exclude: [String], keep: Set<String>) throws {
-        let mappedRoots = roots.map { mapped(root, $0) }.filter { r in PathCodec.withCString(r) { access($0, F_OK) } == 0 }
+    func prune(root: String, roots: [String], strip: String?, exclude: [String], keep: Set<String>) throws {
+        let mappedRoots = roots.map { mapped(root, $0, strip: strip) }.filter { r in PathCodec.withCString(r) { access($0, F_OK) } == 0 }
         let present = try FileTree.walk(roots: mappedRoots, exclude: exclude)
         let prefix = root.hasSuffix("/") ? String(root.dropLast()) : root
         for e in present.reversed() {
-            let original = String(e.path.dropFirst(prefix.count))
+            let original = (strip ?? "") + String(e.path.dropFirst(prefix.count))
             if !keep.contains(original) {
                 try FileTree.remove(e.path)
                 log("removed \(original) (not in the backup)")

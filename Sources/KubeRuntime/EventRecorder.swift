@@ -112,7 +112,10 @@ public actor EventRecorder {
             event.action = action
             event.reason = reason
             event.regarding = regarding
-            event.note = String(note.prefix(1024))
+            // The API server refuses notes over 1 KiB (bytes, not characters): cut at a character boundary.
+            var clipped = note.prefix(1024)
+            while clipped.utf8.count > 1024 { clipped = clipped.dropLast() }
+            event.note = String(clipped)
             event.type = type
             let created = try await api.create(event)
             recent[key] = (created.metadata.name ?? "", namespace, 1, t)

@@ -562,7 +562,7 @@ final class WorkloadSimulator: Sendable {
         var env: [String: String] = [:]
         for e in container?["env"]?.arrayValue ?? [] {
             guard let n = e["name"]?.stringValue else { continue }
-            if let v = e["value"]?.stringValue { env[n] = v; continue }
+            if let v = e["value"]?.stringValue { env[n] = Self.expand(v, env); continue }
             for (field, typeKey, what) in [("secretKeyRef", "/secrets", "secret"), ("configMapKeyRef", "/configmaps", "configmap")] {
                 guard let ref = e[path: ["valueFrom", field]] else { continue }
                 let refName = ref["name"]?.stringValue ?? "", key = ref["key"]?.stringValue ?? ""
@@ -633,6 +633,33 @@ final class WorkloadSimulator: Sendable {
             }
         }
         return (root, mountPaths, nil)
+    }
+
+    /// kubelet's expansion of an environment value: `$(NAME)` is the value of a variable defined before it (left
+    /// as written if there is none), `$$` is `$`, and any other `$` stays.
+    static func expand(_ value: String, _ defined: [String: String]) -> String {
+        guard value.contains("$") else { return value }
+        let chars = Array(value)
+        var out = ""
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "$", i + 1 < chars.count {
+                if chars[i + 1] == "$" {
+                    out.append("$")
+                    i += 2
+                    continue
+                }
+                if chars[i + 1] == "(", let close = chars[(i + 2)...].firstIndex(of: ")") {
+                    let name = String(chars[(i + 2)..<close])
+                    out += defined[name] ?? "$(\(name))"
+                    i = close + 1
+                    continue
+                }
+            }
+            out.append(chars[i])
+            i += 1
+        }
+        return out
     }
 
     func createJobPod(_ podType: ResourceType, _ ns: String, job: JSONValue) async -> String {

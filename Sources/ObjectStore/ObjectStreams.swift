@@ -1,14 +1,17 @@
 import Crypto
 
 /// Streams bytes into one S3 object with a multipart upload: memory is the part being filled plus the parts in
-/// flight (``partSize`` × (1 + ``maxInFlight``)), whatever the object's size; the SHA-256 and size of what was
-/// written are computed on the way. Until ``finish()`` completes the upload there is no object: a failure (or
-/// ``abort()``) aborts the multipart upload, so nothing complete-looking is ever left behind.
+/// flight (each also copied once by libcurl), whatever the object's size; the SHA-256 and size of what was written
+/// are computed on the way. Until ``finish()`` completes the upload there is no object: a failure (or ``abort()``)
+/// aborts the multipart upload, so nothing complete-looking is ever left behind.
 ///
-/// Used by one task at a time. An object smaller than one part is written with a single PUT.
+/// S3 allows 10,000 parts: the part size doubles every 2,000 parts (8 MiB parts: 2,000 × 8 MiB, then 16, 32, 64
+/// and 128 MiB, about 484 GiB in all), so memory stays at a few parts for objects under 15 GiB and grows only for
+/// the largest. Used by one task at a time. An object smaller than one part is written with a single PUT.
 public final class ObjectWriter {
     public let client: S3Client
     public let key: String
+    /// The first parts' size (at least 5 MiB, S3's minimum).
     public let partSize: Int
     public let maxInFlight: Int
     let contentType: String
@@ -22,9 +25,11 @@ public final class ObjectWriter {
     var done: [(number: Int, etag: String)] = []
     var finished = false
 
-    /// S3 allows at most 10,000 parts: with 8 MiB parts, objects up to 78 GiB; raise `partSize` beyond.
+    /// - Parameters:
+    ///   - maxInFlight: parts uploading while the next fills (default 1: the source, pg_dump or tar, is slower
+    ///     than the upload; each one more costs two parts of memory).
     public init(client: S3Client, key: String, contentType: String = "application/octet-stream",
-                encryption: ServerSideEncryption? = nil, partSize: Int = 8 << 20, maxInFlight: Int = 2) {
+                encryption: ServerSideEncryption? = nil, partSize: Int = 8 << 20, maxInFlight: Int = 1) {
         self.client = client
         self.key = key
         self.contentType = contentType
@@ -35,23 +40,24 @@ public final class ObjectWriter {
         buffer.reserveCapacity(self.partSize)
     }
 
+    /// The size of part `n` (1-based).
+    public func size(ofPart n: Int) -> Int { partSize << min(6, (n - 1) / 2000) }
+
     public func write(_ bytes: UnsafeRawBufferPointer) async throws {
-        hasher.update(bufferPointer: bytes)
-        size += bytes.count
-        var offset = 0
-        while offset < bytes.count {
-            let n = min(partSize - buffer.count, bytes.count - offset)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n]))
-            offset += n
-            if buffer.count == partSize { try await ship() }
-        }
+        try await write(Array(bytes))
     }
 
     public func write(_ bytes: [UInt8]) async throws {
-        // The array stays alive across the suspension; its storage does not move while it is not mutated.
-        let copy = bytes
-        try await write(UnsafeRawBufferPointer(start: copy.withUnsafeBytes { $0.baseAddress }, count: copy.count))
-        withExtendedLifetime(copy) {}
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        size += bytes.count
+        var offset = 0
+        while offset < bytes.count {
+            let target = size(ofPart: nextPart)
+            let n = min(target - buffer.count, bytes.count - offset)
+            buffer.append(contentsOf: bytes[offset..<offset + n])
+            offset += n
+            if buffer.count >= target { try await ship() }
+        }
     }
 
     /// Hands the full buffer to an upload task, waiting first if ``maxInFlight`` parts are already in flight.
@@ -60,7 +66,7 @@ public final class ObjectWriter {
             uploadId = try await client.createMultipartUpload(key, contentType: contentType, encryption: encryption)
         }
         guard nextPart <= 10_000 else {
-            throw S3Error(status: 0, code: "TooManyParts", message: "more than 10,000 parts of \(partSize) bytes: raise the part size", operation: "UploadPart")
+            throw S3Error(status: 0, code: "TooManyParts", message: "more than 10,000 parts (\(size) bytes so far): raise the part size", operation: "UploadPart")
         }
         while inFlight.count >= maxInFlight {
             let t = inFlight.removeFirst()
@@ -69,7 +75,7 @@ public final class ObjectWriter {
         }
         let body = buffer
         buffer = []
-        buffer.reserveCapacity(partSize)
+        buffer.reserveCapacity(size(ofPart: nextPart + 1))
         let (client, key, id, number) = (client, key, uploadId!, nextPart)
         nextPart += 1
         inFlight.append(Task { (number, try await client.uploadPart(key, uploadId: id, number: number, body: body)) })

@@ -1,3 +1,4 @@
+@_exported import AWSCore
 import Crypto
 import KubeClient
 import XMLCoder

@@ -26,12 +26,14 @@ struct BackupCommand: AsyncParsableCommand {
             let configuration = try connection.loadConfiguration()
             let client = KubeClient(configuration: configuration)
             let ns = configuration.namespace
-            guard try await Api<BackupPolicy>(client, namespace: ns).getIfExists(policy) != nil else {
+            guard let found = try await Api<BackupPolicy>(client, namespace: ns).getIfExists(policy) else {
                 throw ValidationError("no BackupPolicy \(policy) in namespace \(ns ?? "default")")
             }
             let digits = Time.now().rfc3339.filter(\.isNumber)
             let backupName = name ?? "\(policy.prefix(230))-manual-\(digits.prefix(8))-\(digits.dropFirst(8).prefix(6))"
-            let b = Backup(metadata: ObjectMeta(name: backupName, namespace: ns, labels: [BackupControllers.policyLabel: policy]),
+            // The policy's labels (an operator sharded by labels runs it) and the policy's own.
+            let labels = (found.metadata.labels ?? [:]).merging([BackupControllers.policyLabel: policy]) { _, n in n }
+            let b = Backup(metadata: ObjectMeta(name: backupName, namespace: ns, labels: labels),
                            spec: Backup.Spec(policy: policy, type: type))
             _ = try await Api<Backup>(client, namespace: ns).create(b)
             print("backup.ops.salespot.by/\(backupName) created")
@@ -116,8 +118,9 @@ struct BackupCommand: AsyncParsableCommand {
             abstract: "Run one backup: dump or archive the sources into S3, verify, write the manifest.",
             discussion: """
             The plan (JSON, no secrets) comes from the file given with --plan or from SALESPOT_BACKUP_PLAN; the S3 \
-            credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), the database password \
-            from PGPASSWORD: in a Job, from Secrets. The manifest is printed on success; on failure the error goes to \
+            credentials AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the database password \
+            PGPASSWORD are files of those names in SALESPOT_SECRETS_DIR (in a Job: its Secret volume), or else \
+            environment variables of those names. The manifest is printed on success; on failure the error goes to \
             standard error and to the termination log.
             """)
         @Option(help: "A file with the plan (JSON); default: the SALESPOT_BACKUP_PLAN environment variable.")

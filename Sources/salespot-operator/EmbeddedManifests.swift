@@ -120,8 +120,9 @@ spec:
                   passwordSecretRef:
                     type: object
                     description: >-
-                      The password, from a key of a Secret in the policy's namespace. The Job gets it as PGPASSWORD from
-                      the Secret, never as an argument, in the plan or in a status. Absent - no password (e.g. trust or
+                      The password, from a key of a Secret in the policy's namespace. The Job gets it as a file of its
+                      read-only Secret volume (pg_dump alone gets it, as PGPASSWORD), never as an argument, in the plan or
+                      in a status. Absent - no password (e.g. trust or
                       certificate authentication).
                     required: [name, key]
                     properties:
@@ -252,7 +253,7 @@ spec:
                     description: >-
                       A Secret in the same namespace with the access key - keys AWS_ACCESS_KEY_ID and
                       AWS_SECRET_ACCESS_KEY, and AWS_SESSION_TOKEN if the key is temporary. The Jobs get them as
-                      environment variables from the Secret; the controller reads them to delete objects.
+                      files of a read-only Secret volume; the controller reads them to read manifests and delete objects.
                   serverSideEncryption:
                     type: string
                     enum: [AES256, 'aws:kms']
@@ -270,8 +271,10 @@ spec:
                     maximum: 512
                     default: 8
                     description: >-
-                      Multipart upload part size in MiB (5-512). S3 allows 10,000 parts, so it bounds the size of one
-                      object - 8 MiB parts carry up to 78 GiB. Uploads stream, holding about one part in memory. Default 8.
+                      Multipart upload part size in MiB for the first 2,000 parts (5-512); it doubles every 2,000 parts
+                      (S3 allows 10,000), so 8 MiB parts carry objects up to about 484 GiB. Uploads stream, holding
+                      about three parts in memory (the one filling, the one uploading and libcurl's copy of it); the
+                      Job's default memory limit grows with it. Default 8.
               compression:
                 type: object
                 default: {}
@@ -1343,8 +1346,9 @@ spec:
                   passwordSecretRef:
                     type: object
                     description: >-
-                      The password, from a key of a Secret in the Restore's namespace. The Job gets it as PGPASSWORD from
-                      the Secret, never as an argument or in a status. Absent - no password.
+                      The password, from a key of a Secret in the Restore's namespace. The Job gets it as a file of its
+                      read-only Secret volume (pg_restore alone gets it, as PGPASSWORD), never as an argument or in a
+                      status. Absent - no password.
                     required: [name, key]
                     properties:
                       name:

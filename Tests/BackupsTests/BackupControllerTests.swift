@@ -22,7 +22,8 @@ import Testing
         #expect(backup.status?.verified == true)
         #expect((backup.status?.size ?? 0) > 0)
         #expect(backup.status?.sha256?.count == 64)
-        #expect(backup.status?.manifestKey == "backups/default/hourly/\(name)/manifest.json")
+        // Keys carry the Backup's uid: another cluster's Backup of the same name never shares them.
+        #expect(backup.status?.manifestKey == "backups/default/hourly/\(name)-\(backup.metadata.uid!.prefix(8))/manifest.json")
         #expect(try await h.s3.head(backup.status!.manifestKey!) != nil)
         let policy = try #require(try await h.within(.seconds(10)) {
             let p = try await h.policies.get("hourly")
@@ -123,8 +124,8 @@ import Testing
         #expect(kept == Array(names.suffix(2)))
         // The deleted backups' objects are gone; the kept ones' are there.
         let keys = try await h.s3.list(prefix: "backups/default/keep2/").map(\.key)
-        for n in names.prefix(2) { #expect(!keys.contains { $0.contains("/\(n)/") }, "objects of \(n) are left") }
-        for n in names.suffix(2) { #expect(keys.contains("backups/default/keep2/\(n)/manifest.json")) }
+        for n in names.prefix(2) { #expect(!keys.contains { $0.contains("/\(n)-") }, "objects of \(n) are left") }
+        for n in names.suffix(2) { #expect(keys.contains { $0.hasPrefix("backups/default/keep2/\(n)-") && $0.hasSuffix("/manifest.json") }) }
     }
 
     @Test func aDatabaseThatIsDownFailsWithPgDumpsMessageAndNotifies() async throws {
@@ -284,9 +285,60 @@ import Testing
         #expect(list.out.contains("by-hand") && list.out.contains("Completed"), "\(list.out)")
         let verify = try await runAsync(operatorBinary, ["backup", "verify", "by-hand"], env: env)
         #expect(verify.status == 0, "\(verify.out) \(verify.err)")
-        #expect(verify.out.contains("ok  backups/default/cli/by-hand/files.tar.gz"), "\(verify.out)")
+        #expect(verify.out.contains("ok  backups/default/cli/by-hand-") && verify.out.contains("/files.tar.gz"), "\(verify.out)")
         let bad = try await runAsync(operatorBinary, ["backup", "now", "no-such-policy"], env: env)
         #expect(bad.status != 0 && bad.err.contains("no BackupPolicy no-such-policy"), "\(bad.err)")
+    }
+
+    @Test func aMissingSecretOrKeyFailsTheRunAtOnceSayingWhichAndMakesNoJob() async throws {
+        let due = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: due)
+        defer { Task { await h.stop() } }
+        let db = try await Services.database()
+        _ = try await h.policies.create(try h.policy("nosecret", type: "database", database: db) {
+            $0.database?.passwordSecretRef = SecretKeyRef(name: "no-such-secret", key: "password")
+        })
+        _ = try await h.policies.create(try h.policy("nokey", type: "database", database: db) {
+            $0.database?.passwordSecretRef = SecretKeyRef(name: BackupHarness.pgSecret, key: "no-such-key")
+        })
+        for (policy, words) in [("nosecret", "Secret no-such-secret not found"), ("nokey", "has no key no-such-key")] {
+            let b = try #require(try await h.finished(BackupControllers.scheduledName(policy, due.addingTimeInterval(-30))))
+            #expect(b.status?.phase == "Failed")
+            #expect(b.status?.error?.contains(words) == true, "\(b.status?.error ?? "")")
+            #expect(try await Api<DynamicObject>(h.client, resource: Job.resource, namespace: "default").getIfExists(b.status?.job ?? b.metadata.name ?? "") == nil)
+        }
+    }
+
+    @Test func jobsGetTheCapabilitiesAndMemoryTheirWorkNeedsAndThePlanSurvivesKubeletsExpansion() async throws {
+        let due = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: due)
+        defer { Task { await h.stop() } }
+        let dir = try temporaryDirectory()
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: dir + "/a.txt"))
+        try Data("skip".utf8).write(to: URL(fileURLWithPath: dir + "/b.$$$"))
+        _ = try await h.policies.create(try h.policy("dollar", type: "files", files: [dir]) {
+            $0.files?.exclude = ["*.$$$"]
+            $0.destination.partSizeMiB = 64
+        })
+        let db = try await Services.database()
+        _ = try await h.policies.create(try h.policy("db", type: "database", database: db))
+        let files = try #require(try await h.finished(BackupControllers.scheduledName("dollar", due.addingTimeInterval(-30))))
+        #expect(files.status?.phase == "Completed", "\(files.status?.error ?? "")")
+        // The exclude glob reached the runner as written ($$ would have become $ without the escaping).
+        let manifest = try BackupManifest.decode(try await h.s3.get(files.status!.manifestKey!))
+        #expect(manifest.exclude == ["*.$$$"])
+        #expect(manifest.entries?.contains { $0.path.hasSuffix("b.$$$") } == false)
+        let dbBackup = try #require(try await h.finished(BackupControllers.scheduledName("db", due.addingTimeInterval(-30))))
+        let jobs = Api<DynamicObject>(h.client, resource: Job.resource, namespace: "default")
+        let filesJob = try JSONValueEncoder().encode(try await jobs.get(files.status!.job!))
+        let dbJob = try JSONValueEncoder().encode(try await jobs.get(dbBackup.status!.job!))
+        let c = filesJob[path: ["spec", "template", "spec", "containers"]]?[0]
+        #expect(c?[path: ["securityContext", "capabilities", "add"]]?.arrayValue?.compactMap(\.stringValue).contains("DAC_READ_SEARCH") == true)
+        #expect(c?[path: ["resources", "limits", "memory"]]?.stringValue == "864Mi")
+        let d = dbJob[path: ["spec", "template", "spec", "containers"]]?[0]
+        #expect(d?[path: ["securityContext", "capabilities", "add"]] == nil)
+        #expect(d?[path: ["securityContext", "capabilities", "drop"]]?.arrayValue?.first?.stringValue == "ALL")
+        #expect(d?[path: ["resources", "limits", "memory"]]?.stringValue == "256Mi")
     }
 
     @Test func theRunnersOutputNeverCarriesASecret() async throws {

@@ -306,4 +306,30 @@ import Testing
         #expect(reads.value == 2)
         #expect(try await Services.psql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
+
+    @Test func aVolumeBackupRestoredIntoAVolumeLandsAtItsRoot() async throws {
+        let s3 = try await Services.bucket()
+        let dir = try temporaryDirectory()
+        let mount = dir + "/var/www/uploads"  // where the source volume is mounted
+        try FileManager.default.createDirectory(atPath: mount + "/2026", withIntermediateDirectories: true)
+        try Data("photo".utf8).write(to: URL(fileURLWithPath: mount + "/2026/p.jpg"))
+        var files = FilesSource(paths: [mount])
+        files.persistentVolumeClaim = "uploads"
+        files.mountPath = mount
+        let m = try await BackupRunner(plan: plan(s3, type: "files", name: "v", files: files), client: s3).run()
+        #expect(m.volumeMountPath == mount)
+        // The new volume, mounted at the restore's path, gets the source volume's contents at its root.
+        let target = dir + "/new-volume"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: target + "/stale.txt"))
+        _ = try await RestoreRunner(plan: RestorePlan(restore: "r", namespace: "default", s3: Services.plan(s3), manifestKey: "backups/default/p/v/manifest.json",
+                                                      filesPath: target, intoVolume: true), client: s3).run()
+        #expect(try tree(mount, exclude: "\u{0}") == tree(target, exclude: "\u{0}"))
+        #expect(!FileManager.default.fileExists(atPath: target + mount), "restored below the source's full path")
+        // Into a plain path, the full path is kept.
+        let plain = dir + "/plain"
+        _ = try await RestoreRunner(plan: RestorePlan(restore: "r", namespace: "default", s3: Services.plan(s3), manifestKey: "backups/default/p/v/manifest.json",
+                                                      filesPath: plain), client: s3).run()
+        #expect(try tree(mount, exclude: "\u{0}") == tree(plain + mount, exclude: "\u{0}"))
+    }
 }
