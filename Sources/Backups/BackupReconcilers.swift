@@ -273,16 +273,7 @@ struct BackupReconciler {
                                  plan: try JSONValueEncoder().encode(plan).serializedString(), secrets: secrets,
                                  volume: policy.spec.files?.persistentVolumeClaim.map { ($0, policy.spec.files?.mountPath ?? "/data", true) },
                                  overrides: policy.spec.job, settings: env.jobs, files: plan.files != nil, partSizeMiB: plan.s3.partSizeMiB)
-        do {
-            _ = try await Api<DynamicObject>(env.client, resource: Job.resource, namespace: ns).create(DynamicObject.decodePreserving(job),
-                                                                                                        fieldManager: BackupControllers.fieldManager)
-        } catch let e as KubeError where e.code == 409 {
-            // Ours from an earlier try of this reconcile, or an earlier Backup's of the same name still being
-            // collected: that one is waited out, never taken for this run.
-            if let existing = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), !Self.owned(existing, by: backup) {
-                return .requeue(after: .seconds(5))
-            }
-        }
+        guard try await JobBuilder.create(job, name: jobName, namespace: ns, owner: backup, env: env) else { return .requeue(after: .seconds(5)) }
         var status = backup.status ?? Backup.Status()
         status.phase = "Running"
         status.type = type
@@ -499,14 +490,7 @@ struct RestoreReconciler {
                                  plan: try JSONValueEncoder().encode(plan).serializedString(), secrets: secrets,
                                  volume: restore.spec.files.flatMap { f in f.persistentVolumeClaim.map { ($0, f.path, false) } },
                                  overrides: restore.spec.job, settings: env.jobs, files: restore.spec.files != nil, partSizeMiB: nil)
-        do {
-            _ = try await Api<DynamicObject>(env.client, resource: Job.resource, namespace: ns).create(DynamicObject.decodePreserving(job),
-                                                                                                        fieldManager: BackupControllers.fieldManager)
-        } catch let e as KubeError where e.code == 409 {
-            if let existing = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName), !BackupReconciler.owned(existing, by: restore) {
-                return .requeue(after: .seconds(5))
-            }
-        }
+        guard try await JobBuilder.create(job, name: jobName, namespace: ns, owner: restore, env: env) else { return .requeue(after: .seconds(5)) }
         var status = restore.status ?? Restore.Status()
         status.phase = "Running"
         status.startTime = Time.now().rfc3339
@@ -602,6 +586,20 @@ enum JobBuilder {
 
     static let secretsPath = "/var/run/secrets/salespot.by/runner"
 
+    /// Creates the Job; true when it exists and is this owner's. A Job of the same name owned by another (an
+    /// earlier object of the same name, still being collected) gives false: it is waited out, never adopted.
+    static func create<O: KubernetesObject>(_ job: JSONValue, name: String, namespace ns: String, owner: O,
+                                            env: BackupControllers.Environment) async throws -> Bool {
+        do {
+            _ = try await Api<DynamicObject>(env.client, resource: Job.resource, namespace: ns).create(DynamicObject.decodePreserving(job),
+                                                                                                        fieldManager: BackupControllers.fieldManager)
+            return true
+        } catch let e as KubeError where e.code == 409 {
+            guard let existing = try await Api<Job>(env.client, namespace: ns).getIfExists(name) else { return false }
+            return BackupReconciler.owned(existing, by: owner)
+        }
+    }
+
     /// Why the Job could not start for want of a Secret or a key that is not optional (nil: all there). An error
     /// reading them (the API down, no permission) is not a verdict: the Job is made and kubelet decides.
     static func missing(_ secrets: [SecretFile], _ ns: String, _ env: BackupControllers.Environment) async -> String? {
@@ -652,9 +650,9 @@ enum JobBuilder {
             "name": .string(component), "image": .string(overrides?.image ?? settings.image),
             "command": .array(([settings.executable] + arguments).map { .string($0) }), "env": .array(env),
             "terminationMessagePolicy": "FallbackToLogsOnError",
-            // About three parts in memory (see ObjectWriter), up to the fourth doubling of the part size.
+            // About five parts in memory (see ObjectWriter), up to the second doubling of the part size.
             "resources": overrides?.resources ?? ["requests": ["cpu": "100m", "memory": "64Mi"],
-                                                  "limits": ["memory": .string("\(max(256, 12 * (partSizeMiB ?? 8) + 96))Mi")]],
+                                                  "limits": ["memory": .string("\(max(256, 20 * (partSizeMiB ?? 5) + 96))Mi")]],
             // Every capability dropped, but for files: reading files of any owner and mode (DAC_READ_SEARCH,
             // DAC_OVERRIDE) and restoring their owners and modes (CHOWN, FOWNER, FSETID), as tar does as root.
             "securityContext": ["allowPrivilegeEscalation": false,

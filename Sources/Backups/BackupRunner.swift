@@ -165,7 +165,7 @@ public struct BackupRunner {
     }
 
     func writer(_ key: String) -> ObjectWriter {
-        ObjectWriter(client: client, key: key, encryption: plan.s3.encryption, partSize: max(5, min(512, plan.s3.partSizeMiB ?? 8)) << 20)
+        ObjectWriter(client: client, key: key, encryption: plan.s3.encryption, partSize: max(5, min(512, plan.s3.partSizeMiB ?? 5)) << 20)
     }
 
     /// pg_dump's custom format, compressed by pg_dump itself (in its own process, so on another core than the

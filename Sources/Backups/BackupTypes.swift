@@ -51,7 +51,7 @@ public struct S3Destination: Codable, Sendable, Hashable {
     /// `AES256` or `aws:kms`.
     public var serverSideEncryption: String?
     public var kmsKeyId: String?
-    /// Multipart part size in MiB (5–512, default 8): S3 allows 10,000 parts, so 8 MiB parts carry up to 78 GiB.
+    /// Multipart part size in MiB of the first 2,000 parts (5–512, default 5); it doubles every 2,000 parts (about 300 GiB with 5).
     public var partSizeMiB: Int?
     public init(endpoint: String? = nil, region: String? = nil, bucket: String, prefix: String? = nil,
                 forcePathStyle: Bool? = nil, credentialsSecret: String) {

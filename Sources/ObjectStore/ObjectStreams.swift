@@ -5,8 +5,8 @@ import Crypto
 /// are computed on the way. Until ``finish()`` completes the upload there is no object: a failure (or ``abort()``)
 /// aborts the multipart upload, so nothing complete-looking is ever left behind.
 ///
-/// S3 allows 10,000 parts: the part size doubles every 2,000 parts (8 MiB parts: 2,000 × 8 MiB, then 16, 32, 64
-/// and 128 MiB, about 484 GiB in all), so memory stays at a few parts for objects under 15 GiB and grows only for
+/// S3 allows 10,000 parts: the part size doubles every 2,000 parts (5 MiB parts: 2,000 × 5 MiB, then 10, 20, 40
+/// and 80 MiB, about 300 GiB in all), so memory stays at a few parts for objects under 10 GiB and grows only for
 /// the largest. Used by one task at a time. An object smaller than one part is written with a single PUT.
 public final class ObjectWriter {
     public let client: S3Client
@@ -26,10 +26,11 @@ public final class ObjectWriter {
     var finished = false
 
     /// - Parameters:
-    ///   - maxInFlight: parts uploading while the next fills (default 1: the source, pg_dump or tar, is slower
-    ///     than the upload; each one more costs two parts of memory).
+    ///   - maxInFlight: parts uploading while the next fills (default 2: one part's round trip overlaps the
+    ///     next's, which keeps a fast source at the network's pace; each costs two parts of memory, its body and
+    ///     libcurl's copy).
     public init(client: S3Client, key: String, contentType: String = "application/octet-stream",
-                encryption: ServerSideEncryption? = nil, partSize: Int = 8 << 20, maxInFlight: Int = 1) {
+                encryption: ServerSideEncryption? = nil, partSize: Int = 5 << 20, maxInFlight: Int = 2) {
         self.client = client
         self.key = key
         self.contentType = contentType

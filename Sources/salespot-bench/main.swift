@@ -208,7 +208,7 @@ case "flags-eval":
 case "s3-put":
     func text(_ name: String) -> String? { args.firstIndex(of: name).flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil } }
     try await s3PutBench(endpoint: text("--endpoint") ?? "http://127.0.0.1:8333", bucket: text("--bucket") ?? "bench", key: text("--key") ?? "stream",
-                         partMiB: option("--part-mib", default: 8))
+                         partMiB: option("--part-mib", default: 5))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))

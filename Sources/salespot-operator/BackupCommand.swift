@@ -131,6 +131,7 @@ struct BackupCommand: AsyncParsableCommand {
             try await RunnerIO.outcome {
                 let client = try p.s3.client()
                 let manifest = try await BackupRunner(plan: p, client: client, log: RunnerIO.log).run()
+                RunnerIO.log("done; the runner's peak memory (its own, not its children's): \(RunnerIO.peakRSSMiB()) MiB")
                 var summary = manifest
                 summary.entries = nil  // the file list can be long; it is in S3
                 return try summary.encoded()
@@ -221,6 +222,14 @@ struct RestoreCommand: AsyncParsableCommand {
 }
 
 enum RunnerIO {
+    /// This process's peak resident memory (VmHWM), in MiB.
+    static func peakRSSMiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return -1 }
+        return kib / 1024
+    }
+
     static func plan<T: Decodable>(file: String?, env: String) throws -> T {
         let bytes: [UInt8]
         if let file {

@@ -269,12 +269,12 @@ spec:
                     type: integer
                     minimum: 5
                     maximum: 512
-                    default: 8
+                    default: 5
                     description: >-
                       Multipart upload part size in MiB for the first 2,000 parts (5-512); it doubles every 2,000 parts
-                      (S3 allows 10,000), so 8 MiB parts carry objects up to about 484 GiB. Uploads stream, holding
-                      about three parts in memory (the one filling, the one uploading and libcurl's copy of it); the
-                      Job's default memory limit grows with it. Default 8.
+                      (S3 allows 10,000), so 5 MiB parts carry objects up to about 300 GiB. Uploads stream, holding
+                      about five parts in memory (the one filling, two uploading and libcurl's copies of them); the
+                      Job's default memory limit grows with it. Default 5 (S3's minimum).
               compression:
                 type: object
                 default: {}

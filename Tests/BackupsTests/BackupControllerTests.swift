@@ -334,7 +334,7 @@ import Testing
         let dbJob = try JSONValueEncoder().encode(try await jobs.get(dbBackup.status!.job!))
         let c = filesJob[path: ["spec", "template", "spec", "containers"]]?[0]
         #expect(c?[path: ["securityContext", "capabilities", "add"]]?.arrayValue?.compactMap(\.stringValue).contains("DAC_READ_SEARCH") == true)
-        #expect(c?[path: ["resources", "limits", "memory"]]?.stringValue == "864Mi")
+        #expect(c?[path: ["resources", "limits", "memory"]]?.stringValue == "1376Mi")
         let d = dbJob[path: ["spec", "template", "spec", "containers"]]?[0]
         #expect(d?[path: ["securityContext", "capabilities", "add"]] == nil)
         #expect(d?[path: ["securityContext", "capabilities", "drop"]]?.arrayValue?.first?.stringValue == "ALL")
