@@ -77,6 +77,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "XMLCoder", package: "XMLCoder"),
         ]),
+        // Disaster recovery: DRPolicy, its probers, the failover decision and its controller.
+        .target(name: "DisasterRecovery", dependencies: [
+            "KubeCore", "KubeClient", "KubeRuntime", "DNSProviders", "AWSCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Slack, Telegram and webhook notifications, for every domain.
         .target(name: "Notifications", dependencies: ["KubeCore", "KubeClient"]),
         // Backups and restores: BackupPolicy, Backup, Restore, their controller and the runners the Jobs execute.
@@ -95,7 +100,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
-            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "Backups",
+            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "Backups", "DisasterRecovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,6 +119,10 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "DNSProvidersTests", dependencies: ["DNSProviders", "TestSupport"]),
+        .testTarget(name: "DisasterRecoveryTests", dependencies: [
+            "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
     ]
 )

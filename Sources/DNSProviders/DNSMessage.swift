@@ -156,7 +156,9 @@ struct WireReader {
         let start = offset
         var data = try take(length)
         // Names inside the data of these types may be compressed: written out here, so the data stands alone.
-        if type == DNSMessage.RRType.cname || type == DNSMessage.RRType.ns {
+        if length == 0 {
+            // No data (a delete or "does not exist" record echoed back): nothing to write out.
+        } else if type == DNSMessage.RRType.cname || type == DNSMessage.RRType.ns {
             data = try DNSName.wire(try DNSName.read(bytes, at: start).name)
         } else if type == DNSMessage.RRType.soa {
             var r = WireReader(bytes)

@@ -98,9 +98,8 @@ public struct RFC2136Client: Sendable {
     }
 
     /// Replaces the record set with `desired`, on the condition that the server still has `expected` (nil: that
-    /// there is no such record set). With `dryRun`, only the condition and the key are checked (an update with
-    /// prerequisites and no change: the server authenticates it and evaluates the prerequisites, and changes
-    /// nothing).
+    /// there is no such record set). With `dryRun`, only the condition, the key and its right to update the name
+    /// are checked (the prerequisites and the deletion of a record that does not exist: changes nothing).
     public func replace(_ desired: DNSRecordSet, expected: DNSRecordSet?, dryRun: Bool = false) async throws {
         let t = try Self.typeCode(desired.type)
         let fqdn = try absolute(desired.name)
@@ -117,7 +116,12 @@ public struct RFC2136Client: Sendable {
             prerequisites.append(.init(name: fqdn, type: t, rrClass: DNSMessage.RRClass.none, ttl: 0, data: []))
         }
         var updates: [DNSMessage.Record] = []
-        if !dryRun {
+        if dryRun {
+            // One update that changes nothing - the deletion of a record that is not there (class NONE, §2.5.4) -
+            // so the server applies its update policy to the key, which a prerequisite alone does not.
+            let sentinel = t == DNSMessage.RRType.a ? "255.255.255.255" : t == DNSMessage.RRType.aaaa ? "100::dead:beef" : "salespot-dry-run.invalid"
+            updates.append(.init(name: fqdn, type: t, rrClass: DNSMessage.RRClass.none, ttl: 0, data: try Self.data(type: t, sentinel)))
+        } else {
             // §2.5.2: delete the RRset, then §2.5.1: add each record.
             updates.append(.init(name: fqdn, type: t, rrClass: DNSMessage.RRClass.any, ttl: 0, data: []))
             for v in desired.values {

@@ -61,7 +61,17 @@ public struct Route53Client: Sendable {
         guard Self.same(now, expected) else {
             throw DNSUpdateError(.conflict, "\(desired.name) \(desired.type) is not what was read: it changed meanwhile")
         }
-        if dryRun { return nil }
+        if dryRun {
+            // The right to change records, proved by a change that changes nothing: the record UPSERTed as it is.
+            guard let now else { return nil }
+            let body = """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch>\
+                <Comment>salespot-operator dry run</Comment><Changes>\(Self.change("UPSERT", now))</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>
+                """
+            _ = try await call("POST", "/2013-04-01/hostedzone/\(hostedZoneId)/rrset", body: Array(body.utf8))
+            return nil
+        }
         var changes = ""
         if let e = expected, !e.values.isEmpty { changes += Self.change("DELETE", e) }
         changes += Self.change("CREATE", desired)
@@ -158,10 +168,12 @@ public struct Route53Client: Sendable {
             let code = error?.error.code ?? "HTTP\(response.status)"
             let message = "Route53 \(code): \(error?.error.message ?? String(decoding: response.body.prefix(300), as: UTF8.self))"
             // Throttling and server errors are retried; Route53 answers PriorRequestNotComplete while a change is applied.
-            if (response.status >= 500 || code == "Throttling" || code == "PriorRequestNotComplete") && attempt < 4 {
+            let transient = response.status >= 500 || code == "Throttling" || code == "PriorRequestNotComplete"
+            if transient && attempt < 4 {
                 try await Task.sleep(for: .milliseconds(250 << attempt))
                 continue
             }
+            if transient { throw DNSUpdateError(.serverFailure, message) }
             switch response.status {
             case 401, 403: throw DNSUpdateError(.badSignature, message)
             case 500...: throw DNSUpdateError(.serverFailure, message)

@@ -51,7 +51,7 @@ enum TSIG {
     static let fudge: UInt16 = 300
 
     /// The TSIG variables (RFC 8945 §4.3.3) after the message they sign.
-    static func variables(_ key: TSIGKey, time: UInt64, error: UInt16 = 0, other: [UInt8] = []) throws -> [UInt8] {
+    static func variables(_ key: TSIGKey, time: UInt64, fudge: UInt16 = TSIG.fudge, error: UInt16 = 0, other: [UInt8] = []) throws -> [UInt8] {
         var w = WireWriter()
         try w.name(key.name, lowercased: true)
         w.u16(DNSMessage.RRClass.any)
@@ -115,11 +115,11 @@ enum TSIG {
         let algorithm = try d.name()
         let sig = Signature(algorithm: algorithm, time: try d.u48(), fudge: try d.u16(), mac: try d.take(Int(try d.u16())),
                             originalID: try d.u16(), error: try d.u16(), other: try d.take(Int(try d.u16())))
+        // BADSIG and BADKEY answers are unsigned (RFC 8945 §5.2); a BADTIME answer is signed and checked first.
         switch sig.error {
-        case 0: break
+        case 0, 18: break
         case 16: throw DNSUpdateError(.badSignature, "the server refused the signature (BADSIG): the TSIG secret does not match")
         case 17: throw DNSUpdateError(.badKey, "the server does not know the key \(key.name) (BADKEY)")
-        case 18: throw DNSUpdateError(.badTime, "the server says our clock is off (BADTIME)")
         default: throw DNSUpdateError(.badSignature, "the server answered TSIG error \(sig.error)")
         }
         guard DNSName.canonical(algorithm) == key.algorithm.wireName else {
@@ -134,8 +134,9 @@ enum TSIG {
         var prefix = WireWriter()
         prefix.u16(UInt16(requestMAC.count))
         prefix.bytes += requestMAC
-        let expected = key.mac(prefix.bytes + unsigned + (try variables(key, time: sig.time, error: sig.error, other: sig.other)))
+        let expected = key.mac(prefix.bytes + unsigned + (try variables(key, time: sig.time, fudge: sig.fudge, error: sig.error, other: sig.other)))
         guard constantTimeEqual(expected, sig.mac) else { throw DNSUpdateError(.badSignature, "the answer's TSIG MAC is wrong") }
+        if sig.error == 18 { throw DNSUpdateError(.badTime, "the server says our clock is off (BADTIME)") }
         let skew = abs(Int64(sig.time) - Int64(now.timeIntervalSince1970))
         guard skew <= Int64(sig.fudge) else { throw DNSUpdateError(.badTime, "the answer was signed \(skew) s away from our clock") }
     }

@@ -954,6 +954,346 @@ spec:
                     reason: {type: string}
                     message: {type: string}
 """#),
+        ("drpolicies.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: drpolicies.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: drpolicies
+    singular: drpolicy
+    kind: DRPolicy
+    listKind: DRPolicyList
+    shortNames: [drp]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Active, type: string, jsonPath: .status.activeSite, description: The site the DNS record points at, as read back from the provider.}
+    - {name: Primary, type: string, jsonPath: '.status.conditions[?(@.type=="PrimaryHealthy")].status', description: Whether the primary passes its health checks.}
+    - {name: Secondary, type: string, jsonPath: '.status.sites[?(@.name=="secondary")].healthy', description: Whether the secondary passes its health checks.}
+    - {name: RPO, type: integer, jsonPath: .status.achievedRPOSeconds, description: Seconds since the last successful backup of backupPolicyRef.}
+    - {name: Failover-Ready, type: string, jsonPath: '.status.conditions[?(@.type=="FailoverReady")].status', description: Whether a failover could be made now.}
+    - {name: Last-Failover, type: date, jsonPath: .status.lastFailoverTime, description: When the record last moved from one site to the other.}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the record points where the policy wants it.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          Disaster recovery for one service name (the original design's auto-failover.sh): two sites, each probed
+          continuously over HTTP(S) or TCP; a DNS record (RFC 2136 with TSIG, or Route53) that points at the primary
+          while it is healthy and is moved to the secondary after failureThreshold consecutive failed probes - never to
+          an unhealthy secondary, never back and forth within failbackHoldDownSeconds. The status reports each site's
+          health, the active site as read back from the provider, the measured detection and switch times of the last
+          switch, and the achieved RPO from a BackupPolicy. Run the operator where it can see both sites.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: The sites, the record and the rules for moving it.
+            required: [primary, secondary, dns]
+            x-kubernetes-validations:
+            - rule: self.primary.value != self.secondary.value
+              message: the primary and secondary values must differ
+              fieldPath: .secondary.value
+            - rule: "!has(self.activeSite) || self.activeSite in ['primary', 'secondary']"
+              message: activeSite must be primary or secondary
+              fieldPath: .activeSite
+            properties:
+              primary:
+                type: object
+                description: The site that serves while it is healthy.
+                required: [value, healthCheck]
+                properties:
+                  value:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: >-
+                      The record's value while this site serves - an IPv4 address for type A, an IPv6 address for AAAA,
+                      a host name for CNAME.
+                  healthCheck:
+                    type: object
+                    description: How the site is probed. Exactly one of http or tcp.
+                    x-kubernetes-validations:
+                    - rule: has(self.http) != has(self.tcp)
+                      message: give exactly one of http or tcp
+                    properties:
+                      http:
+                        type: object
+                        description: An HTTP(S) GET that must answer expectedStatus (and contain bodyContains, if set).
+                        required: [url]
+                        properties:
+                          url:
+                            type: string
+                            maxLength: 2048
+                            pattern: '^https?://'
+                            description: The URL probed, http:// or https://.
+                          expectedStatus:
+                            type: integer
+                            minimum: 100
+                            maximum: 599
+                            default: 200
+                            description: The status a healthy site answers. Default 200.
+                          bodyContains:
+                            type: string
+                            maxLength: 1024
+                            description: Text the body must contain. Absent - any body.
+                      tcp:
+                        type: object
+                        description: A TCP connection that must open.
+                        required: [host, port]
+                        properties:
+                          host:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            description: Host name or address.
+                          port:
+                            type: integer
+                            minimum: 1
+                            maximum: 65535
+                            description: Port.
+                      intervalSeconds:
+                        type: integer
+                        minimum: 1
+                        maximum: 3600
+                        default: 10
+                        description: Seconds between probes (each jittered by up to 10 percent). Default 10.
+                      timeoutSeconds:
+                        type: integer
+                        minimum: 1
+                        maximum: 60
+                        default: 3
+                        description: Seconds a probe may take before it counts as failed. Default 3.
+                      failureThreshold:
+                        type: integer
+                        minimum: 1
+                        maximum: 100
+                        default: 3
+                        description: Consecutive failed probes that make a healthy site unhealthy. Default 3.
+                      successThreshold:
+                        type: integer
+                        minimum: 1
+                        maximum: 100
+                        default: 2
+                        description: Consecutive good probes that make an unhealthy site healthy again. Default 2.
+              secondary:
+                type: object
+                description: The site the record moves to when the primary fails.
+                required: [value, healthCheck]
+                properties:
+                  value:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: >-
+                      The record's value while this site serves - an IPv4 address for type A, an IPv6 address for AAAA,
+                      a host name for CNAME.
+                  healthCheck:
+                    type: object
+                    description: How the site is probed. Exactly one of http or tcp.
+                    x-kubernetes-validations:
+                    - rule: has(self.http) != has(self.tcp)
+                      message: give exactly one of http or tcp
+                    properties:
+                      http:
+                        type: object
+                        description: An HTTP(S) GET that must answer expectedStatus (and contain bodyContains, if set).
+                        required: [url]
+                        properties:
+                          url:
+                            type: string
+                            maxLength: 2048
+                            pattern: '^https?://'
+                            description: The URL probed, http:// or https://.
+                          expectedStatus:
+                            type: integer
+                            minimum: 100
+                            maximum: 599
+                            default: 200
+                            description: The status a healthy site answers. Default 200.
+                          bodyContains:
+                            type: string
+                            maxLength: 1024
+                            description: Text the body must contain. Absent - any body.
+                      tcp:
+                        type: object
+                        description: A TCP connection that must open.
+                        required: [host, port]
+                        properties:
+                          host:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            description: Host name or address.
+                          port:
+                            type: integer
+                            minimum: 1
+                            maximum: 65535
+                            description: Port.
+                      intervalSeconds:
+                        type: integer
+                        minimum: 1
+                        maximum: 3600
+                        default: 10
+                        description: Seconds between probes (each jittered by up to 10 percent). Default 10.
+                      timeoutSeconds:
+                        type: integer
+                        minimum: 1
+                        maximum: 60
+                        default: 3
+                        description: Seconds a probe may take before it counts as failed. Default 3.
+                      failureThreshold:
+                        type: integer
+                        minimum: 1
+                        maximum: 100
+                        default: 3
+                        description: Consecutive failed probes that make a healthy site unhealthy. Default 3.
+                      successThreshold:
+                        type: integer
+                        minimum: 1
+                        maximum: 100
+                        default: 2
+                        description: Consecutive good probes that make an unhealthy site healthy again. Default 2.
+              dns:
+                type: object
+                description: The record that says which site serves, and its provider. Exactly one of rfc2136 or route53.
+                required: [zone, name, type]
+                x-kubernetes-validations:
+                - rule: has(self.rfc2136) != has(self.route53)
+                  message: give exactly one of rfc2136 or route53
+                properties:
+                  zone:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: The zone the record is in (example.com).
+                  name:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: The record's full name (shop.example.com).
+                  type:
+                    type: string
+                    enum: [A, AAAA, CNAME]
+                    description: The record's type.
+                  ttl:
+                    type: integer
+                    minimum: 0
+                    maximum: 86400
+                    default: 60
+                    description: The record's TTL in seconds; clients may keep the old answer this long after a switch. Default 60.
+                  rfc2136:
+                    type: object
+                    description: Dynamic updates (RFC 2136) to the zone's primary server, signed with TSIG (RFC 8945).
+                    required: [server]
+                    properties:
+                      server:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        description: The primary server's address or host name.
+                      port:
+                        type: integer
+                        minimum: 1
+                        maximum: 65535
+                        default: 53
+                        description: Its port. Default 53.
+                      keyName:
+                        type: string
+                        maxLength: 253
+                        description: The TSIG key's name as the server knows it. Absent - the Secret's name.
+                      algorithm:
+                        type: string
+                        enum: [hmac-sha256, hmac-sha512]
+                        default: hmac-sha256
+                        description: The TSIG algorithm. Default hmac-sha256.
+                      tsigSecretRef:
+                        type: object
+                        description: The key of a Secret in this namespace holding the TSIG secret (base64, as tsig-keygen and keymgr print it). Absent - unsigned updates.
+                        required: [name, key]
+                        properties:
+                          name: {type: string, minLength: 1, maxLength: 253, description: The Secret's name.}
+                          key: {type: string, minLength: 1, maxLength: 253, description: The key in the Secret.}
+                  route53:
+                    type: object
+                    description: Route53 ChangeResourceRecordSets, waited on until INSYNC.
+                    required: [hostedZoneId, credentialsSecret]
+                    properties:
+                      hostedZoneId:
+                        type: string
+                        minLength: 1
+                        maxLength: 64
+                        description: The hosted zone's id (Z0123...).
+                      credentialsSecret:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        description: A Secret in this namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+                      endpoint:
+                        type: string
+                        maxLength: 2048
+                        pattern: '^https?://'
+                        description: Another Route53 endpoint. Absent - https://route53.amazonaws.com.
+              failover:
+                type: string
+                enum: [automatic, manual]
+                default: automatic
+                description: automatic - move the record to a healthy secondary when the primary fails; manual - only when activeSite says so. Default automatic.
+              failback:
+                type: string
+                enum: [manual, automatic]
+                default: manual
+                description: >-
+                  manual - stay on the secondary until activeSite is set to primary; automatic - go back once the
+                  primary has been healthy for failbackHoldDownSeconds. Default manual.
+              failbackHoldDownSeconds:
+                type: integer
+                minimum: 0
+                maximum: 86400
+                default: 300
+                description: How long the primary must be healthy before an automatic failback, and the least time between two automatic switches. Default 300.
+              activeSite:
+                type: string
+                enum: [primary, secondary]
+                description: >-
+                  A pin set by hand (GitOps, salespot-operator dr failover) - the site to serve whatever the probes
+                  say, unless it is unhealthy. Absent - automatic.
+              objectives:
+                type: object
+                description: The recovery objectives the status is measured against.
+                properties:
+                  rtoSeconds:
+                    type: integer
+                    minimum: 1
+                    default: 900
+                    description: Recovery time objective in seconds. Default 900 (the original design's 15 minutes).
+                  rpoSeconds:
+                    type: integer
+                    minimum: 1
+                    default: 300
+                    description: Recovery point objective in seconds. Default 300 (5 minutes).
+              backupPolicyRef:
+                type: string
+                maxLength: 253
+                description: A BackupPolicy in this namespace whose last successful backup gives the achieved RPO. Absent - no RPO check.
+              suspend:
+                type: boolean
+                description: Stop probing and switching (the record is left as it is).
+          status:
+            type: object
+            description: What the operator observed and did.
+            x-kubernetes-preserve-unknown-fields: true
+"""#),
         ("featureflags.ops.salespot.by.yaml", #"""
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

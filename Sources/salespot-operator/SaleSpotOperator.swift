@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backups
 import BlueGreen
+import DisasterRecovery
 import FeatureFlags
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -26,7 +27,7 @@ struct SaleSpotOperator: AsyncParsableCommand {
         commandName: "salespot-operator",
         abstract: "Runs SaleSpot's blue/green deployments, feature flags, backups and disaster recovery on Kubernetes.",
         version: version,
-        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, FlagsCommand.self, BackupCommand.self, RestoreCommand.self, Manifests.self, Example.self, Config.self]
+        subcommands: [Run.self, Dev.self, BlueGreenCommand.self, FlagsCommand.self, BackupCommand.self, RestoreCommand.self, DRCommand.self, Manifests.self, Example.self, Config.self]
     )
 }
 
@@ -175,7 +176,7 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
 /// Every controller the operator runs. The domain controllers (blue/green, flags, backups, DR) register here as
 /// they land; until then the runtime's reference controller is the one that runs.
 enum Controllers {
-    static let available = ["bluegreen", "featureflag", "backup", "mirror"]
+    static let available = ["bluegreen", "featureflag", "backup", "dr", "mirror"]
 
     static func make(_ names: [String], client: KubeClient, options: ManagerOptions, metrics: ControllerMetrics, events: EventRecorder,
                      serviceAddresses: [String: String] = [:], flags: FlagOptions, identity: String, logger: Logger) throws -> [any ManagedController] {
@@ -187,6 +188,9 @@ enum Controllers {
                 return BackupControllers.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
                                               workers: options.workers, metrics: metrics, events: events, jobs: jobs,
                                               logger: Logger(label: "salespot.backups"))
+            case "dr":
+                return DRControllers.make(client: client, namespaces: options.namespaceList, shardSelector: options.labelSelector,
+                                          workers: options.workers, metrics: metrics, events: events, logger: Logger(label: "salespot.dr"))
             case "featureflag":
                 var ledger = UsageLedger(client: client, namespace: options.leaderElectionNamespace, replica: identity)
                 ledger.publishInterval = try flags.publishInterval()

@@ -8,23 +8,9 @@ import Testing
 @Suite(.serialized) struct Route53Tests {
     static let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "test-secret-not-real")
 
-    /// moto_server on a free port, from the repository's moto venv (`scripts/install-deps.sh test`).
-    static func moto() async throws -> (ServerProcess, String) {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let server = root + "/.venv-moto/bin/moto_server"
-        struct Missing: Error, CustomStringConvertible { let description: String }
-        guard FileManager.default.isExecutableFile(atPath: server) else {
-            throw Missing(description: "required component: moto_server (moto[server] in \(root)/.venv-moto) is missing; run scripts/install-deps.sh test")
-        }
-        let port = try DNSServer.freePort()
-        let p = try startServer(server, ["-H", "127.0.0.1", "-p", String(port)])
-        let endpoint = "http://127.0.0.1:\(port)"
-        for _ in 0..<100 {
-            if let r = try? await runAsync("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", endpoint + "/moto-api/"]), r.out != "000" { return (p, endpoint) }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        p.stop()
-        throw Missing(description: "moto_server did not start on port \(port)")
+    static func moto() async throws -> (MotoServer, String) {
+        let m = try await MotoServer.start()
+        return (m, m.endpoint)
     }
 
     func aws(_ endpoint: String, _ args: [String]) async throws -> String {

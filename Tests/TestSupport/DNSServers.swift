@@ -1,18 +1,17 @@
 import Foundation
-import TestSupport
 
 /// Real authoritative servers for the update tests, each on a free loopback port with a zone `example.test` that
 /// keys `upd-sha256` and `upd-sha512` may update, started from a temporary directory and stopped by the test.
-final class DNSServer: Sendable {
-    enum Kind: String, Sendable { case bind = "BIND", knot = "Knot" }
-    static let zone = "example.test"
-    static let keys = [("upd-sha256", "hmac-sha256"), ("upd-sha512", "hmac-sha512")]
+public final class DNSServer: Sendable {
+    public enum Kind: String, Sendable { case bind = "BIND", knot = "Knot" }
+    public static let zone = "example.test"
+    public static let keys = [("upd-sha256", "hmac-sha256"), ("upd-sha512", "hmac-sha512")]
 
-    let kind: Kind
-    let port: Int
+    public let kind: Kind
+    public let port: Int
     let process: ServerProcess
     /// Key name → base64 secret.
-    let secrets: [String: String]
+    public let secrets: [String: String]
 
     private init(kind: Kind, port: Int, process: ServerProcess, secrets: [String: String]) {
         self.kind = kind
@@ -21,7 +20,7 @@ final class DNSServer: Sendable {
         self.secrets = secrets
     }
 
-    func stop() { process.stop() }
+    public func stop() { process.stop() }
 
     static let zoneFile = """
         $TTL 60
@@ -32,7 +31,7 @@ final class DNSServer: Sendable {
 
         """
 
-    static func start(_ kind: Kind) async throws -> DNSServer {
+    public static func start(_ kind: Kind) async throws -> DNSServer {
         let dir = try temporaryDirectory()
         let port = try freePort()
         var secrets: [String: String] = [:]
@@ -97,13 +96,13 @@ final class DNSServer: Sendable {
     }
 
     /// What `dig` (a real resolver client) sees at the server now.
-    func dig(_ name: String, _ type: String) async throws -> [String] {
+    public func dig(_ name: String, _ type: String) async throws -> [String] {
         let r = try await runAsync(try requireTool("dig"), ["@127.0.0.1", "-p", String(port), "+short", "+time=2", "+tries=1", name, type])
         return r.out.split(separator: "\n").map(String.init).sorted()
     }
 
     /// A port free for both UDP and TCP on 127.0.0.1.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         for _ in 0..<50 {
             let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
@@ -122,5 +121,51 @@ final class DNSServer: Sendable {
         }
         struct NoPort: Error {}
         throw NoPort()
+    }
+}
+
+/// moto's server (an AWS emulator: its Route53 here), from the repository's `.venv-moto` (scripts/install-deps.sh
+/// test), on a free loopback port.
+public final class MotoServer: Sendable {
+    public let endpoint: String
+    let process: ServerProcess
+    init(endpoint: String, process: ServerProcess) {
+        self.endpoint = endpoint
+        self.process = process
+    }
+    public func stop() { process.stop() }
+
+    public static func start() async throws -> MotoServer {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let server = root + "/.venv-moto/bin/moto_server"
+        struct Missing: Error, CustomStringConvertible { let description: String }
+        guard FileManager.default.isExecutableFile(atPath: server) else {
+            throw Missing(description: "required component: moto_server (moto[server] in \(root)/.venv-moto) is missing; run scripts/install-deps.sh test")
+        }
+        let port = try DNSServer.freePort()
+        let p = try startServer(server, ["-H", "127.0.0.1", "-p", String(port)])
+        let endpoint = "http://127.0.0.1:\(port)"
+        for _ in 0..<150 {
+            if let r = try? await runAsync("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", endpoint + "/moto-api/"]), r.out != "000" {
+                return MotoServer(endpoint: endpoint, process: p)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        p.stop()
+        throw Missing(description: "moto_server did not start on port \(port)")
+    }
+
+    /// A hosted zone made with awscli (a real client); returns its id.
+    public func createZone(_ name: String, accessKey: String, secretKey: String) async throws -> String {
+        let env = ProcessInfo.processInfo.environment.merging(["AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey,
+                                                               "AWS_DEFAULT_REGION": "us-east-1"]) { _, n in n }
+        let r = try await runAsync(try requireTool("aws"), ["--endpoint-url", endpoint, "--output", "json", "route53", "create-hosted-zone",
+                                                            "--name", name, "--caller-reference", UUID().uuidString], env: env)
+        struct Failed: Error, CustomStringConvertible { let description: String }
+        guard r.status == 0, let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any],
+              let zone = json["HostedZone"] as? [String: Any], let id = zone["Id"] as? String else {
+            throw Failed(description: "aws route53 create-hosted-zone failed: \(r.err)")
+        }
+        return id
     }
 }
