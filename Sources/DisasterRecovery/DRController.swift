@@ -22,12 +22,29 @@ public enum DRControllers {
         let controller = Controller(name: "drpolicy", api: Api<DRPolicy>(client), namespaces: namespaces, labelSelector: shardSelector,
                                     workers: workers, metrics: metrics, logger: logger) { request in
             try await reconciler.reconcile(request)
-        }.onNewTerm {
-            // A new term starts with fresh probes: the old term's may be stale (a leader that lost its lease).
-            Task { await probers.stopAll() }
         }
         queueBox.queue = controller.queue
-        return [controller]
+        return [DRController(controller: controller, probers: probers)]
+    }
+}
+
+/// The controller with its probers: they live only while the controller runs (a term of leadership), so a replica
+/// that loses its lease, or stops, stops probing too; the next term starts with fresh probes.
+struct DRController: ManagedController {
+    let controller: Controller<DRPolicy>
+    let probers: Probers
+    var name: String { controller.name }
+    var hasSynced: Bool { controller.hasSynced }
+
+    func run() async {
+        await probers.stopAll()
+        await controller.run()
+        await probers.stopAll()
+    }
+
+    func drain() async {
+        await controller.drain()
+        await probers.stopAll()
     }
 }
 
