@@ -70,30 +70,14 @@ public enum BackupControllers {
         func event<T: KubernetesResource>(_ o: T, _ type: String = "Normal", _ reason: String, _ note: String) {
             events?.emit(regarding: ObjectReference(apiVersion: T.resource.apiVersion, kind: T.resource.kind, name: o.metadata.name,
                                                     namespace: o.metadata.namespace, uid: o.metadata.uid),
-                         type: type, reason: reason, action: reason, note: Self.clip(note, bytes: 1000))
-        }
-
-        /// At most `bytes` bytes of UTF-8, cut at a character boundary (events.k8s.io refuses notes over 1 KiB).
-        static func clip(_ text: String, bytes: Int) -> String {
-            guard text.utf8.count > bytes else { return text }
-            var out = ""
-            var used = 0
-            for c in text {
-                let n = String(c).utf8.count
-                if used + n > bytes - 3 { break }
-                out.append(c)
-                used += n
-            }
-            return out + "…"
+                         type: type, reason: reason, action: reason, note: note)  // the recorder cuts it to 1 KiB
         }
 
         func secret(_ ns: String, _ name: String, _ key: String) async throws -> String {
             guard let s = try await Api<Secret>(client, namespace: ns).getIfExists(name) else {
                 throw BackupError.invalid("Secret \(name) not found")
             }
-            guard let raw = s.data?[key], let bytes = Data(base64Encoded: raw) else {
-                throw BackupError.invalid("Secret \(name) has no key \(key)")
-            }
+            guard let bytes = s.decodedData[key] else { throw BackupError.invalid("Secret \(name) has no key \(key)") }
             return String(decoding: bytes, as: UTF8.self)
         }
 

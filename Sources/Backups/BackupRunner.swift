@@ -206,7 +206,11 @@ public struct BackupRunner {
                         "--files-from=\(list.path)", "--numeric-owner", "--ignore-failed-read", "--format=posix"]
             let warnings = try await Child.read("tar", args, okStatuses: [0, 1]) { bytes in
                 source += bytes.count
-                if let gzip { try await gzip.process(bytes) { try await w.write($0) } } else { try await w.write(bytes) }
+                if let gzip {
+                    try await withStableBytes(bytes) { try await gzip.process($0) { try await w.write($0) } }
+                } else {
+                    try await w.write(bytes)
+                }
             }
             let failedReads = warnings.split(separator: "\n").filter { line in
                 (line.contains("Cannot") || line.contains("Read error")) && !line.contains("No such file or directory")

@@ -40,19 +40,19 @@ enum Child {
         }
     }
 
-    /// Runs `program` and hands each piece of its standard output to `sink`. Throws ``Failed`` (with the end of its
+    /// Runs `program` and hands each piece of its standard output to `sink` (at most a pipe's worth, 64 KiB, copied
+    /// once out of the child's buffer). Throws ``Failed`` (with the end of its
     /// standard error) unless it exits 0 or with one of `okStatuses`; returns the end of its standard error (the
     /// warnings of a run that succeeded).
     @discardableResult
     static func read(_ program: String, _ arguments: [String], environment: [String: String] = [:], okStatuses: Set<Int32> = [0],
-                     _ sink: (UnsafeRawBufferPointer) async throws -> Void) async throws -> String {
+                     _ sink: ([UInt8]) async throws -> Void) async throws -> String {
         _ = ignoreSIGPIPE
         let result = try await run(.name(program), arguments: Arguments(arguments), environment: env(environment),
                                    input: .none, output: .sequence, error: .sequence) { execution in
             async let err = tail(execution.standardError)
             for try await chunk in execution.standardOutput {
-                let bytes = chunk.withUnsafeBytes { Array($0) }  // at most a pipe's worth (64 KiB)
-                try await withStableBytes(bytes) { try await sink($0) }
+                try await sink(chunk.withUnsafeBytes { Array($0) })
             }
             return try await err
         }
@@ -108,7 +108,7 @@ enum Child {
     static func version(_ program: String) async -> String {
         var t = Tail(limit: 400)
         do {
-            try await read(program, ["--version"]) { t.append($0) }
+            try await read(program, ["--version"]) { bytes in bytes.withUnsafeBytes { t.append($0) } }
         } catch {
             return "unknown"
         }

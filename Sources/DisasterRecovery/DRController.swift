@@ -82,11 +82,9 @@ struct DRReconciler: Sendable {
     let now: @Sendable () -> Date
 
     func event(_ p: DRPolicy, _ type: String, _ reason: String, _ note: String) {
-        var clipped = note.prefix(1000)
-        while clipped.utf8.count > 1000 { clipped = clipped.dropLast() }
         events?.emit(regarding: ObjectReference(apiVersion: DRPolicy.resource.apiVersion, kind: DRPolicy.resource.kind, name: p.metadata.name,
                                                 namespace: p.metadata.namespace, uid: p.metadata.uid),
-                     type: type, reason: reason, action: reason, note: String(clipped))
+                     type: type, reason: reason, action: reason, note: note)  // the recorder cuts it to 1 KiB
     }
 
     func reconcile(_ request: ReconcileRequest<DRPolicy>) async throws -> Action {
@@ -191,6 +189,7 @@ struct DRReconciler: Sendable {
             throw DRError(message)
         }
         let active = Self.site(of: current, policy.spec)
+        var known = current  // the record as last read (or as just written and read back)
         status.activeSite = active
         for site in ["primary", "secondary"] { registry?.set("salespot_dr_active_site", [ns, name, site], active == site ? 1 : 0) }
 
@@ -288,6 +287,7 @@ struct DRReconciler: Sendable {
             status.pendingSwitch = nil
             status.lastSwitch = record
             status.activeSite = target.site
+            known = desired
             if record.from != "none" {
                 status.lastFailoverTime = record.switchedTime
                 status.failovers = (status.failovers ?? 0) + 1
@@ -313,7 +313,7 @@ struct DRReconciler: Sendable {
         let previous = conditions.first { $0.type == "FailoverReady" }
         if lastCheck.map({ t.timeIntervalSince($0) >= 60 }) ?? true || previous?.reason == "DNSProviderRefused" || previous?.reason == "DNSProviderUnavailable" {
             do {
-                try await provider.check(expected: try await provider.read())
+                try await provider.check(expected: known)
                 status.lastProviderCheckTime = Time(secondsSince1970: t.timeIntervalSince1970).rfc3339
             } catch {
                 registry?.add("salespot_dr_dns_provider_errors_total", [ns, name])

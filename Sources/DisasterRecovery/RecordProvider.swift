@@ -76,9 +76,7 @@ enum Providers {
         guard let s = try await Api<Secret>(client, namespace: ns).getIfExists(name) else {
             throw DNSUpdateError(.invalidKey, "Secret \(name) not found")
         }
-        guard let raw = s.data?[key], let bytes = Data(base64Encoded: raw) else {
-            throw DNSUpdateError(.invalidKey, "Secret \(name) has no key \(key)")
-        }
+        guard let bytes = s.decodedData[key] else { throw DNSUpdateError(.invalidKey, "Secret \(name) has no key \(key)") }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -96,7 +96,7 @@ struct BackupCommand: AsyncParsableCommand {
                 throw ValidationError("Backup \(backup) is \(b.status?.phase ?? "New"), not Completed")
             }
             let secret = try await Api<Secret>(client, namespace: ns).get(loc.credentialsSecret)
-            func value(_ k: String) -> String? { secret.data?[k].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } }
+            func value(_ k: String) -> String? { secret.decodedData[k].map { String(decoding: $0, as: UTF8.self) } }
             guard let id = value("AWS_ACCESS_KEY_ID"), let sk = value("AWS_SECRET_ACCESS_KEY") else {
                 throw ValidationError("Secret \(loc.credentialsSecret) lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
             }
