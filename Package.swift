@@ -79,14 +79,17 @@ let package = Package(
         ]),
         // Disaster recovery: DRPolicy, its probers, the failover decision and its controller.
         .target(name: "DisasterRecovery", dependencies: [
-            "KubeCore", "KubeClient", "KubeRuntime", "DNSProviders", "AWSCore",
+            "KubeCore", "KubeClient", "KubeRuntime", "DNSProviders", "AWSCore", "BackupAPI",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Slack, Telegram and webhook notifications, for every domain.
         .target(name: "Notifications", dependencies: ["KubeCore", "KubeClient"]),
-        // Backups and restores: BackupPolicy, Backup, Restore, their controller and the runners the Jobs execute.
+        // The backup resources' types (BackupPolicy, Backup, Restore): what Backups runs and what other domains read
+        // or create (disaster recovery restores the latest verified backup through a Restore).
+        .target(name: "BackupAPI", dependencies: ["KubeCore"]),
+        // Backups and restores: their controllers and the runners the Jobs execute.
         .target(name: "Backups", dependencies: [
-            "KubeCore", "KubeClient", "KubeRuntime", "ObjectStore", "Notifications", "CZlib",
+            "KubeCore", "KubeClient", "KubeRuntime", "ObjectStore", "Notifications", "CZlib", "BackupAPI",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "Logging", package: "swift-log"),

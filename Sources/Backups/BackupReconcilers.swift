@@ -472,9 +472,19 @@ struct RestoreReconciler {
         if restore.spec.database == nil && restore.spec.files == nil {
             return try await finish(restore, failure: "nothing to restore into: give spec.database or spec.files")
         }
-        let plan = RestorePlan(restore: name, namespace: ns, s3: S3PlanFrom(loc), manifestKey: manifestKey, database: restore.spec.database,
+        if (restore.spec.recreateDatabase == true || restore.spec.check != nil) && restore.spec.database == nil {
+            return try await finish(restore, failure: "recreateDatabase and check need spec.database")
+        }
+        if restore.spec.recreateDatabase == true, let target = restore.spec.database,
+           let source = try await Api<BackupPolicy>(env.client, namespace: ns).getIfExists(backup.spec.policy)?.spec.database,
+           Self.same(target, source) {
+            return try await finish(restore, failure: "recreateDatabase would drop \(target.database) on \(target.host), the database BackupPolicy \(backup.spec.policy) backs up: restore into a scratch database")
+        }
+        var plan = RestorePlan(restore: name, namespace: ns, s3: S3PlanFrom(loc), manifestKey: manifestKey, database: restore.spec.database,
                                filesPath: restore.spec.files?.path, prune: restore.spec.files?.prune,
                                intoVolume: restore.spec.files?.persistentVolumeClaim != nil)
+        plan.recreateDatabase = restore.spec.recreateDatabase
+        plan.check = restore.spec.check
         var secrets: [JobBuilder.SecretFile] = [
             .init(file: "AWS_ACCESS_KEY_ID", secret: loc.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
             .init(file: "AWS_SECRET_ACCESS_KEY", secret: loc.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
@@ -505,6 +515,19 @@ struct RestoreReconciler {
         return .requeue(after: .seconds(60))
     }
 
+    /// The same database: host (case aside), port and name.
+    static func same(_ a: DatabaseSource, _ b: DatabaseSource) -> Bool {
+        a.host.lowercased() == b.host.lowercased() && (a.port ?? 5432) == (b.port ?? 5432) && a.database == b.database
+    }
+
+    /// The runner's termination message: its outcome (JSON) when it completed, its error (text, or JSON with
+    /// `error` and `check` when the check failed) when it failed.
+    static func parse(_ message: String?) -> (error: String?, check: Restore.CheckResult?) {
+        guard let message, let json = try? JSONParser.parse(Array(message.utf8)), json.objectValue != nil else { return (message, nil) }
+        let check = json["check"].flatMap { try? JSONValueDecoder().decode(Restore.CheckResult.self, from: $0) }
+        return (json["error"]?.stringValue, check)
+    }
+
     func follow(_ restore: Restore) async throws -> Action {
         let ns = restore.metadata.namespace ?? "default"
         guard let jobName = restore.status?.job, let job = try await Api<Job>(env.client, namespace: ns).getIfExists(jobName) else {
@@ -519,18 +542,23 @@ struct RestoreReconciler {
                let manifests = try? await RestoreRunner.chain(client, key) {
                 chain = manifests.map(\.backup)
             }
-            return try await finish(restore, chain: chain)
+            let check = Self.parse(await BackupReconciler(env: env).terminationMessage(ns, jobName)).check
+            if restore.spec.check != nil && check == nil {
+                return try await finish(restore, failure: "the restore Job completed without reporting its check query's result")
+            }
+            return try await finish(restore, chain: chain, check: check)
         }
         if let failed = conditions.first(where: { $0.type == "Failed" && $0.status == "True" }) {
-            let message = await BackupReconciler(env: env).terminationMessage(ns, jobName) ?? "\(failed.reason ?? "Failed"): \(failed.message ?? "")"
-            return try await finish(restore, failure: message)
+            let parsed = Self.parse(await BackupReconciler(env: env).terminationMessage(ns, jobName))
+            return try await finish(restore, failure: parsed.error ?? "\(failed.reason ?? "Failed"): \(failed.message ?? "")", check: parsed.check)
         }
         return .requeue(after: .seconds(60))
     }
 
-    func finish(_ restore: Restore, chain: [String]? = nil, failure: String? = nil) async throws -> Action {
+    func finish(_ restore: Restore, chain: [String]? = nil, failure: String? = nil, check: Restore.CheckResult? = nil) async throws -> Action {
         let ns = restore.metadata.namespace ?? "default"
         var status = restore.status ?? Restore.Status()
+        status.check = check
         let end = Time.now()
         status.completionTime = end.rfc3339
         if let start = status.startTime.flatMap({ Time(rfc3339: $0) }) {
@@ -542,7 +570,7 @@ struct RestoreReconciler {
             status.chain = chain
             status.verified = true
             Conditions.set(&conditions, type: "Ready", status: true, reason: "Completed",
-                           message: "restored \(chain.joined(separator: " → ")), every object checked first", observedGeneration: restore.metadata.generation)
+                           message: "restored \(chain.joined(separator: " → ")), every object checked first" + (check.map { ", the check query gave \($0.result ?? "no row")" } ?? ""), observedGeneration: restore.metadata.generation)
             env.registry?.add("salespot_restores_total", [ns, "completed"])
             if let d = status.durationSeconds { env.registry?.observe("salespot_restore_duration_seconds", [ns], d) }
         } else {

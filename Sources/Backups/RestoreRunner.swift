@@ -17,6 +17,10 @@ public struct RestorePlan: Codable, Sendable, Hashable {
     /// The files path is a volume (a PVC) of its own: a backup of a volume puts the volume's contents at its root
     /// (the source's mount path is taken off every path), not below the source's full path.
     public var intoVolume: Bool?
+    /// Drop and create the database before restoring (a scratch database).
+    public var recreateDatabase: Bool?
+    /// A query to run in the restored database.
+    public var check: Restore.Check?
 
     public init(restore: String, namespace: String, s3: S3Plan, manifestKey: String, database: DatabaseSource? = nil,
                 filesPath: String? = nil, prune: Bool? = nil, intoVolume: Bool? = nil) {
@@ -36,6 +40,15 @@ public struct RestoreOutcome: Sendable, Equatable {
     /// The backups applied, base first.
     public var chain: [String]
     public var bytes: Int
+    /// The check query's outcome (a failed check throws ``RestoreCheckFailed`` instead).
+    public var check: Restore.CheckResult?
+}
+
+/// The restore was applied, but its check query failed or gave another answer.
+public struct RestoreCheckFailed: Error, CustomStringConvertible {
+    public var result: Restore.CheckResult
+    public var reason: String
+    public var description: String { "the data was restored, but the check failed: \(reason)" }
 }
 
 /// `salespot-operator restore run`: reads the backup's manifest and, for an incremental, the chain down to its
@@ -92,6 +105,7 @@ public struct RestoreRunner {
             log("checked \(a.key)")
         }
         var bytes = 0
+        var checked: Restore.CheckResult?
         if let db = plan.database, let dump {
             // Neither owners nor privileges: the roles they name may not exist where the dump is restored.
             let args = ["--dbname=\(db.database)", "--host=\(db.host)", "--port=\(db.port ?? 5432)", "--username=\(db.user)",
@@ -99,12 +113,25 @@ public struct RestoreRunner {
             var env: [String: String] = [:]
             if let mode = db.sslMode { env["PGSSLMODE"] = mode }
             if let password = try RunnerSecrets.value("PGPASSWORD") { env["PGPASSWORD"] = password }
+            if plan.recreateDatabase == true {
+                // Two commands, each in its own implicit transaction (DROP DATABASE cannot run inside one); FORCE
+                // ends the sessions a previous drill may have left.
+                let name = Self.quoted(db.database)
+                try await Child.read("psql", Self.psqlArguments(db, database: "postgres") + [
+                    "--command=DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "--command=CREATE DATABASE \(name)",
+                ], environment: env) { (_: [UInt8]) in }
+                log("recreated database \(db.database)")
+            }
             // The checksum is compared again as the last byte passes: a mismatch kills pg_restore before it sees the
             // end of its input, so its single transaction never commits.
             let hashed = HashingSequence(ObjectReader(client: client, key: dump.key, size: dump.size), gunzip: false, expected: dump.sha256)
             try await Child.write("pg_restore", args, environment: env, input: hashed)
             bytes += dump.size
             log("restored \(dump.key) into \(db.database)")
+            if let check = plan.check {
+                checked = try await Self.runCheck(check, db, environment: env)
+                log("check query gave \(checked?.result ?? "no row")")
+            }
         }
         if let root = plan.filesPath {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -135,7 +162,52 @@ public struct RestoreRunner {
                 for e in entries where e.type == "d" { FileTree.chmodDirectory(mapped(root, e.path, strip: strip), e.mode) }
             }
         }
-        return RestoreOutcome(chain: chain.map(\.backup), bytes: bytes)
+        return RestoreOutcome(chain: chain.map(\.backup), bytes: bytes, check: checked)
+    }
+
+    /// psql without ~/.psqlrc, stopping at the first error, never asking for a password.
+    static func psqlArguments(_ db: DatabaseSource, database: String) -> [String] {
+        ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", "--dbname=\(database)", "--host=\(db.host)",
+         "--port=\(db.port ?? 5432)", "--username=\(db.user)"]
+    }
+
+    /// An SQL identifier in double quotes (a quote inside is doubled).
+    static func quoted(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Runs the check query in a read-only transaction and compares the first column of its first row.
+    static func runCheck(_ check: Restore.Check, _ db: DatabaseSource, environment: [String: String]) async throws -> Restore.CheckResult {
+        let started = ContinuousClock.now
+        var out: [UInt8] = []
+        var env = environment
+        // A check reads: a query that would write fails instead of changing the restored data.
+        env["PGOPTIONS"] = "-c default_transaction_read_only=on"
+        do {
+            try await Child.read("psql", psqlArguments(db, database: db.database) + [
+                "--tuples-only", "--no-align", "--field-separator=\u{1F}", "--command=\(check.query)",
+            ], environment: env) { chunk in if out.count < 64 << 10 { out += chunk } }
+        } catch {
+            let r = Restore.CheckResult(passed: false, result: nil, durationSeconds: seconds(since: started))
+            throw RestoreCheckFailed(result: r, reason: "the query failed: \(error)")
+        }
+        let first = String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).first
+            .map { String($0.split(separator: "\u{1F}", omittingEmptySubsequences: false).first ?? "") }
+        var r = Restore.CheckResult(passed: true, result: first.map { String($0.prefix(256)) }, durationSeconds: seconds(since: started))
+        if let expect = check.expect, first != expect {
+            r.passed = false
+            throw RestoreCheckFailed(result: r, reason: "the query gave \(first.map { "'\($0.prefix(256))'" } ?? "no row"), expected '\(expect)'")
+        }
+        if check.expect == nil && first == nil {
+            r.passed = false
+            throw RestoreCheckFailed(result: r, reason: "the query returned no row")
+        }
+        return r
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return ((Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) * 1000).rounded() / 1000
     }
 
     /// The source volume's mount path, when every root of the chain is under it (else a restore into a volume

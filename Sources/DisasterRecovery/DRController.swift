@@ -1,3 +1,4 @@
+import BackupAPI
 import DNSProviders
 import Foundation
 import KubeClient
@@ -18,13 +19,25 @@ public enum DRControllers {
         DRMetrics.declare(registry)
         let queueBox = QueueBox()
         let probers = Probers(transport: probeTransport) { ref in await queueBox.queue?.add(ref) }
-        let reconciler = DRReconciler(client: client, events: events, registry: registry, probers: probers, now: now)
+        DrillReconciler.declare(registry)
+        let drills = Store<DRDrill>()
+        let reconciler = DRReconciler(client: client, events: events, registry: registry, probers: probers, drills: drills, now: now)
+        // A drill's end reaches its policy's status (lastDrill); a failover's Restore wakes its policy.
         let controller = Controller(name: "drpolicy", api: Api<DRPolicy>(client), namespaces: namespaces, labelSelector: shardSelector,
                                     workers: workers, metrics: metrics, logger: logger) { request in
             try await reconciler.reconcile(request)
-        }
+        }.watches(Api<DRDrill>(client), store: drills, predicate: { new, old in new.status?.phase != old?.status?.phase }) { d in
+            [ObjectRef(namespace: d.metadata.namespace, name: d.spec.policy)]
+        }.owns(Api<Restore>(client), labelSelector: "app.kubernetes.io/managed-by=salespot-operator")
         queueBox.queue = controller.queue
-        return [DRController(controller: controller, probers: probers)]
+        let drill = DrillReconciler(client: client, events: events, registry: registry, probers: probers, now: now)
+        // Drills are sharded as their policies are not (a label selector on policies does not reach them): a
+        // shard's drills are those of the namespaces it watches.
+        let drillController = Controller(name: "drdrill", api: Api<DRDrill>(client), namespaces: namespaces, workers: 2, metrics: metrics,
+                                         logger: logger) { request in
+            try await drill.reconcile(request)
+        }.owns(Api<Restore>(client), labelSelector: "app.kubernetes.io/managed-by=salespot-operator")
+        return [DRController(controller: controller, probers: probers), drillController]
     }
 }
 
@@ -71,6 +84,8 @@ enum DRMetrics {
         r.declare("salespot_dr_dns_provider_errors_total", "counter", help: "Failed DNS provider reads, checks and changes", labels: ["namespace", "policy"])
         r.declare("salespot_dr_switch_seconds", "gauge", help: "The last switch: decision to record changed and read back", labels: ["namespace", "policy"])
         r.declare("salespot_dr_detection_seconds", "gauge", help: "The last switch: first failed probe to decision", labels: ["namespace", "policy"])
+        r.declare("salespot_dr_recovery_seconds", "gauge", help: "The last failover: first failed probe to record switched (detection + restore + switch), against the RTO", labels: ["namespace", "policy"])
+        r.declare("salespot_dr_rto_objective_seconds", "gauge", help: "The policy's recovery time objective", labels: ["namespace", "policy"])
     }
 }
 
@@ -79,7 +94,13 @@ struct DRReconciler: Sendable {
     let events: EventRecorder?
     let registry: MetricsRegistry?
     let probers: Probers
+    let drills: Store<DRDrill>
     let now: @Sendable () -> Date
+
+    static let metricNames = ["salespot_dr_site_healthy", "salespot_dr_site_consecutive_failures", "salespot_dr_probe_latency_seconds",
+                              "salespot_dr_active_site", "salespot_dr_failovers_total", "salespot_dr_achieved_rpo_seconds",
+                              "salespot_dr_failover_ready", "salespot_dr_dns_provider_errors_total", "salespot_dr_switch_seconds",
+                              "salespot_dr_detection_seconds", "salespot_dr_recovery_seconds", "salespot_dr_rto_objective_seconds"]
 
     func event(_ p: DRPolicy, _ type: String, _ reason: String, _ note: String) {
         events?.emit(regarding: ObjectReference(apiVersion: DRPolicy.resource.apiVersion, kind: DRPolicy.resource.kind, name: p.metadata.name,
@@ -90,6 +111,10 @@ struct DRReconciler: Sendable {
     func reconcile(_ request: ReconcileRequest<DRPolicy>) async throws -> Action {
         guard var policy = request.object, policy.metadata.deletionTimestamp == nil else {
             await probers.stop(request.ref)
+            // A policy that is gone leaves no series behind.
+            if request.object == nil {
+                registry?.removeSeries(Self.metricNames + DrillReconciler.metricNames, labelPrefix: [request.ref.namespace ?? "", request.ref.name])
+            }
             return .awaitChange
         }
         let ns = policy.metadata.namespace ?? "default"
@@ -137,32 +162,24 @@ struct DRReconciler: Sendable {
                        message: primary.last.map { $0.ok ? "last probe ok in \(Self.ms($0.latency)) ms" : "last probe failed: \($0.error ?? "")" } ?? "no probe yet",
                        observedGeneration: generation)
 
-        // Achieved RPO from the BackupPolicy's status (read as plain JSON: the backup module stays its own).
+        // Achieved RPO from the backup resources' status.
         var rpoOK = true
         var rpoMessage = ""
+        var facts: BackupFacts?
         if let ref = policy.spec.backupPolicyRef {
-            let bp = try? await Api<DynamicObject>(client, resource: ResourceDescriptor(group: "ops.salespot.by", version: "v1alpha1", resource: "backuppolicies",
-                                                                                        kind: "BackupPolicy", namespaced: true), namespace: ns).getIfExists(ref)
-            // The last verified backup's start: what was written after a dump began is not in it.
-            let bpStatus = bp.flatMap { try? JSONValueEncoder().encode($0) }?["status"]
-            var last = bpStatus?["lastSuccessfulTime"]?.stringValue
-            if let verified = bpStatus?["lastVerifiedBackup"]?.stringValue,
-               let backup = try? await Api<DynamicObject>(client, resource: ResourceDescriptor(group: "ops.salespot.by", version: "v1alpha1", resource: "backups",
-                                                                                               kind: "Backup", namespaced: true), namespace: ns).getIfExists(verified),
-               let start = (try? JSONValueEncoder().encode(backup))?[path: ["status", "startTime"]]?.stringValue {
-                last = start
-            }
+            let read = try? await BackupFacts.read(client, namespace: ns, policy: ref)
+            facts = read
             let objective = policy.spec.objectives?.rpoSeconds ?? 300
-            if let last, let time = Time(rfc3339: last) {
-                let rpo = Int(t.timeIntervalSince1970 - time.secondsSince1970)
+            if let time = read?.pointInTime {
+                let rpo = Int(t.timeIntervalSince1970 - time.timeIntervalSince1970)
                 status.achievedRPOSeconds = rpo
-                status.lastBackupTime = last
+                status.lastBackupTime = Time(secondsSince1970: time.timeIntervalSince1970).rfc3339
                 registry?.set("salespot_dr_achieved_rpo_seconds", [ns, name], Double(rpo))
                 rpoOK = rpo <= objective
                 if !rpoOK { rpoMessage = "the last backup is \(rpo) s old, over the RPO of \(objective) s" }
             } else {
                 rpoOK = false
-                rpoMessage = bp == nil ? "BackupPolicy \(ref) not found" : "BackupPolicy \(ref) has no successful backup"
+                rpoMessage = read == nil ? "BackupPolicy \(ref) cannot be read" : read?.policy == nil ? "BackupPolicy \(ref) not found" : "BackupPolicy \(ref) has no successful backup"
             }
         }
 
@@ -242,6 +259,28 @@ struct DRReconciler: Sendable {
                 }
             }
         }
+        if let target, active == "primary", target.site == "secondary", let wanted = policy.spec.restoreOnFailover, var pending = status.pendingSwitch {
+            // The secondary's database gets the latest verified backup before the record moves to it.
+            switch try await FailoverRestore.step(policy, &pending, wanted: wanted, facts: facts, client: client) {
+            case .done:
+                status.pendingSwitch = pending
+            case .wait(let message, let newlyStarted):
+                status.pendingSwitch = pending
+                Conditions.set(&conditions, type: "Ready", status: false, reason: "Restoring", message: message, observedGeneration: generation)
+                status.conditions = conditions
+                try await write(policy, status)
+                if newlyStarted { event(policy, "Normal", "Restoring", message) }
+                return .requeue(after: .seconds(10))
+            case .withheld(let message):
+                status.pendingSwitch = pending
+                let was = conditions.first { $0.type == "Ready" }
+                Conditions.set(&conditions, type: "Ready", status: false, reason: "RestoreFailed", message: message, observedGeneration: generation)
+                if was?.reason != "RestoreFailed" || was?.message != message { event(policy, "Warning", "RestoreFailed", message) }
+                status.conditions = conditions
+                try await write(policy, status)
+                return .requeue(after: .seconds(30))
+            }
+        }
         if let target {
             let site = policy.spec.site(target.site)
             let desired = DNSRecordSet(name: policy.spec.dns.name, type: policy.spec.dns.type, ttl: policy.spec.dns.ttl ?? 60, values: [site.value])
@@ -282,6 +321,7 @@ struct DRReconciler: Sendable {
                 record.switchSeconds = (done.timeIntervalSince1970 - decided.secondsSince1970).rounded(places: 3)
                 if let first = record.firstFailureTime.flatMap({ Time(rfc3339: $0) }) {
                     record.detectionSeconds = (decided.secondsSince1970 - first.secondsSince1970).rounded(places: 3)
+                    record.recoverySeconds = (done.timeIntervalSince1970 - first.secondsSince1970).rounded(places: 3)
                 }
             }
             status.pendingSwitch = nil
@@ -299,6 +339,11 @@ struct DRReconciler: Sendable {
             if record.from != "none" { registry?.add("salespot_dr_failovers_total", [ns, name]) }
             if let s = record.switchSeconds { registry?.set("salespot_dr_switch_seconds", [ns, name], s) }
             if let d = record.detectionSeconds { registry?.set("salespot_dr_detection_seconds", [ns, name], d) }
+            if let r = record.recoverySeconds { registry?.set("salespot_dr_recovery_seconds", [ns, name], r) }
+            let rto = Double(policy.spec.objectives?.rtoSeconds ?? 900)
+            if let r = record.recoverySeconds, r > rto {
+                event(policy, "Warning", "RTOMissed", "the failover to the \(target.site) site took \(r) s from the first failed probe, over the RTO of \(Int(rto)) s")
+            }
             for s in ["primary", "secondary"] { registry?.set("salespot_dr_active_site", [ns, name, s], target.site == s ? 1 : 0) }
             let times = [record.detectionSeconds.map { "detected in \($0) s" }, record.switchSeconds.map { "switched in \($0) s" }].compactMap { $0 }.joined(separator: ", ")
             event(policy, "Normal", record.from == "none" ? "RecordSet" : "SwitchedSite",
@@ -335,6 +380,8 @@ struct DRReconciler: Sendable {
             event(policy, "Warning", reason, message)
         }
         registry?.set("salespot_dr_failover_ready", [ns, name], ready ? 1 : 0)
+        registry?.set("salespot_dr_rto_objective_seconds", [ns, name], Double(policy.spec.objectives?.rtoSeconds ?? 900))
+        Self.summarize(drills: drills.list(namespace: ns).filter { $0.spec.policy == name }, into: &status)
         status.conditions = conditions
         try await write(policy, status)
         // Looked at again when a probe changes something (the probers enqueue it), when a hold-down ends, and
@@ -347,6 +394,20 @@ struct DRReconciler: Sendable {
             if left > 0 { wait = min(wait, left + 0.2) }
         }
         return .requeue(after: .milliseconds(Int64(wait * 1000)))
+    }
+
+    /// The newest finished drill, and the latest time one passed (kept when the drill itself is pruned).
+    static func summarize(drills: [DRDrill], into status: inout DRPolicy.Status) {
+        let finished = drills.filter { $0.status?.phase == "Passed" || $0.status?.phase == "Failed" }
+            .sorted { ($0.status?.completionTime ?? "", $0.metadata.name ?? "") > ($1.status?.completionTime ?? "", $1.metadata.name ?? "") }
+        if let last = finished.first {
+            status.lastDrill = DRPolicy.DrillSummary(name: last.metadata.name ?? "", mode: last.spec.mode.rawValue, result: last.status?.phase ?? "",
+                                                     completionTime: last.status?.completionTime, measuredRTOSeconds: last.status?.rto?.totalSeconds)
+        }
+        if let passed = finished.first(where: { $0.status?.phase == "Passed" })?.status?.completionTime,
+           let t = Time(rfc3339: passed), status.lastPassingDrillTime.flatMap({ Time(rfc3339: $0) }).map({ $0.secondsSince1970 < t.secondsSince1970 }) ?? true {
+            status.lastPassingDrillTime = passed
+        }
     }
 
     static func reason(_ d: Decision) -> String {
@@ -429,6 +490,12 @@ enum DRValidation {
         if let f = s.failover, !["automatic", "manual"].contains(f) { return "spec.failover must be automatic or manual" }
         if let f = s.failback, !["automatic", "manual"].contains(f) { return "spec.failback must be automatic or manual" }
         if let a = s.activeSite, !["primary", "secondary"].contains(a) { return "spec.activeSite must be primary or secondary" }
+        if let test = s.drills?.testRecord {
+            let t = DNSName.canonical(test)
+            if t == record { return "spec.drills.testRecord must not be the policy's own record \(s.dns.name)" }
+            if !(t == zone || t.hasSuffix("." + zone)) { return "spec.drills.testRecord \(test) is not in the zone \(s.dns.zone)" }
+        }
+        if s.restoreOnFailover != nil && s.backupPolicyRef == nil { return "spec.restoreOnFailover needs spec.backupPolicyRef (the backups it restores)" }
         if let a = s.dns.rfc2136?.algorithm, TSIGKey.algorithm(named: a) == nil { return "spec.dns.rfc2136.algorithm must be hmac-sha256 or hmac-sha512" }
         return nil
     }

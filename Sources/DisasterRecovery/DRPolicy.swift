@@ -1,3 +1,4 @@
+import BackupAPI
 import KubeCore
 
 /// `ops.salespot.by/v1alpha1 DRPolicy`: two sites, how to tell each is healthy, the DNS record that says which one
@@ -38,6 +39,10 @@ public struct DRPolicy: KubernetesResource, Hashable {
         public var objectives: Objectives?
         /// A BackupPolicy in the same namespace whose last successful backup gives the achieved RPO.
         public var backupPolicyRef: String?
+        /// Restore the latest verified backup into the secondary's database before the record moves to it.
+        public var restoreOnFailover: RestoreOnFailover?
+        /// How drills (DRDrill) of this policy run.
+        public var drills: Drills?
         public var suspend: Bool?
         public init(primary: Site, secondary: Site, dns: DNSRecord) {
             self.primary = primary
@@ -156,6 +161,36 @@ public struct DRPolicy: KubernetesResource, Hashable {
         }
     }
 
+    /// A restore of `backupPolicyRef`'s last verified backup (a Restore, run by the backup controllers) into the
+    /// secondary's database, made before a failover switches the record; the switch waits for it.
+    public struct RestoreOnFailover: Codable, Sendable, Hashable {
+        public var database: DatabaseSource
+        /// Drop and create the database first (default false: it must be empty).
+        public var recreateDatabase: Bool?
+        public var check: Restore.Check?
+        public init(database: DatabaseSource) { self.database = database }
+    }
+
+    public struct Drills: Codable, Sendable, Hashable {
+        /// For restore and full drills: the scratch database the backup is restored into (recreated each time)
+        /// and the query that checks it.
+        public var restore: DrillRestore?
+        /// For full drills: a record in the zone, not the policy's, moved to the secondary's value and back.
+        public var testRecord: String?
+        /// Finished drills kept per policy (default 10); older ones are deleted.
+        public var historyLimit: Int?
+        public init() {}
+    }
+
+    public struct DrillRestore: Codable, Sendable, Hashable {
+        public var database: DatabaseSource
+        public var check: Restore.Check?
+        public init(database: DatabaseSource, check: Restore.Check? = nil) {
+            self.database = database
+            self.check = check
+        }
+    }
+
     public struct Objectives: Codable, Sendable, Hashable {
         /// Recovery time objective (default 900: the original design's 15 minutes).
         public var rtoSeconds: Int?
@@ -181,8 +216,27 @@ public struct DRPolicy: KubernetesResource, Hashable {
         public var achievedRPOSeconds: Int?
         public var lastBackupTime: String?
         public var lastProviderCheckTime: String?
+        /// The newest finished drill, and when a drill last passed.
+        public var lastDrill: DrillSummary?
+        public var lastPassingDrillTime: String?
         public var conditions: [Condition]?
         public init() {}
+    }
+
+    public struct DrillSummary: Codable, Sendable, Hashable {
+        public var name: String
+        public var mode: String
+        /// Passed or Failed.
+        public var result: String
+        public var completionTime: String?
+        public var measuredRTOSeconds: Double?
+        public init(name: String, mode: String, result: String, completionTime: String?, measuredRTOSeconds: Double?) {
+            self.name = name
+            self.mode = mode
+            self.result = result
+            self.completionTime = completionTime
+            self.measuredRTOSeconds = measuredRTOSeconds
+        }
     }
 
     public struct SiteStatus: Codable, Sendable, Hashable {
@@ -212,6 +266,12 @@ public struct DRPolicy: KubernetesResource, Hashable {
         /// Made by the probes (false: by a pin, or the first setting of the record); only these count for the
         /// hold-down.
         public var automatic: Bool?
+        /// The Restore made into the secondary's database before the switch (restoreOnFailover).
+        public var restore: String?
+        /// Its duration (part of switchSeconds).
+        public var restoreSeconds: Double?
+        /// Detection plus switch: the recovery time this switch achieved, to compare with the RTO.
+        public var recoverySeconds: Double?
     }
 }
 

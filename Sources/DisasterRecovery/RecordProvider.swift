@@ -47,8 +47,9 @@ struct Route53Provider: RecordProvider {
 
 enum Providers {
     /// The provider of a policy, its credentials read from Secrets (never logged or written anywhere).
-    static func make(_ spec: DRPolicy.Spec, namespace ns: String, client: KubeClient) async throws -> any RecordProvider {
-        let r = spec.dns
+    /// `record` replaces the policy's (a drill's test record, with the same zone and provider).
+    static func make(_ spec: DRPolicy.Spec, namespace ns: String, client: KubeClient, record: DRPolicy.DNSRecord? = nil) async throws -> any RecordProvider {
+        let r = record ?? spec.dns
         if let p = r.rfc2136 {
             var key: TSIGKey?
             if let ref = p.tsigSecretRef {

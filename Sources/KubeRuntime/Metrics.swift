@@ -31,6 +31,19 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Removes every series of the named metrics whose labels start with `labelPrefix` (the series of an object
+    /// that is gone, as client-go's metrics vectors' DeletePartialMatch).
+    public func removeSeries(_ names: [String], labelPrefix: [String]) {
+        families.withLock { f in
+            for name in names {
+                guard var family = f[name] else { continue }
+                family.values = family.values.filter { !$0.key.starts(with: labelPrefix) }
+                family.histograms = family.histograms.filter { !$0.key.starts(with: labelPrefix) }
+                f[name] = family
+            }
+        }
+    }
+
     public func add(_ name: String, _ labels: [String], _ value: Double = 1) {
         families.withLock { $0[name]?.values[labels, default: 0] += value }
     }

@@ -214,7 +214,8 @@ struct RestoreCommand: AsyncParsableCommand {
             try await RunnerIO.outcome {
                 let client = try p.s3.client()
                 let outcome = try await RestoreRunner(plan: p, client: client, log: RunnerIO.log).run()
-                let json: JSONValue = ["chain": .array(outcome.chain.map { .string($0) }), "bytes": .int(Int64(outcome.bytes))]
+                var json: JSONValue = ["chain": .array(outcome.chain.map { .string($0) }), "bytes": .int(Int64(outcome.bytes))]
+                if let check = outcome.check { json["check"] = try JSONValueEncoder().encode(check) }
                 return json.serialized()
             }
         }
@@ -250,20 +251,31 @@ enum RunnerIO {
         FileHandle.standardError.write(Data("\(Time.now().rfc3339) \(line)\n".utf8))
     }
 
-    /// Prints the result, or writes the error to standard error and the termination log (which Kubernetes shows
-    /// in the Pod's status, where the controller reads it) and exits 1.
+    /// Prints the result and writes it to the termination log when it fits (Kubernetes keeps 4096 bytes of it in
+    /// the Pod's status, where the controller reads it); or writes the error to standard error and the termination
+    /// log (a failed restore check as JSON: `{"error": ..., "check": ...}`) and exits 1.
     static func outcome(_ body: () async throws -> [UInt8]) async throws {
         do {
             let out = try await body()
             FileHandle.standardOutput.write(Data(out + [10]))
+            if out.count <= 4000 { terminationLog(out) }
         } catch {
             let message = "\(error)"
             log("failed: \(message)")
-            let path = ProcessInfo.processInfo.environment["SALESPOT_TERMINATION_LOG"] ?? "/dev/termination-log"
-            if FileManager.default.isWritableFile(atPath: path) || !FileManager.default.fileExists(atPath: path) && path != "/dev/termination-log" {
-                try? Data(message.prefix(4000).utf8).write(to: URL(fileURLWithPath: path))
+            if let failed = error as? RestoreCheckFailed, let check = try? JSONValueEncoder().encode(failed.result) {
+                let json: JSONValue = ["error": .string(String(message.prefix(3000))), "check": check]
+                terminationLog(json.serialized())
+            } else {
+                terminationLog(Array(message.prefix(4000).utf8))
             }
             throw ExitCode(1)
+        }
+    }
+
+    static func terminationLog(_ bytes: [UInt8]) {
+        let path = ProcessInfo.processInfo.environment["SALESPOT_TERMINATION_LOG"] ?? "/dev/termination-log"
+        if FileManager.default.isWritableFile(atPath: path) || !FileManager.default.fileExists(atPath: path) && path != "/dev/termination-log" {
+            try? Data(bytes).write(to: URL(fileURLWithPath: path))
         }
     }
 }

@@ -954,6 +954,174 @@ spec:
                     reason: {type: string}
                     message: {type: string}
 """#),
+        ("drdrills.ops.salespot.by.yaml", #"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: drdrills.ops.salespot.by
+spec:
+  group: ops.salespot.by
+  scope: Namespaced
+  names:
+    plural: drdrills
+    singular: drdrill
+    kind: DRDrill
+    listKind: DRDrillList
+    shortNames: [drd]
+    categories: [salespot]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Policy, type: string, jsonPath: .spec.policy, description: The DRPolicy drilled.}
+    - {name: Mode, type: string, jsonPath: .spec.mode, description: 'backup, restore, partial or full.'}
+    - {name: Phase, type: string, jsonPath: .status.phase, description: 'Pending, Running, Passed or Failed.'}
+    - {name: RTO, type: number, jsonPath: .status.rto.totalSeconds, description: The recovery time measured, in seconds (restore and full drills).}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: True when the drill passed.}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: >-
+          One rehearsal of a DRPolicy's recovery (the original design's test-dr-plan.sh), run once by the operator; its
+          steps, the recovery time it measured and its result stay in its status, and the policy's status shows the
+          newest result and the last time a drill passed. Modes - backup (the latest backup exists, is verified and is
+          inside the RPO); restore (that, and the backup restored into the policy's scratch database with its check
+          query, timed); partial (the sites' probes - the secondary must be healthy - and the DNS provider reached,
+          the record read and a dry run of the switch accepted); full (all of these, and the policy's test record moved
+          to the secondary's value and back, read back and timed). One drill of a policy runs at a time; the oldest
+          finished ones beyond the policy's drills.historyLimit are deleted. Never retried - create another DRDrill.
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            description: The drill. Immutable - a DRDrill is one run; to run again, create another.
+            required: [policy, mode]
+            x-kubernetes-validations:
+            - rule: self == oldSelf
+              message: spec is immutable - a DRDrill is one run; create another DRDrill to run again
+            properties:
+              policy:
+                type: string
+                minLength: 1
+                maxLength: 253
+                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                description: The DRPolicy, in the same namespace, to drill.
+              mode:
+                type: string
+                enum: [backup, restore, partial, full]
+                description: >-
+                  backup - the latest verified backup inside the RPO; restore - backup, and a timed restore into the
+                  scratch database with the check query; partial - probes and a dry run at the DNS provider; full - all
+                  of these and a real switch of the test record to the secondary and back.
+          status:
+            type: object
+            description: What the drill did.
+            properties:
+              phase:
+                type: string
+                description: Pending (another drill of the policy runs), Running, Passed or Failed. Passed and Failed are final.
+              startTime:
+                type: string
+                format: date-time
+                description: When the drill began.
+              completionTime:
+                type: string
+                format: date-time
+                description: When it ended.
+              steps:
+                type: array
+                description: The checks made, in order.
+                items:
+                  type: object
+                  required: [name, passed, message]
+                  properties:
+                    name:
+                      type: string
+                      description: backup, probes, dns, restore, failover, failback or rto.
+                    passed:
+                      type: boolean
+                      description: Whether the check passed.
+                    message:
+                      type: string
+                      description: What was found, e.g. the backup's age, the check query's answer or the error.
+                    durationSeconds:
+                      type: number
+                      description: How long the step took.
+              restore:
+                type: string
+                description: The Restore a restore or full drill made (owned by the drill, deleted with it).
+              rto:
+                type: object
+                description: >-
+                  The recovery time measured by a restore or full drill - detection as configured (the primary's
+                  failureThreshold x intervalSeconds: a drill does not wait for an outage), plus the restore and the
+                  switch as measured - against the policy's RTO.
+                properties:
+                  detectionSeconds:
+                    type: number
+                    description: failureThreshold x intervalSeconds of the primary's health check.
+                  restoreSeconds:
+                    type: number
+                    description: The restore's duration.
+                  switchSeconds:
+                    type: number
+                    description: The test record's switch to the secondary, read back (full drills).
+                  totalSeconds:
+                    type: number
+                    description: The sum.
+                  objectiveSeconds:
+                    type: integer
+                    description: The policy's RTO.
+                  met:
+                    type: boolean
+                    description: Whether totalSeconds is within the objective.
+              observedGeneration:
+                type: integer
+                format: int64
+                description: The metadata.generation this status describes.
+              conditions:
+                type: array
+                description: Ready - False with reason Waiting or Running; True with reason Passed; False with reason Failed and the failed steps.
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  description: A metav1.Condition.
+                  required: [type, status, lastTransitionTime, reason, message]
+                  properties:
+                    type:
+                      type: string
+                      maxLength: 316
+                      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$'
+                      description: The condition's type, e.g. Ready.
+                    status:
+                      type: string
+                      enum: ["True", "False", "Unknown"]
+                      description: True, False or Unknown.
+                    observedGeneration:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: The metadata.generation the condition was computed from.
+                    lastTransitionTime:
+                      type: string
+                      format: date-time
+                      description: When status last changed.
+                    reason:
+                      type: string
+                      minLength: 1
+                      maxLength: 1024
+                      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$'
+                      description: CamelCase reason for the last transition, e.g. Running, Passed or Failed.
+                    message:
+                      type: string
+                      maxLength: 32768
+                      description: Human-readable details, e.g. the steps passed or the failed ones.
+"""#),
         ("drpolicies.ops.salespot.by.yaml", #"""
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -982,6 +1150,7 @@ spec:
     - {name: RPO, type: integer, jsonPath: .status.achievedRPOSeconds, description: Seconds since the last successful backup of backupPolicyRef.}
     - {name: Failover-Ready, type: string, jsonPath: '.status.conditions[?(@.type=="FailoverReady")].status', description: Whether a failover could be made now.}
     - {name: Last-Failover, type: date, jsonPath: .status.lastFailoverTime, description: When the record last moved from one site to the other.}
+    - {name: Last-Drill, type: string, jsonPath: .status.lastDrill.result, description: The result of the newest finished DRDrill (Passed or Failed).}
     - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the record points where the policy wants it.}
     - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
     schema:
@@ -1007,6 +1176,12 @@ spec:
             - rule: "!has(self.activeSite) || self.activeSite in ['primary', 'secondary']"
               message: activeSite must be primary or secondary
               fieldPath: .activeSite
+            - rule: "!has(self.drills) || !has(self.drills.testRecord) || self.drills.testRecord.lowerAscii().trim() != self.dns.name.lowerAscii().trim()"
+              message: drills.testRecord must not be the policy's own record (a full drill moves it to the secondary and back)
+              fieldPath: .drills.testRecord
+            - rule: "!has(self.restoreOnFailover) || has(self.backupPolicyRef)"
+              message: restoreOnFailover restores the last verified backup of backupPolicyRef - set backupPolicyRef
+              fieldPath: .restoreOnFailover
             properties:
               primary:
                 type: object
@@ -1286,6 +1461,181 @@ spec:
                 type: string
                 maxLength: 253
                 description: A BackupPolicy in this namespace whose last successful backup gives the achieved RPO. Absent - no RPO check.
+              restoreOnFailover:
+                type: object
+                description: >-
+                  Restore the last verified backup of backupPolicyRef into the secondary's database (a Restore, run by
+                  the backup controllers as a Job) before a failover moves the record to the secondary; the switch waits
+                  for it, and a restore that fails, or no verified backup, withholds the switch (Ready=False,
+                  RestoreFailed) - remove this field to switch without a restore. Absent - no restore on failover.
+                required: [database]
+                properties:
+                  database:
+                    type: object
+                    description: >-
+                      The secondary's database, as the restore Job reaches it.
+                    required: [host, database, user]
+                    properties:
+                      host:
+                        type: string
+                        minLength: 1
+                        maxLength: 253
+                        description: Host name or IP address of the server, as the Job reaches it, e.g. postgres.salespot.svc.
+                      port:
+                        type: integer
+                        minimum: 1
+                        maximum: 65535
+                        default: 5432
+                        description: The server's TCP port. Default 5432.
+                      database:
+                        type: string
+                        minLength: 1
+                        maxLength: 63
+                        description: The database to restore into.
+                      user:
+                        type: string
+                        minLength: 1
+                        maxLength: 63
+                        description: The role pg_restore connects as; it creates, and owns, everything the dump holds (--no-owner).
+                      passwordSecretRef:
+                        type: object
+                        description: >-
+                          The password, from a key of a Secret in the Restore's namespace. The Job gets it as a file of its
+                          read-only Secret volume (pg_restore alone gets it, as PGPASSWORD), never as an argument or in a
+                          status. Absent - no password.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                      sslMode:
+                        type: string
+                        enum: [disable, allow, prefer, require, verify-ca, verify-full]
+                        description: libpq's sslmode, given to pg_restore as PGSSLMODE. Default - libpq's (prefer).
+                  recreateDatabase:
+                    type: boolean
+                    default: false
+                    description: Drop the database and create it empty first (the role needs CREATEDB). Default false - it must be empty.
+                  check:
+                    type: object
+                    description: >-
+                      A query run with psql in the restored database after the restore, in a read-only transaction; the
+                      Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                    required: [query]
+                    properties:
+                      query:
+                        type: string
+                        minLength: 1
+                        maxLength: 4096
+                        description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                      expect:
+                        type: string
+                        maxLength: 256
+                        description: >-
+                          The first column of the first row as psql prints it unaligned (t and f for booleans). Absent - the
+                          query must succeed and return at least one row.
+              drills:
+                type: object
+                description: How DRDrills of this policy run.
+                properties:
+                  restore:
+                    type: object
+                    description: >-
+                      For restore and full drills - the scratch database the last verified backup is restored into
+                      (dropped and created empty each time: never the production database) and the query that checks it.
+                    required: [database]
+                    properties:
+                      database:
+                        type: object
+                        description: >-
+                          The scratch database, as the restore Job reaches it; the role needs CREATEDB.
+                        required: [host, database, user]
+                        properties:
+                          host:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            description: Host name or IP address of the server, as the Job reaches it, e.g. postgres.salespot.svc.
+                          port:
+                            type: integer
+                            minimum: 1
+                            maximum: 65535
+                            default: 5432
+                            description: The server's TCP port. Default 5432.
+                          database:
+                            type: string
+                            minLength: 1
+                            maxLength: 63
+                            description: The database to restore into.
+                          user:
+                            type: string
+                            minLength: 1
+                            maxLength: 63
+                            description: The role pg_restore connects as; it creates, and owns, everything the dump holds (--no-owner).
+                          passwordSecretRef:
+                            type: object
+                            description: >-
+                              The password, from a key of a Secret in the Restore's namespace. The Job gets it as a file of its
+                              read-only Secret volume (pg_restore alone gets it, as PGPASSWORD), never as an argument or in a
+                              status. Absent - no password.
+                            required: [name, key]
+                            properties:
+                              name:
+                                type: string
+                                minLength: 1
+                                maxLength: 253
+                                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                                description: Name of the Secret, in the same namespace.
+                              key:
+                                type: string
+                                minLength: 1
+                                maxLength: 253
+                                pattern: '^[-._a-zA-Z0-9]+$'
+                                description: The key of the Secret that holds the value.
+                          sslMode:
+                            type: string
+                            enum: [disable, allow, prefer, require, verify-ca, verify-full]
+                            description: libpq's sslmode, given to pg_restore as PGSSLMODE. Default - libpq's (prefer).
+                      check:
+                        type: object
+                        description: >-
+                          A query run with psql in the restored database after the restore, in a read-only transaction; the
+                          Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                        required: [query]
+                        properties:
+                          query:
+                            type: string
+                            minLength: 1
+                            maxLength: 4096
+                            description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                          expect:
+                            type: string
+                            maxLength: 256
+                            description: >-
+                              The first column of the first row as psql prints it unaligned (t and f for booleans). Absent - the
+                              query must succeed and return at least one row.
+                  testRecord:
+                    type: string
+                    minLength: 1
+                    maxLength: 253
+                    description: >-
+                      For full drills - a record in the zone (not spec.dns.name) of the same type that is moved to the
+                      secondary's value and back, through the same provider and credentials. Left at the primary's value.
+                  historyLimit:
+                    type: integer
+                    minimum: 1
+                    maximum: 1000
+                    default: 10
+                    description: Finished drills of this policy kept; older ones are deleted. Default 10.
               suspend:
                 type: boolean
                 description: Stop probing and switching (the record is left as it is).
@@ -1643,6 +1993,9 @@ spec:
             - rule: has(self.database) || has(self.files)
               message: nothing to restore into - give spec.database, spec.files or both
               reason: FieldValueRequired
+            - rule: has(self.database) || (!has(self.check) && !(has(self.recreateDatabase) && self.recreateDatabase))
+              message: check and recreateDatabase need spec.database
+              reason: FieldValueRequired
             - rule: self == oldSelf
               message: spec is immutable - a Restore is one run; create another Restore to run again
             properties:
@@ -1739,6 +2092,32 @@ spec:
                     description: >-
                       Remove files below the restored paths that the Backup does not have, so the result is exactly the
                       backed-up tree. false - only add and overwrite. Default true.
+              recreateDatabase:
+                type: boolean
+                default: false
+                description: >-
+                  Drop the target database (DROP DATABASE ... WITH FORCE, ending its sessions) and create it empty before
+                  restoring, so a scratch database can be restored into again and again (DR drills, rehearsals). The
+                  role needs CREATEDB. Refused when the target is the database the Backup's policy backs up. Default
+                  false.
+              check:
+                type: object
+                description: >-
+                  A query run with psql in the restored database after the restore, in a read-only transaction; the
+                  Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                required: [query]
+                properties:
+                  query:
+                    type: string
+                    minLength: 1
+                    maxLength: 4096
+                    description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                  expect:
+                    type: string
+                    maxLength: 256
+                    description: >-
+                      The first column of the first row as psql prints it unaligned (t and f for booleans). Absent - the
+                      query must succeed and return at least one row.
               job:
                 type: object
                 description: What the restore Job runs with, over the operator's defaults.
@@ -1803,6 +2182,19 @@ spec:
               verified:
                 type: boolean
                 description: Whether every object of the chain matched its manifest's size and SHA-256 before the restore.
+              check:
+                type: object
+                description: What the check query gave.
+                properties:
+                  passed:
+                    type: boolean
+                    description: Whether the query succeeded and gave the expected answer.
+                  result:
+                    type: string
+                    description: The first column of its first row (at most 256 characters); absent when it returned no row or failed.
+                  durationSeconds:
+                    type: number
+                    description: Seconds the query took.
               job:
                 type: string
                 description: The Job that runs (or ran) the restore.

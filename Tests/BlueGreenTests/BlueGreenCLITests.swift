@@ -140,7 +140,7 @@ import TestSupport
             }
             return String(decoding: data, as: UTF8.self)
         }.value
-        #expect(banner.contains("CRDs installed: backuppolicies.ops.salespot.by.yaml, backups.ops.salespot.by.yaml, bluegreendeployments.ops.salespot.by.yaml, drpolicies.ops.salespot.by.yaml, featureflags.ops.salespot.by.yaml, restores.ops.salespot.by.yaml (built in)"), "\(banner)")
+        #expect(banner.contains("CRDs installed: backuppolicies.ops.salespot.by.yaml, backups.ops.salespot.by.yaml, bluegreendeployments.ops.salespot.by.yaml, drdrills.ops.salespot.by.yaml, drpolicies.ops.salespot.by.yaml, featureflags.ops.salespot.by.yaml, restores.ops.salespot.by.yaml (built in)"), "\(banner)")
         #expect(banner.contains("samples applied: bluegreen-api.yaml, bluegreen-web.yaml"), "\(banner)")
         #expect(banner.contains("metrics on http://127.0.0.1:"))
         let client = KubeClient(configuration: try ConfigLoader().load(explicitPath: dir + "/kubeconfig", context: nil, namespace: nil))

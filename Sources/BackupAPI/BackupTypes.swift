@@ -101,6 +101,10 @@ public struct Notifications: Codable, Sendable, Hashable {
         public var urlSecretRef: SecretKeyRef
         /// An `Authorization` header value, from a Secret.
         public var authorizationSecretRef: SecretKeyRef?
+        public init(urlSecretRef: SecretKeyRef, authorizationSecretRef: SecretKeyRef? = nil) {
+            self.urlSecretRef = urlSecretRef
+            self.authorizationSecretRef = authorizationSecretRef
+        }
     }
     /// Default true.
     public var onFailure: Bool?
@@ -109,6 +113,13 @@ public struct Notifications: Codable, Sendable, Hashable {
     public var slack: Slack?
     public var telegram: Telegram?
     public var webhook: Webhook?
+    public init(onFailure: Bool? = nil, onSuccess: Bool? = nil, slack: Slack? = nil, telegram: Telegram? = nil, webhook: Webhook? = nil) {
+        self.onFailure = onFailure
+        self.onSuccess = onSuccess
+        self.slack = slack
+        self.telegram = telegram
+        self.webhook = webhook
+    }
 }
 
 /// What the Jobs run with, over the operator's defaults.
@@ -177,6 +188,7 @@ public struct BackupPolicy: KubernetesResource, Hashable {
         public var completed: Int?
         public var failed: Int?
         public var conditions: [Condition]?
+        public init() {}
     }
 }
 
@@ -213,6 +225,12 @@ public struct Backup: KubernetesResource, Hashable {
         public var key: String
         public var size: Int
         public var sha256: String
+        public init(name: String, key: String, size: Int, sha256: String) {
+            self.name = name
+            self.key = key
+            self.size = size
+            self.sha256 = sha256
+        }
     }
 
     public struct Status: Codable, Sendable, Hashable {
@@ -238,6 +256,7 @@ public struct Backup: KubernetesResource, Hashable {
         public var error: String?
         public var observedGeneration: Int?
         public var conditions: [Condition]?
+        public init() {}
     }
 }
 
@@ -265,8 +284,35 @@ public struct Restore: KubernetesResource, Hashable {
         public var database: DatabaseSource?
         /// Restore the files under this path (the backed-up absolute paths are recreated below it).
         public var files: FilesTarget?
+        /// Drop the target database (WITH FORCE) and create it empty before restoring: a scratch database of a
+        /// drill or a rehearsal. Refused when the target is the database the backup was taken from. Default false.
+        public var recreateDatabase: Bool?
+        /// A query run against the restored database after the restore; the Restore fails unless it passes.
+        public var check: Check?
         public var job: JobOverrides?
         public init(backup: String) { self.backup = backup }
+    }
+
+    /// A query run with psql in the restored database, e.g. `SELECT count(*) > 0 FROM orders`.
+    public struct Check: Codable, Sendable, Hashable {
+        public var query: String
+        /// The first column of the first row, as psql prints it unaligned (`t` for true). Absent: the query must
+        /// succeed and return at least one row.
+        public var expect: String?
+        public init(query: String, expect: String? = nil) { self.query = query; self.expect = expect }
+    }
+
+    /// What the check query gave.
+    public struct CheckResult: Codable, Sendable, Hashable {
+        public var passed: Bool
+        /// The first column of the first row (at most 256 characters); absent when the query returned no row.
+        public var result: String?
+        public var durationSeconds: Double?
+        public init(passed: Bool, result: String?, durationSeconds: Double?) {
+            self.passed = passed
+            self.result = result
+            self.durationSeconds = durationSeconds
+        }
     }
 
     public struct FilesTarget: Codable, Sendable, Hashable {
@@ -286,10 +332,13 @@ public struct Restore: KubernetesResource, Hashable {
         /// The backups applied, base first.
         public var chain: [String]?
         public var verified: Bool?
+        /// The check query's outcome, when the spec has one.
+        public var check: CheckResult?
         public var job: String?
         public var error: String?
         public var observedGeneration: Int?
         public var conditions: [Condition]?
+        public init() {}
     }
 }
 
@@ -301,14 +350,13 @@ public struct StoredLocation: Codable, Sendable, Hashable {
     public var pathStyle: Bool
     public var keyPrefix: String
     public var credentialsSecret: String
-}
-
-public enum BackupError: Error, Sendable, CustomStringConvertible {
-    case runner(String)
-    case invalid(String)
-    public var description: String {
-        switch self {
-        case .runner(let m), .invalid(let m): return m
-        }
+    public init(endpoint: String?, region: String, bucket: String, pathStyle: Bool, keyPrefix: String, credentialsSecret: String) {
+        self.endpoint = endpoint
+        self.region = region
+        self.bucket = bucket
+        self.pathStyle = pathStyle
+        self.keyPrefix = keyPrefix
+        self.credentialsSecret = credentialsSecret
     }
 }
+
