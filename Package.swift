@@ -123,7 +123,7 @@ let package = Package(
         ]),
         .testTarget(name: "DNSProvidersTests", dependencies: ["DNSProviders", "TestSupport"]),
         .testTarget(name: "DisasterRecoveryTests", dependencies: [
-            "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
+            "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Backups", "ObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),

@@ -22,13 +22,13 @@ public enum DRControllers {
         DrillReconciler.declare(registry)
         let drills = Store<DRDrill>()
         let reconciler = DRReconciler(client: client, events: events, registry: registry, probers: probers, drills: drills, now: now)
-        // A drill's end reaches its policy's status (lastDrill); a failover's Restore wakes its policy.
+        // A drill's end reaches its policy's status (lastDrill).
         let controller = Controller(name: "drpolicy", api: Api<DRPolicy>(client), namespaces: namespaces, labelSelector: shardSelector,
                                     workers: workers, metrics: metrics, logger: logger) { request in
             try await reconciler.reconcile(request)
         }.watches(Api<DRDrill>(client), store: drills, predicate: { new, old in new.status?.phase != old?.status?.phase }) { d in
             [ObjectRef(namespace: d.metadata.namespace, name: d.spec.policy)]
-        }.owns(Api<Restore>(client), labelSelector: "app.kubernetes.io/managed-by=salespot-operator")
+        }
         queueBox.queue = controller.queue
         let drill = DrillReconciler(client: client, events: events, registry: registry, probers: probers, now: now)
         // Drills are sharded as their policies are not (a label selector on policies does not reach them): a
@@ -36,7 +36,9 @@ public enum DRControllers {
         let drillController = Controller(name: "drdrill", api: Api<DRDrill>(client), namespaces: namespaces, workers: 2, metrics: metrics,
                                          logger: logger) { request in
             try await drill.reconcile(request)
-        }.owns(Api<Restore>(client), labelSelector: "app.kubernetes.io/managed-by=salespot-operator")
+        }
+        // Restores are looked at while one runs (every few seconds), not watched: DR works without the backup CRDs
+        // installed, until a policy asks for a restore.
         return [DRController(controller: controller, probers: probers), drillController]
     }
 }
@@ -270,7 +272,7 @@ struct DRReconciler: Sendable {
                 status.conditions = conditions
                 try await write(policy, status)
                 if newlyStarted { event(policy, "Normal", "Restoring", message) }
-                return .requeue(after: .seconds(10))
+                return .requeue(after: .seconds(2))
             case .withheld(let message):
                 status.pendingSwitch = pending
                 let was = conditions.first { $0.type == "Ready" }
@@ -399,7 +401,7 @@ struct DRReconciler: Sendable {
     /// The newest finished drill, and the latest time one passed (kept when the drill itself is pruned).
     static func summarize(drills: [DRDrill], into status: inout DRPolicy.Status) {
         let finished = drills.filter { $0.status?.phase == "Passed" || $0.status?.phase == "Failed" }
-            .sorted { ($0.status?.completionTime ?? "", $0.metadata.name ?? "") > ($1.status?.completionTime ?? "", $1.metadata.name ?? "") }
+            .sorted(by: DrillReconciler.newerFirst)
         if let last = finished.first {
             status.lastDrill = DRPolicy.DrillSummary(name: last.metadata.name ?? "", mode: last.spec.mode.rawValue, result: last.status?.phase ?? "",
                                                      completionTime: last.status?.completionTime, measuredRTOSeconds: last.status?.rto?.totalSeconds)

@@ -6,7 +6,7 @@ import KubeCore
 import KubeRuntime
 
 /// Runs a DRDrill once: its checks in order, a restore through a Restore (which the backup controllers run as a
-/// Job) followed through its watch, the test record's switch, the measured RTO; then the result, an Event, the
+/// Job) looked at every 2 s until it ends, the test record's switch, the measured RTO; then the result, an Event, the
 /// metrics, and the policy's older drills pruned. One drill of a policy runs at a time.
 struct DrillReconciler: Sendable {
     let client: KubeClient
@@ -63,7 +63,7 @@ struct DrillReconciler: Sendable {
             return try await finish(drill, status, [DRDrill.Step(name: "policy", passed: false, message: "DRPolicy \(drill.spec.policy) not found")], policy: nil)
         }
         status.phase = "Running"
-        status.startTime = Time(secondsSince1970: now().timeIntervalSince1970).rfc3339
+        status.startTime = Time(secondsSince1970: now().timeIntervalSince1970).rfc3339Micro
         var steps: [DRDrill.Step] = []
         let mode = drill.spec.mode
         if mode != .partial { steps.append(await backupStep(policy)) }
@@ -109,7 +109,7 @@ struct DrillReconciler: Sendable {
             status.conditions = conditions
             try await write(drill, status)
             event(drill, "Normal", "Restoring", "Restore \(name) restores Backup \(backup) into the scratch database \(target.database.database)")
-            return .requeue(after: .seconds(30))
+            return .requeue(after: .seconds(2))
         }
         return try await finish(drill, status, [], policy: policy)
     }
@@ -143,7 +143,7 @@ struct DrillReconciler: Sendable {
         }
         switch restore.status?.phase {
         case "Completed", "Failed": break
-        default: return .requeue(after: .seconds(30))  // its status changes wake us sooner (owned)
+        default: return .requeue(after: .seconds(2))  // looked at, not watched: DR needs no backup CRDs until it restores
         }
         let ok = restore.status?.phase == "Completed"
         var message = ok ? "restored \(restore.spec.backup) into \(restore.spec.database?.database ?? "")" : "Restore \(name) failed: \(restore.status?.error ?? "")"
@@ -262,9 +262,9 @@ struct DrillReconciler: Sendable {
         let passed = !steps.isEmpty && steps.allSatisfy(\.passed)
         status.steps = steps
         status.phase = passed ? "Passed" : "Failed"
-        if status.startTime == nil { status.startTime = Time(secondsSince1970: now().timeIntervalSince1970).rfc3339 }
+        if status.startTime == nil { status.startTime = Time(secondsSince1970: now().timeIntervalSince1970).rfc3339Micro }
         let end = now()
-        status.completionTime = Time(secondsSince1970: end.timeIntervalSince1970).rfc3339
+        status.completionTime = Time(secondsSince1970: end.timeIntervalSince1970).rfc3339Micro
         let failed = steps.filter { !$0.passed }.map { "\($0.name): \($0.message)" }
         let summary = passed ? "\(mode.rawValue) drill passed: " + steps.map(\.name).joined(separator: ", ") + (status.rto.map { "; RTO \($0.totalSeconds) s of \($0.objectiveSeconds) s" } ?? "")
                              : "\(mode.rawValue) drill failed: " + failed.joined(separator: "; ")
@@ -287,10 +287,18 @@ struct DrillReconciler: Sendable {
         let api = Api<DRDrill>(client, namespace: ns)
         let finished = try await api.list().items.filter { d in
             d.spec.policy == policy && (d.status?.phase == "Passed" || d.status?.phase == "Failed")
-        }.sorted { ($0.status?.completionTime ?? "", $0.metadata.name ?? "") > ($1.status?.completionTime ?? "", $1.metadata.name ?? "") }
+        }.sorted(by: Self.newerFirst)
         for old in finished.dropFirst(max(1, keep)) {
             _ = try? await api.delete(old.metadata.name ?? "", options: DeleteOptions(propagationPolicy: .background))
         }
+    }
+
+    /// Finished drills, the newest first (by completion time, to the microsecond; then by creation and name).
+    static func newerFirst(_ a: DRDrill, _ b: DRDrill) -> Bool {
+        let ca = a.status?.completionTime.flatMap { Time(rfc3339: $0)?.secondsSince1970 } ?? 0
+        let cb = b.status?.completionTime.flatMap { Time(rfc3339: $0)?.secondsSince1970 } ?? 0
+        if ca != cb { return ca > cb }
+        return before(b, a)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -1,4 +1,5 @@
 @testable import DisasterRecovery
+import Backups
 import DNSProviders
 import Foundation
 import Hummingbird
@@ -11,6 +12,9 @@ import Testing
 
 let pki: String = NSTemporaryDirectory() + "salespot-dr-pki-\(getpid())"
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let operatorBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("salespot-operator").path
+
+struct DrillError: Error, CustomStringConvertible { var description: String }
 
 /// A site's health endpoint: answers 200 "ok" while `up`, 503 otherwise; while `flapping`, up and down on
 /// alternate probes.
@@ -61,19 +65,36 @@ final class DRHarness: @unchecked Sendable {
         self.secondary = secondary
     }
 
-    static func start(_ kind: DNSServer.Kind = .bind) async throws -> DRHarness {
+    /// With `backups`, the backup CRDs and controllers too, their Jobs run by the real `salespot-operator`.
+    static func start(_ kind: DNSServer.Kind = .bind, backups: Bool = false) async throws -> DRHarness {
         var options = LocalCluster.Options()
         options.pkiDirectory = pki
+        if backups {
+            guard FileManager.default.isExecutableFile(atPath: operatorBinary) else {
+                throw DrillError(description: "the salespot-operator binary is missing at \(operatorBinary): run `swift build` first")
+            }
+            options.localJobExecutables = ["salespot-operator": operatorBinary]
+        }
         let cluster = try await LocalCluster.start(options)
-        try await cluster.installCRDs(try String(contentsOfFile: repository + "/crds/drpolicies.ops.salespot.by.yaml", encoding: .utf8))
+        for crd in ["drpolicies", "drdrills"] + (backups ? ["backuppolicies", "backups", "restores"] : []) {
+            try await cluster.installCRDs(try String(contentsOfFile: repository + "/crds/\(crd).ops.salespot.by.yaml", encoding: .utf8))
+        }
         let h = DRHarness(cluster: cluster, dns: try await DNSServer.start(kind), primary: try await Site.start(), secondary: try await Site.start())
         _ = try await Api<Secret>(h.client, namespace: "default").create(Secret(metadata: ObjectMeta(name: "tsig"), data: [
             "secret": Data(h.dns.secrets["upd-sha256"]!.utf8).base64EncodedString(),
             "wrong": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString().data(using: .utf8)!.base64EncodedString(),
         ]))
         h.startController()
+        if backups {
+            let events = EventRecorder(client: h.client, reportingController: "salespot.by/backups", reportingInstance: "test")
+            for c in BackupControllers.make(client: h.client, events: events, jobs: JobSettings(image: "salespot-operator:test")) {
+                h.backupTasks.append(Task { await c.run() })
+            }
+        }
         return h
     }
+
+    var backupTasks: [Task<Void, Never>] = []
 
     func startController() {
         let events = EventRecorder(client: client, reportingController: "salespot.by/dr", reportingInstance: "test")
@@ -89,6 +110,8 @@ final class DRHarness: @unchecked Sendable {
     }
 
     func stop() async {
+        for t in backupTasks { t.cancel() }
+        for t in backupTasks { await t.value }
         await stopController()  // and with it the probers
         await cluster.stop()
         dns.stop()

@@ -21,6 +21,9 @@ public final class DNSServer: Sendable {
     }
 
     public func stop() { process.stop() }
+    /// The server stops answering (frozen, its zone kept) until ``resume()``.
+    public func pause() { process.pause() }
+    public func resume() { process.resume() }
 
     static let zoneFile = """
         $TTL 60

@@ -133,6 +133,11 @@ public final class ServerProcess: Sendable {
         self.pid = pid
     }
 
+    /// Freezes the server (SIGSTOP): it holds its state and answers nothing, as a host that stopped responding.
+    public func pause() { if pid > 0 { kill(pid, SIGSTOP) } }
+    /// Lets a paused server go on (SIGCONT).
+    public func resume() { if pid > 0 { kill(pid, SIGCONT) } }
+
     /// Stops the server and the shell around it.
     public func stop() {
         // SIGKILL: the test runner's children may inherit an ignored SIGTERM.
