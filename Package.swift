@@ -109,7 +109,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], linkerSettings: compactExecutable),
         // Benchmarks: run with `swift run -c release salespot-bench ...`; they print their figures.
-        .executableTarget(name: "salespot-bench", dependencies: ["KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "ObjectStore"]),
+        .executableTarget(name: "salespot-bench", dependencies: [
+            "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "ObjectStore", "DisasterRecovery", "DNSProviders",
+            // The real DNS servers and moto the DR benchmarks run against, started as the tests start them.
+            "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         // Helpers shared by the test targets (clocks, processes, temporary directories).
         .target(name: "TestSupport", dependencies: ["KubeCore", "KubeClient"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),

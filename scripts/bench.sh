@@ -21,4 +21,9 @@ if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
 "$bench" bluegreen --resources 50
 "$bench" bluegreen --resources 500 --workers 8
 "$bench" flags --flags 1000
+# Disaster recovery: real BIND and moto (installed as for the tests).
+scripts/install-deps.sh test >/dev/null
+"$bench" dr-failover --provider bind --policies 10
+"$bench" dr-failover --provider route53 --policies 10
+"$bench" dr-probes --policies 200 --interval 10 --seconds 120
 scripts/bench-backup.sh

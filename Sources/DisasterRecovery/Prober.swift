@@ -112,8 +112,8 @@ enum Probe {
     }
 }
 
-/// The probers of every DRPolicy: one task per policy probing both sites every interval (jittered by up to 10 %,
-/// so 200 policies do not probe in step), at most `concurrency` probes at once. After each probe that changes a
+/// The probers of every DRPolicy: one task per policy probing both sites every interval (jittered by up to 10 %
+/// while healthy, so 200 policies do not probe in step; on the beat while failing), at most `concurrency` probes at once. After each probe that changes a
 /// site's health (or every probe, while a site is failing), `notify` enqueues the policy.
 public actor Probers {
     struct Entry {
@@ -176,7 +176,9 @@ public actor Probers {
             let changed = await record(ref, site, result, check)
             if changed { await notify(ref) }
             next = next.advanced(by: interval)
-            let jitter = Duration.milliseconds(Int64.random(in: 0...Int64(check.interval * 100)))
+            // After a failure the next probe comes on the beat: jitter spreads healthy probes apart, and must not
+            // stretch a failure streak past failureThreshold x interval (the detection time promised).
+            let jitter = result.ok ? Duration.milliseconds(Int64.random(in: 0...Int64(check.interval * 100))) : .zero
             let now = ContinuousClock.now
             if next < now { next = now }
             try? await Task.sleep(until: next.advanced(by: jitter), clock: .continuous)

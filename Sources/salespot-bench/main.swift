@@ -209,6 +209,11 @@ case "s3-put":
     func text(_ name: String) -> String? { args.firstIndex(of: name).flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil } }
     try await s3PutBench(endpoint: text("--endpoint") ?? "http://127.0.0.1:8333", bucket: text("--bucket") ?? "bench", key: text("--key") ?? "stream",
                          partMiB: option("--part-mib", default: 5))
+case "dr-failover":
+    let provider = args.firstIndex(of: "--provider").flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil } ?? "bind"
+    try await drFailoverBench(provider: provider, policies: option("--policies", default: 10))
+case "dr-probes":
+    try await drProbesBench(policies: option("--policies", default: 200), interval: option("--interval", default: 10), seconds: option("--seconds", default: 120))
 case "localcluster":
     try await localClusterBench(objects: option("--objects", default: 10_000), watchers: option("--watchers", default: 10),
                                 concurrency: option("--concurrency", default: 16))
@@ -224,6 +229,10 @@ default:
              create then update N ConfigMaps with W watchers (defaults 10000, 10, 16)
            salespot-bench s3-put [--endpoint URL] [--bucket B] [--key K] [--part-mib N] < FILE
              stream standard input into one S3 object (scripts/bench-backup.sh compares it with aws s3 cp)
+           salespot-bench dr-failover [--provider bind|route53] [--policies N]   N DRPolicies with default health checks:
+             outage → record switched and read back, against threshold x interval + 2 s (default bind, 10)
+           salespot-bench dr-probes [--policies N] [--interval S] [--seconds T]   N DRPolicies probed at once: the
+             gaps between probes against the interval (defaults 200, 10, 120)
            salespot-bench watch-decode [--events N] [--only TEXT]
              decode a watch stream of N Deployment events (default 100000); --only runs the phases whose name has TEXT
     """)
