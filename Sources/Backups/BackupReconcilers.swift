@@ -472,6 +472,9 @@ struct RestoreReconciler {
         if restore.spec.database == nil && restore.spec.files == nil {
             return try await finish(restore, failure: "nothing to restore into: give spec.database or spec.files")
         }
+        if let q = restore.spec.check?.query, let problem = RestoreRunner.checkProblem(q) {
+            return try await finish(restore, failure: problem)
+        }
         if (restore.spec.recreateDatabase == true || restore.spec.check != nil) && restore.spec.database == nil {
             return try await finish(restore, failure: "recreateDatabase and check need spec.database")
         }

@@ -83,6 +83,7 @@ public struct RestoreRunner {
     }
 
     public func run() async throws -> RestoreOutcome {
+        if let q = plan.check?.query, let problem = Self.checkProblem(q) { throw BackupError.invalid(problem) }
         let chain = try await Self.chain(client, plan.manifestKey)
         let last = chain.last!
         let dump = last.artifacts.first { $0.name == "database" }
@@ -114,13 +115,7 @@ public struct RestoreRunner {
             if let mode = db.sslMode { env["PGSSLMODE"] = mode }
             if let password = try RunnerSecrets.value("PGPASSWORD") { env["PGPASSWORD"] = password }
             if plan.recreateDatabase == true {
-                // Two commands, each in its own implicit transaction (DROP DATABASE cannot run inside one); FORCE
-                // ends the sessions a previous drill may have left.
-                let name = Self.quoted(db.database)
-                try await Child.read("psql", Self.psqlArguments(db, database: "postgres") + [
-                    "--command=DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "--command=CREATE DATABASE \(name)",
-                ], environment: env) { (_: [UInt8]) in }
-                log("recreated database \(db.database)")
+                try await Self.recreate(db, environment: env, log: log)
             }
             // The checksum is compared again as the last byte passes: a mismatch kills pg_restore before it sees the
             // end of its input, so its single transaction never commits.
@@ -171,6 +166,49 @@ public struct RestoreRunner {
          "--port=\(db.port ?? 5432)", "--username=\(db.user)"]
     }
 
+    /// Why a check query is refused: psql takes a `--command` that begins with a backslash as a meta-command (`\!`
+    /// runs a shell in the runner, where its credentials are), not as SQL.
+    public static func checkProblem(_ query: String) -> String? {
+        query.first == "\\" ? "the check query begins with a backslash (a psql meta-command, not SQL): give an SQL query" : nil
+    }
+
+    /// The comment a database the operator created carries: only such a database, or one without a table, is
+    /// dropped and created again.
+    static let scratchMarker = "salespot-operator: restore target, dropped and created again by each restore"
+
+    /// Drops the target database (WITH FORCE, ending its sessions) and creates it empty, marked as ours. Refused
+    /// when it holds tables and was not created by a restore (a database given by mistake is never dropped).
+    static func recreate(_ db: DatabaseSource, environment env: [String: String], log: (String) -> Void) async throws {
+        let name = quoted(db.database)
+        var out: [UInt8] = []
+        try await Child.read("psql", psqlArguments(db, database: "postgres") + ["--tuples-only", "--no-align",
+            "--command=SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = \(literal(db.database))",
+        ], environment: env) { out += $0 }
+        let exists = !out.isEmpty
+        let marked = String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == scratchMarker
+        if exists && !marked {
+            var count: [UInt8] = []
+            try await Child.read("psql", psqlArguments(db, database: db.database) + ["--tuples-only", "--no-align",
+                "--command=SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'",
+            ], environment: env) { count += $0 }
+            let n = Int(String(decoding: count, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            guard n == 0 else {
+                throw BackupError.invalid("database \(db.database) has \(n < 0 ? "relations" : "\(n) relations") and was not created by a restore: it is not dropped (drop it yourself, or give a new name)")
+            }
+        }
+        // Each command in its own implicit transaction (DROP DATABASE cannot run inside one).
+        try await Child.read("psql", psqlArguments(db, database: "postgres") + [
+            "--command=DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "--command=CREATE DATABASE \(name)",
+            "--command=COMMENT ON DATABASE \(name) IS \(literal(scratchMarker))",
+        ], environment: env) { (_: [UInt8]) in }
+        log(exists ? "dropped and created database \(db.database)" : "created database \(db.database)")
+    }
+
+    /// An SQL string literal, right whatever standard_conforming_strings says (E'' with quotes and backslashes doubled).
+    static func literal(_ s: String) -> String {
+        "E'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
     /// An SQL identifier in double quotes (a quote inside is doubled).
     static func quoted(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
@@ -181,7 +219,8 @@ public struct RestoreRunner {
         let started = ContinuousClock.now
         var out: [UInt8] = []
         var env = environment
-        // A check reads: a query that would write fails instead of changing the restored data.
+        // A check should read: a query that writes fails (a query may still turn this default off itself; for a
+        // strict guarantee connect as a role that may only read).
         env["PGOPTIONS"] = "-c default_transaction_read_only=on"
         do {
             try await Child.read("psql", psqlArguments(db, database: db.database) + [

@@ -149,6 +149,7 @@ public struct Route53Client: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            if !RequestPacer.urgent { try await RequestPacer.route53.turn(signer.credentials.accessKeyId) }
             var request = HTTPRequest(method: method, url: url, body: method == "GET" ? nil : body, timeout: .seconds(30))
             let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash)
             request.headers.add("Host", authority)

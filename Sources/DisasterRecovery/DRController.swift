@@ -30,9 +30,8 @@ public enum DRControllers {
             [ObjectRef(namespace: d.metadata.namespace, name: d.spec.policy)]
         }
         queueBox.queue = controller.queue
-        let drill = DrillReconciler(client: client, events: events, registry: registry, probers: probers, now: now)
-        // Drills are sharded as their policies are not (a label selector on policies does not reach them): a
-        // shard's drills are those of the namespaces it watches.
+        let drill = DrillReconciler(client: client, events: events, probers: probers, policies: controller.store, sharded: shardSelector != nil, now: now)
+        // Drills carry no shard label: each shard runs the drills of the policies in its own cache.
         let drillController = Controller(name: "drdrill", api: Api<DRDrill>(client), namespaces: namespaces, workers: 2, metrics: metrics,
                                          logger: logger) { request in
             try await drill.reconcile(request)
@@ -110,7 +109,17 @@ struct DRReconciler: Sendable {
                      type: type, reason: reason, action: reason, note: note)  // the recorder cuts it to 1 KiB
     }
 
+    /// A policy whose site is failing or whose switch is pending has its provider requests made at once, not paced
+    /// behind the routine ones of other policies (Route53's per-account limit).
     func reconcile(_ request: ReconcileRequest<DRPolicy>) async throws -> Action {
+        let health = await probers.health(request.ref)
+        let urgent = request.object?.status?.pendingSwitch != nil
+            || health.values.contains { $0.healthy == false || $0.consecutiveFailures > 0 }
+            || request.object?.spec.activeSite.map { $0 != request.object?.status?.activeSite } == true
+        return try await RequestPacer.$urgent.withValue(urgent) { try await reconcileNow(request) }
+    }
+
+    func reconcileNow(_ request: ReconcileRequest<DRPolicy>) async throws -> Action {
         guard var policy = request.object, policy.metadata.deletionTimestamp == nil else {
             await probers.stop(request.ref)
             // A policy that is gone leaves no series behind.
@@ -226,6 +235,10 @@ struct DRReconciler: Sendable {
                 target = (pending.to, pending.reason)
             } else {
                 status.pendingSwitch = nil
+                if let r = pending.restore, let restore = try await Api<Restore>(client, namespace: ns).getIfExists(r), !FailoverRestore.finished(restore) {
+                    // Its restore is stopped: the secondary's database is not dropped and refilled for nothing.
+                    try await FailoverRestore.stop(restore, Api<Restore>(client, namespace: ns))
+                }
                 event(policy, "Warning", "SwitchCancelled", "the switch to the \(pending.to) site decided at \(pending.decidedTime) is no longer wanted; deciding again")
                 status.conditions = conditions
                 policy = try await write(policy, status)
@@ -263,9 +276,12 @@ struct DRReconciler: Sendable {
         }
         if let target, active == "primary", target.site == "secondary", let wanted = policy.spec.restoreOnFailover, var pending = status.pendingSwitch {
             // The secondary's database gets the latest verified backup before the record moves to it.
-            switch try await FailoverRestore.step(policy, &pending, wanted: wanted, facts: facts, client: client) {
+            switch try await FailoverRestore.step(policy, &pending, wanted: wanted, facts: facts, client: client, now: now()) {
             case .done:
                 status.pendingSwitch = pending
+            case .proceedWithout(let message):
+                status.pendingSwitch = pending
+                event(policy, "Warning", "RestoreSkipped", message)
             case .wait(let message, let newlyStarted):
                 status.pendingSwitch = pending
                 Conditions.set(&conditions, type: "Ready", status: false, reason: "Restoring", message: message, observedGeneration: generation)
@@ -280,7 +296,7 @@ struct DRReconciler: Sendable {
                 if was?.reason != "RestoreFailed" || was?.message != message { event(policy, "Warning", "RestoreFailed", message) }
                 status.conditions = conditions
                 try await write(policy, status)
-                return .requeue(after: .seconds(30))
+                return .requeue(after: .seconds(5))
             }
         }
         if let target {
@@ -339,6 +355,7 @@ struct DRReconciler: Sendable {
             // Recorded first: the Event and the counters follow only a switch the API server has taken as done.
             policy = try await write(policy, status)
             if record.from != "none" { registry?.add("salespot_dr_failovers_total", [ns, name]) }
+            if record.restore != nil { await FailoverRestore.prune(policy, client: client) }
             if let s = record.switchSeconds { registry?.set("salespot_dr_switch_seconds", [ns, name], s) }
             if let d = record.detectionSeconds { registry?.set("salespot_dr_detection_seconds", [ns, name], d) }
             if let r = record.recoverySeconds { registry?.set("salespot_dr_recovery_seconds", [ns, name], r) }
@@ -358,7 +375,7 @@ struct DRReconciler: Sendable {
         var providerMessage = ""
         let lastCheck = status.lastProviderCheckTime.flatMap { Time(rfc3339: $0)?.date }
         let previous = conditions.first { $0.type == "FailoverReady" }
-        if lastCheck.map({ t.timeIntervalSince($0) >= 60 }) ?? true || previous?.reason == "DNSProviderRefused" || previous?.reason == "DNSProviderUnavailable" {
+        if lastCheck.map({ t.timeIntervalSince($0) >= provider.checkSeconds }) ?? true || previous?.reason == "DNSProviderRefused" || previous?.reason == "DNSProviderUnavailable" {
             do {
                 try await provider.check(expected: known)
                 status.lastProviderCheckTime = Time(secondsSince1970: t.timeIntervalSince1970).rfc3339
@@ -383,12 +400,14 @@ struct DRReconciler: Sendable {
         }
         registry?.set("salespot_dr_failover_ready", [ns, name], ready ? 1 : 0)
         registry?.set("salespot_dr_rto_objective_seconds", [ns, name], Double(policy.spec.objectives?.rtoSeconds ?? 900))
-        Self.summarize(drills: drills.list(namespace: ns).filter { $0.spec.policy == name }, into: &status)
+        let mine = drills.list(namespace: ns).filter { $0.spec.policy == name }
+        Self.summarize(drills: mine, into: &status)
+        DrillReconciler.publish(registry, namespace: ns, policy: name, drills: mine, lastPassing: status.lastPassingDrillTime)
         status.conditions = conditions
         try await write(policy, status)
         // Looked at again when a probe changes something (the probers enqueue it), when a hold-down ends, and
-        // every 30 s for the RPO and the provider check.
-        var wait = 30.0
+        // every 30 s (Route53: 60 s) for the RPO and the provider check.
+        var wait = provider.refreshSeconds
         let holdDown = Double(max(0, policy.spec.failbackHoldDownSeconds ?? 300))
         let switched = status.lastSwitch.flatMap { Time(rfc3339: $0.switchedTime ?? $0.decidedTime)?.date }
         for end in [switched?.addingTimeInterval(holdDown), status.activeSite == "secondary" ? primary.since?.addingTimeInterval(holdDown) : nil].compactMap({ $0 }) {

@@ -164,10 +164,13 @@ public struct DRPolicy: KubernetesResource, Hashable {
     /// A restore of `backupPolicyRef`'s last verified backup (a Restore, run by the backup controllers) into the
     /// secondary's database, made before a failover switches the record; the switch waits for it.
     public struct RestoreOnFailover: Codable, Sendable, Hashable {
+        /// Dropped and created again from the backup (only a database a restore created, or one without tables).
         public var database: DatabaseSource
-        /// Drop and create the database first (default false: it must be empty).
-        public var recreateDatabase: Bool?
         public var check: Restore.Check?
+        /// withhold (default): a failed or timed-out restore keeps the record where it is; switch: moves it anyway.
+        public var onFailure: String?
+        /// Default: the RTO objective.
+        public var timeoutSeconds: Int?
         public init(database: DatabaseSource) { self.database = database }
     }
 
@@ -270,6 +273,8 @@ public struct DRPolicy: KubernetesResource, Hashable {
         public var restore: String?
         /// Its duration (part of switchSeconds).
         public var restoreSeconds: Double?
+        /// The restore was given up (timed out, onFailure: switch) and is being stopped before the switch.
+        public var restoreAbandoned: Bool?
         /// Detection plus switch: the recovery time this switch achieved, to compare with the RTO.
         public var recoverySeconds: Double?
     }

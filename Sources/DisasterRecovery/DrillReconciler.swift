@@ -11,8 +11,10 @@ import KubeRuntime
 struct DrillReconciler: Sendable {
     let client: KubeClient
     let events: EventRecorder?
-    let registry: MetricsRegistry?
     let probers: Probers
+    /// The policies this operator (shard) reconciles: a drill of another shard's policy is left to that shard.
+    let policies: Store<DRPolicy>
+    let sharded: Bool
     let now: @Sendable () -> Date
 
     static let metricNames = ["salespot_dr_drill_last_result", "salespot_dr_drill_last_time_seconds",
@@ -25,6 +27,19 @@ struct DrillReconciler: Sendable {
         r?.declare("salespot_dr_drill_rto_seconds", "gauge", help: "The recovery time the policy's last restore or full drill measured", labels: ["namespace", "policy"])
     }
 
+    /// The drill metrics of a policy, from its drills' statuses and its own.
+    static func publish(_ r: MetricsRegistry?, namespace ns: String, policy: String, drills: [DRDrill], lastPassing: String?) {
+        guard let r else { return }
+        let newestFirst = drills.filter { $0.status?.phase == "Passed" || $0.status?.phase == "Failed" }.sorted(by: newerFirst)
+        for mode in DRDrill.Mode.allCases {
+            guard let d = newestFirst.first(where: { $0.spec.mode == mode }), let t = d.status?.completionTime.flatMap({ Time(rfc3339: $0) }) else { continue }
+            r.set("salespot_dr_drill_last_result", [ns, policy, mode.rawValue], d.status?.phase == "Passed" ? 1 : 0)
+            r.set("salespot_dr_drill_last_time_seconds", [ns, policy, mode.rawValue], t.secondsSince1970.rounded())
+        }
+        if let t = lastPassing.flatMap({ Time(rfc3339: $0) }) { r.set("salespot_dr_drill_last_success_time_seconds", [ns, policy], t.secondsSince1970.rounded()) }
+        if let rto = newestFirst.first(where: { $0.status?.rto != nil })?.status?.rto { r.set("salespot_dr_drill_rto_seconds", [ns, policy], rto.totalSeconds) }
+    }
+
     func event(_ d: DRDrill, _ type: String, _ reason: String, _ note: String) {
         events?.emit(regarding: ObjectReference(apiVersion: DRDrill.resource.apiVersion, kind: DRDrill.resource.kind, name: d.metadata.name,
                                                 namespace: d.metadata.namespace, uid: d.metadata.uid),
@@ -33,6 +48,10 @@ struct DrillReconciler: Sendable {
 
     func reconcile(_ request: ReconcileRequest<DRDrill>) async throws -> Action {
         guard let drill = request.object, drill.metadata.deletionTimestamp == nil else { return .awaitChange }
+        if sharded {
+            guard policies.hasSynced else { return .requeue(after: .seconds(1)) }
+            guard policies.get(ObjectRef(namespace: drill.metadata.namespace, name: drill.spec.policy)) != nil else { return .awaitChange }
+        }
         switch drill.status?.phase {
         case "Passed", "Failed": return .awaitChange
         case "Running": return try await follow(drill, request.store)
@@ -46,21 +65,18 @@ struct DrillReconciler: Sendable {
         let ns = drill.metadata.namespace ?? "default"
         var status = drill.status ?? DRDrill.Status()
         status.observedGeneration = Int(drill.metadata.generation ?? 0)
-        // One drill of a policy at a time (they share the scratch database and the test record): the oldest first.
-        let others = store.list(namespace: ns).filter { $0.spec.policy == drill.spec.policy && $0.metadata.uid != drill.metadata.uid }
-        if let running = others.first(where: { $0.status?.phase == "Running" }) ?? others.first(where: { o in
-            o.status?.phase == nil || o.status?.phase == "Pending" ? Self.before(o, drill) : false
-        }) {
+        guard let policy = try await Api<DRPolicy>(client, namespace: ns).getIfExists(drill.spec.policy) else {
+            return try await finish(drill, status, [DRDrill.Step(name: "policy", passed: false, message: "DRPolicy \(drill.spec.policy) not found")], policy: nil)
+        }
+        // One drill of a policy at a time (they share the scratch database and the test record).
+        if let holder = try await claim(drill, store) {
             status.phase = "Pending"
             var conditions = status.conditions ?? []
             Conditions.set(&conditions, type: "Ready", status: false, reason: "Waiting",
-                           message: "waiting for drill \(running.metadata.name ?? "") of the same policy", observedGeneration: drill.metadata.generation)
+                           message: "waiting for drill \(holder) of the same policy", observedGeneration: drill.metadata.generation)
             status.conditions = conditions
             try await write(drill, status)
             return .requeue(after: .seconds(5))
-        }
-        guard let policy = try await Api<DRPolicy>(client, namespace: ns).getIfExists(drill.spec.policy) else {
-            return try await finish(drill, status, [DRDrill.Step(name: "policy", passed: false, message: "DRPolicy \(drill.spec.policy) not found")], policy: nil)
         }
         status.phase = "Running"
         status.startTime = Time(secondsSince1970: now().timeIntervalSince1970).rfc3339Micro
@@ -87,7 +103,8 @@ struct DrillReconciler: Sendable {
             }
             let name = Self.restoreName(drill.metadata.name ?? "")
             var restore = Restore(metadata: ObjectMeta(name: name, namespace: ns), spec: Restore.Spec(backup: backup))
-            restore.metadata.labels = ["app.kubernetes.io/managed-by": "salespot-operator", "ops.salespot.by/drill": drill.metadata.name ?? ""]
+            // The policy's labels (a sharded operator's backup controllers select by them) and ours.
+            restore.metadata.labels = (policy.metadata.labels ?? [:]).merging(["app.kubernetes.io/managed-by": "salespot-operator"]) { _, ours in ours }
             restore.metadata.ownerReferences = [OwnerReference(apiVersion: DRDrill.resource.apiVersion, kind: DRDrill.resource.kind,
                                                                name: drill.metadata.name ?? "", uid: drill.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)]
             restore.spec.database = target.database
@@ -112,6 +129,53 @@ struct DrillReconciler: Sendable {
             return .requeue(after: .seconds(2))
         }
         return try await finish(drill, status, [], policy: policy)
+    }
+
+    /// Takes the policy's drill lock: a Lease held by the running drill's uid and owned by it (collected with it).
+    /// Returns nil when this drill holds it, else the name of the drill that does. Creating the Lease is atomic, and
+    /// a stale one (its drill finished or gone) is taken over on its resourceVersion, so two drills never both hold it.
+    func claim(_ drill: DRDrill, _ store: Store<DRDrill>) async throws -> String? {
+        let ns = drill.metadata.namespace ?? "default"
+        let api = Api<Lease>(client, namespace: ns)
+        let name = Self.lockName(drill.spec.policy)
+        let uid = drill.metadata.uid ?? ""
+        let owner = OwnerReference(apiVersion: DRDrill.resource.apiVersion, kind: DRDrill.resource.kind, name: drill.metadata.name ?? "", uid: uid)
+        var lease = Lease(metadata: ObjectMeta(name: name, namespace: ns), spec: LeaseSpec(holderIdentity: uid))
+        lease.metadata.ownerReferences = [owner]
+        lease.metadata.labels = ["app.kubernetes.io/managed-by": "salespot-operator"]
+        do {
+            _ = try await api.create(lease, fieldManager: DRControllers.fieldManager)
+            return nil
+        } catch let e as KubeError where e.isAlreadyExists {
+            var existing = try await api.get(name)
+            let holder = existing.spec?.holderIdentity
+            if holder == uid { return nil }
+            if let running = store.list(namespace: ns).first(where: { $0.metadata.uid == holder }),
+               running.status?.phase != "Passed" && running.status?.phase != "Failed" {
+                return running.metadata.name ?? "?"
+            }
+            existing.spec = LeaseSpec(holderIdentity: uid)
+            existing.metadata.ownerReferences = [owner]
+            do {
+                _ = try await api.update(existing, fieldManager: DRControllers.fieldManager)
+                return nil
+            } catch let e as KubeError where e.isConflict {
+                return "that took the lock just now"
+            }
+        }
+    }
+
+    /// Lets the policy's drill lock go, if this drill holds it.
+    func release(_ drill: DRDrill) async {
+        let api = Api<Lease>(client, namespace: drill.metadata.namespace ?? "default")
+        guard let lease = try? await api.getIfExists(Self.lockName(drill.spec.policy)), lease.spec?.holderIdentity == drill.metadata.uid else { return }
+        _ = try? await api.delete(lease.metadata.name ?? "", options: DeleteOptions(preconditions: .init(uid: lease.metadata.uid, resourceVersion: lease.metadata.resourceVersion)))
+    }
+
+    /// `drill-<policy>`, hashed past 253 characters.
+    static func lockName(_ policy: String) -> String {
+        let name = "drill-" + policy
+        return name.count <= 253 ? name : restoreName(policy).replacingOccurrences(of: "-restore", with: "-drill")
     }
 
     /// A drill created before another (by creation time, then name).
@@ -143,7 +207,15 @@ struct DrillReconciler: Sendable {
         }
         switch restore.status?.phase {
         case "Completed", "Failed": break
-        default: return .requeue(after: .seconds(2))  // looked at, not watched: DR needs no backup CRDs until it restores
+        default:
+            // A restore that outlasts the RTO (and a minute) fails the drill: the recovery would have missed it.
+            let limit = Double((policy?.spec.objectives?.rtoSeconds ?? 900) + 60)
+            if let started = status.startTime.flatMap({ Time(rfc3339: $0)?.date }), now().timeIntervalSince(started) > limit {
+                try await FailoverRestore.stop(restore, Api<Restore>(client, namespace: ns))
+                return try await finish(drill, status, [DRDrill.Step(name: "restore", passed: false,
+                                                                     message: "Restore \(name) did not finish within \(Int(limit)) s (the RTO and a minute): stopped")], policy: policy)
+            }
+            return .requeue(after: .seconds(2))  // looked at, not watched: DR needs no backup CRDs until it restores
         }
         let ok = restore.status?.phase == "Completed"
         var message = ok ? "restored \(restore.spec.backup) into \(restore.spec.database?.database ?? "")" : "Restore \(name) failed: \(restore.status?.error ?? "")"
@@ -273,12 +345,10 @@ struct DrillReconciler: Sendable {
         status.conditions = conditions
         try await write(drill, status)
         event(drill, passed ? "Normal" : "Warning", passed ? "DrillPassed" : "DrillFailed", summary)
-        let policyName = drill.spec.policy
-        registry?.set("salespot_dr_drill_last_result", [ns, policyName, mode.rawValue], passed ? 1 : 0)
-        registry?.set("salespot_dr_drill_last_time_seconds", [ns, policyName, mode.rawValue], end.timeIntervalSince1970.rounded())
-        if passed { registry?.set("salespot_dr_drill_last_success_time_seconds", [ns, policyName], end.timeIntervalSince1970.rounded()) }
-        if let rto = status.rto { registry?.set("salespot_dr_drill_rto_seconds", [ns, policyName], rto.totalSeconds) }
-        try? await prune(policyName, namespace: ns, keep: policy?.spec.drills?.historyLimit ?? 10)
+        await release(drill)
+        // The metrics are the policy controller's (from the drills' statuses): rebuilt after a restart, gone with
+        // the policy.
+        try? await prune(drill.spec.policy, namespace: ns, keep: policy?.spec.drills?.historyLimit ?? 10)
         return .awaitChange
     }
 

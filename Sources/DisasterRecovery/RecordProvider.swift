@@ -12,12 +12,17 @@ protocol RecordProvider: Sendable {
     /// Changes the record and returns once the provider serves the change (Route53: INSYNC).
     func replace(_ desired: DNSRecordSet, expected: DNSRecordSet?) async throws
     func check(expected: DNSRecordSet?) async throws
+    /// Seconds between routine reads of the record (reconciles with nothing to do) and between dry runs.
+    var refreshSeconds: Double { get }
+    var checkSeconds: Double { get }
 }
 
 struct RFC2136Provider: RecordProvider {
     let client: RFC2136Client
     let record: DRPolicy.DNSRecord
     var description: String { "RFC 2136 at \(client.transport.server):\(client.transport.port)" }
+    var refreshSeconds: Double { 30 }
+    var checkSeconds: Double { 60 }
 
     func read() async throws -> DNSRecordSet? { try await client.read(name: record.name, type: record.type) }
     func replace(_ desired: DNSRecordSet, expected: DNSRecordSet?) async throws { try await client.replace(desired, expected: expected) }
@@ -32,6 +37,10 @@ struct Route53Provider: RecordProvider {
     let client: Route53Client
     let record: DRPolicy.DNSRecord
     var description: String { "Route53 zone \(client.hostedZoneId)" }
+    // Route53 allows 5 requests a second per account, and a dry run is a real (no-op) change batch: 200 policies
+    // on one account stay under the limit (200 x (1/60 + 2/300) = 4.7 a second), their requests paced.
+    var refreshSeconds: Double { 60 }
+    var checkSeconds: Double { 300 }
 
     func read() async throws -> DNSRecordSet? { try await client.read(name: record.name, type: record.type) }
     func replace(_ desired: DNSRecordSet, expected: DNSRecordSet?) async throws {

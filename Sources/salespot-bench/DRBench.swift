@@ -176,7 +176,7 @@ func drProbesBench(policies n: Int, interval: Int, seconds: Int) async throws {
     let tasks = DRControllers.make(client: client, metrics: ControllerMetrics(registry: registry)).map { c in Task { await c.run() } }
     defer { for t in tasks { t.cancel() } }
     let api = Api<DRPolicy>(client, namespace: "default")
-    print("dr-probes: creating \(n) DRPolicies (\(2 * n) sites, HTTP probes every \(interval) s with up to 10 % jitter, BIND for the records)...")
+    print("dr-probes: creating \(n) DRPolicies (\(2 * n) sites, HTTP probes every \(interval) s with up to 5 % jitter, BIND for the records)...")
     try await withThrowingTaskGroup(of: Void.self) { group in
         for w in 0..<8 {
             group.addTask {

@@ -74,6 +74,61 @@ import Testing
             #expect(container?["env"]?.arrayValue?.allSatisfy { $0["valueFrom"] == nil } == true)
             #expect(container?["volumeMounts"]?.arrayValue?.contains { $0["name"]?.stringValue == "secrets" && $0["readOnly"]?.boolValue == true } == true)
         }
+
+        // recreateDatabase never drops the database the policy backs up.
+        var unsafe = Restore(metadata: ObjectMeta(name: "over-source", namespace: "default"), spec: Restore.Spec(backup: name))
+        var source = try Services.source(db)
+        source.passwordSecretRef = SecretKeyRef(name: BackupHarness.pgSecret, key: "password")
+        unsafe.spec.database = source
+        unsafe.spec.recreateDatabase = true
+        _ = try await h.restores.create(unsafe)
+        let refused = try #require(try await h.within(.seconds(30)) {
+            let r = try await h.restores.get("over-source")
+            return r.status?.phase == "Failed" ? r : nil
+        })
+        #expect(refused.status?.error?.contains("the database BackupPolicy hourly backs up") == true, "\(refused.status?.error ?? "")")
+        #expect(try await Services.psql(db, "SELECT count(*) FROM t").trimmingCharacters(in: .whitespacesAndNewlines) == "5000")
+        // Nor a database with tables that a restore did not create (the target above was made by the test).
+        var unmarked = Restore(metadata: ObjectMeta(name: "over-unmarked", namespace: "default"), spec: Restore.Spec(backup: name))
+        unmarked.spec.database = into
+        unmarked.spec.recreateDatabase = true
+        _ = try await h.restores.create(unmarked)
+        let kept = try #require(try await h.within(.seconds(90)) {
+            let r = try await h.restores.get("over-unmarked")
+            return r.status?.phase == "Completed" || r.status?.phase == "Failed" ? r : nil
+        })
+        #expect(kept.status?.phase == "Failed" && kept.status?.error?.contains("was not created by a restore") == true, "\(kept.status?.error ?? "")")
+        // A scratch database that does not exist yet is created (and marked), then restored into again and again:
+        // dropped and created each time (a plain restore over the same tables would fail), then checked with a
+        // query whose answer is kept.
+        var scratch = try Services.source("s_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))
+        scratch.passwordSecretRef = SecretKeyRef(name: BackupHarness.pgSecret, key: "password")
+        for round in ["first", "second"] {
+            var again = Restore(metadata: ObjectMeta(name: "scratch-\(round)", namespace: "default"), spec: Restore.Spec(backup: name))
+            again.spec.database = scratch
+            again.spec.recreateDatabase = true
+            again.spec.check = Restore.Check(query: "SELECT count(*), max(id) FROM t")
+            _ = try await h.restores.create(again)
+            let checked = try #require(try await h.within(.seconds(90)) {
+                let r = try await h.restores.get("scratch-\(round)")
+                return r.status?.phase == "Completed" || r.status?.phase == "Failed" ? r : nil
+            })
+            #expect(checked.status?.phase == "Completed", "\(round): \(checked.status?.error ?? "")")
+            #expect(checked.status?.check?.passed == true && checked.status?.check?.result == "5000", "\(String(describing: checked.status?.check))")
+            if round == "first" { try await Services.psql(scratch.database, "DELETE FROM t WHERE id > 10") }
+        }
+        #expect(try await Services.psql(scratch.database, "SELECT count(*) FROM t").trimmingCharacters(in: .whitespacesAndNewlines) == "5000")
+        // A check that is a psql meta-command is refused before anything runs (CEL says so at a real API server).
+        var meta = Restore(metadata: ObjectMeta(name: "meta", namespace: "default"), spec: Restore.Spec(backup: name))
+        meta.spec.database = scratch
+        meta.spec.check = Restore.Check(query: "\\! cat /etc/passwd")
+        _ = try await h.restores.create(meta)
+        let refusedMeta = try #require(try await h.within(.seconds(30)) {
+            let r = try await h.restores.get("meta")
+            return r.status?.phase == "Failed" ? r : nil
+        })
+        #expect(refusedMeta.status?.error?.contains("psql meta-command") == true)
+        #expect(try await Api<Job>(h.client, namespace: "default").getIfExists(BackupControllers.jobName("meta", suffix: "-restore")) == nil)
     }
 
     @Test func aRestartAtTheScheduledTimeMakesNoDuplicateAndASuspendedPolicyNothing() async throws {

@@ -165,9 +165,8 @@ extension DRHarness {
         #expect(h.registry.value("salespot_dr_drill_rto_seconds", ["default", "shop"]) == full.status?.rto?.totalSeconds)
         #expect(try await h.within(.seconds(10)) { try await h.drills.list().items.count == 3 ? true : nil } == true, "the oldest drill was not pruned")
 
-        // A drill that fails: the check query expects what the data does not hold; the restore still ran.
+        // A drill that fails: the backup is older than the RPO now (a failing check query: the next test).
         var p = try await h.policies.get("shop")
-        p.spec.drills?.restore?.check = Restore.Check(query: "SELECT count(*) FROM orders", expect: "4")
         p.spec.objectives = .init(rtoSeconds: 900, rpoSeconds: 1)
         _ = try await h.policies.update(p)
         _ = try await h.drills.create(DRDrill(metadata: ObjectMeta(name: "d-bad", namespace: "default"), spec: .init(policy: "shop", mode: .restore)))
@@ -247,6 +246,62 @@ extension DRHarness {
         #expect(try await BackupServices.psql(secondaryDB, "SELECT sum(total) FROM orders") == "60")
         #expect(try await h.dns.dig("app.example.test", "A") == ["198.51.100.20"])
         #expect(try await h.events("Restoring").contains { $0.contains(restoreName) })
+
+        // Back to the primary by hand, then a second outage: the secondary's database (restored into before, so
+        // marked as a restore's) is dropped and filled again.
+        try await BackupServices.psql(secondaryDB, "INSERT INTO orders VALUES (4, 40)")
+        h.primary.up.mutate { $0 = true }
+        var p = try await h.policies.get("shop")
+        p.spec.activeSite = "primary"
+        _ = try await h.policies.update(p)
+        _ = try #require(try await h.within(.seconds(20)) { try await h.dns.dig("app.example.test", "A") == ["192.0.2.10"] ? true : nil }, "no failback")
+        p = try await h.policies.get("shop")
+        p.spec.activeSite = nil
+        _ = try await h.policies.update(p)
+        try await Task.sleep(for: .seconds(1))
+        h.primary.up.mutate { $0 = false }
+        let second = try #require(try await h.within(.seconds(90)) {
+            let p = try await h.policies.get("shop")
+            return p.status?.activeSite == "secondary" && p.status?.pendingSwitch == nil && p.status?.lastSwitch?.restore != restoreName ? p : nil
+        }, "no second failover")
+        #expect(second.status?.failovers == 3, "failover, failback, failover: every switch counts")
+        #expect(try await BackupServices.psql(secondaryDB, "SELECT count(*) FROM orders") == "3", "the second restore replaced what was there")
+    }
+
+    @Test func aFailedRestoreWithholdsTheSwitchUnlessThePolicySaysToSwitchAnyway() async throws {
+        let h = try await DRHarness.start(backups: true)
+        defer { Task { await h.stop() } }
+        let (_, backupPolicy) = try await h.backedUpDatabase()
+        let secondaryDB = BackupServices.newDatabaseName()
+        _ = try await h.policies.create(h.policy { spec in
+            spec.backupPolicyRef = backupPolicy
+            spec.objectives = .init(rtoSeconds: 900, rpoSeconds: 3600)
+            var r = DRPolicy.RestoreOnFailover(database: try! BackupServices.source(secondaryDB))
+            r.check = Restore.Check(query: "SELECT count(*) FROM orders", expect: "999")
+            spec.restoreOnFailover = r
+        })
+        _ = try #require(try await h.within(.seconds(15)) {
+            try await h.policies.get("shop").status?.conditions?.first { $0.type == "FailoverReady" }?.status == "True" ? true : nil
+        }, "never FailoverReady")
+        h.primary.up.mutate { $0 = false }
+        let withheld = try #require(try await h.within(.seconds(90)) {
+            let p = try await h.policies.get("shop")
+            return p.status?.conditions?.first { $0.type == "Ready" }?.reason == "RestoreFailed" ? p : nil
+        }, "the failed restore did not withhold the switch")
+        #expect(withheld.status?.activeSite == "primary")
+        #expect(try await h.dns.dig("app.example.test", "A") == ["192.0.2.10"])
+        #expect(try await h.events("RestoreFailed").contains { $0.contains("expected '999'") })
+        // The policy now says to switch anyway.
+        var p = try await h.policies.get("shop")
+        p.spec.restoreOnFailover?.onFailure = "switch"
+        _ = try await h.policies.update(p)
+        let switched = try #require(try await h.within(.seconds(20)) {
+            let p = try await h.policies.get("shop")
+            return p.status?.activeSite == "secondary" && p.status?.pendingSwitch == nil ? p : nil
+        }, "no switch with onFailure: switch")
+        #expect(switched.status?.lastSwitch?.restoreSeconds == nil)
+        #expect(try await h.dns.dig("app.example.test", "A") == ["198.51.100.20"])
+        #expect(try await h.events("RestoreSkipped").count == 1)
     }
 
     @Test func anUnreachableDNSServerKeepsStateAndTheSwitchIsMadeWhenItAnswersAgain() async throws {
