@@ -1465,9 +1465,10 @@ spec:
                 type: object
                 description: >-
                   Restore the last verified backup of backupPolicyRef into the secondary's database (a Restore, run by
-                  the backup controllers as a Job) before a failover moves the record to the secondary; the switch waits
-                  for it, and a restore that fails, or no verified backup, withholds the switch (Ready=False,
-                  RestoreFailed) - remove this field to switch without a restore. Absent - no restore on failover.
+                  the backup controllers as a Job) before a failover moves the record to the secondary. The database is
+                  dropped and created again from the backup (only one a restore created, or one without tables: any
+                  other is refused). The switch waits for the restore; what a failure does is onFailure's. Absent - no
+                  restore on failover.
                 required: [database]
                 properties:
                   database:
@@ -1521,22 +1522,33 @@ spec:
                         type: string
                         enum: [disable, allow, prefer, require, verify-ca, verify-full]
                         description: libpq's sslmode, given to pg_restore as PGSSLMODE. Default - libpq's (prefer).
-                  recreateDatabase:
-                    type: boolean
-                    default: false
-                    description: Drop the database and create it empty first (the role needs CREATEDB). Default false - it must be empty.
+                  onFailure:
+                    type: string
+                    enum: [withhold, switch]
+                    default: withhold
+                    description: >-
+                      When the restore fails or does not finish within timeoutSeconds - withhold (the default) keeps the
+                      record on the primary (Ready=False, RestoreFailed; delete the failed Restore to try again, or remove
+                      restoreOnFailover); switch moves the record all the same, with a Warning Event.
+                  timeoutSeconds:
+                    type: integer
+                    minimum: 60
+                    description: How long the restore may take before it counts as failed. Default - the RTO objective.
                   check:
                     type: object
                     description: >-
-                      A query run with psql in the restored database after the restore, in a read-only transaction; the
-                      Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                      A query run with psql in the restored database after the restore, with default_transaction_read_only on
+                      (advisory: connect as a read-only role for a guarantee); the Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
                     required: [query]
                     properties:
                       query:
                         type: string
                         minLength: 1
                         maxLength: 4096
-                        description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                        description: The SQL query, e.g. SELECT count(*) > 0 FROM orders. Not a psql meta-command (it must not begin with a backslash).
+                        x-kubernetes-validations:
+                        - rule: '!self.startsWith("\\")'
+                          message: the check query must be SQL, not a psql meta-command (it begins with a backslash)
                       expect:
                         type: string
                         maxLength: 256
@@ -1608,15 +1620,18 @@ spec:
                       check:
                         type: object
                         description: >-
-                          A query run with psql in the restored database after the restore, in a read-only transaction; the
-                          Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                          A query run with psql in the restored database after the restore, with default_transaction_read_only on
+                          (advisory: connect as a read-only role for a guarantee); the Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
                         required: [query]
                         properties:
                           query:
                             type: string
                             minLength: 1
                             maxLength: 4096
-                            description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                            description: The SQL query, e.g. SELECT count(*) > 0 FROM orders. Not a psql meta-command (it must not begin with a backslash).
+                            x-kubernetes-validations:
+                            - rule: '!self.startsWith("\\")'
+                              message: the check query must be SQL, not a psql meta-command (it begins with a backslash)
                           expect:
                             type: string
                             maxLength: 256
@@ -2097,21 +2112,25 @@ spec:
                 default: false
                 description: >-
                   Drop the target database (DROP DATABASE ... WITH FORCE, ending its sessions) and create it empty before
-                  restoring, so a scratch database can be restored into again and again (DR drills, rehearsals). The
-                  role needs CREATEDB. Refused when the target is the database the Backup's policy backs up. Default
-                  false.
+                  restoring, so a scratch database can be restored into again and again (DR drills, rehearsals). Only a
+                  database a restore created (marked by its comment) or one without tables is dropped; any other is
+                  refused, as is the database the Backup's policy backs up. The role needs CREATEDB. Default false.
               check:
                 type: object
                 description: >-
-                  A query run with psql in the restored database after the restore, in a read-only transaction; the
-                  Restore fails unless it passes (the data stays restored). Its answer is kept in status.check.
+                  A query run with psql in the restored database after the restore, with default_transaction_read_only
+                  on (a default a query can still turn off: connect as a read-only role for a guarantee); the Restore
+                  fails unless it passes (the data stays restored). Its answer is kept in status.check.
                 required: [query]
                 properties:
                   query:
                     type: string
                     minLength: 1
                     maxLength: 4096
-                    description: The SQL query, e.g. SELECT count(*) > 0 FROM orders.
+                    description: The SQL query, e.g. SELECT count(*) > 0 FROM orders. Not a psql meta-command (it must not begin with a backslash).
+                    x-kubernetes-validations:
+                    - rule: '!self.startsWith("\\")'
+                      message: the check query must be SQL, not a psql meta-command (it begins with a backslash)
                   expect:
                     type: string
                     maxLength: 256
