@@ -304,6 +304,31 @@ extension DRHarness {
         #expect(try await h.events("RestoreSkipped").count == 1)
     }
 
+    @Test func theCLIRunsADrillAndReportsIt() async throws {
+        guard FileManager.default.isExecutableFile(atPath: operatorBinary) else {
+            throw DrillError(description: "the salespot-operator binary is missing at \(operatorBinary): run `swift build` first")
+        }
+        let h = try await DRHarness.start()
+        defer { Task { await h.stop() } }
+        _ = try await h.policies.create(h.policy())
+        _ = try #require(try await h.within(.seconds(15)) {
+            try await h.policies.get("shop").status?.conditions?.first { $0.type == "FailoverReady" }?.status == "True" ? true : nil
+        }, "never FailoverReady")
+        let env = ProcessInfo.processInfo.environment.merging(["KUBECONFIG": h.cluster.kubeconfigPath]) { _, n in n }
+        let partial = try await runAsync(operatorBinary, ["dr", "drill", "shop", "--mode", "partial", "--name", "by-cli"], env: env)
+        #expect(partial.status == 0, "\(partial.out) \(partial.err)")
+        #expect(partial.out.contains("ok   probes") && partial.out.contains("ok   dns") && partial.out.contains("Passed"), "\(partial.out)")
+        // A restore drill of a policy without a scratch database fails, says why, and exits 1.
+        let restore = try await runAsync(operatorBinary, ["dr", "drill", "shop", "--mode", "restore"], env: env)
+        #expect(restore.status == 1, "\(restore.out) \(restore.err)")
+        #expect(restore.out.contains("FAIL backup") && restore.out.contains("no backupPolicyRef"), "\(restore.out)")
+        let bad = try await runAsync(operatorBinary, ["dr", "drill", "shop", "--mode", "everything"], env: env)
+        #expect(bad.status != 0 && bad.err.contains("--mode must be backup, restore, partial or full"), "\(bad.err)")
+        _ = try #require(try await h.within(.seconds(10)) { try await h.policies.get("shop").status?.lastDrill?.mode == "restore" ? true : nil })
+        let status = try await runAsync(operatorBinary, ["dr", "status"], env: env)
+        #expect(status.out.contains("LAST-DRILL") && status.out.contains("restore Failed"), "\(status.out)")
+    }
+
     @Test func anUnreachableDNSServerKeepsStateAndTheSwitchIsMadeWhenItAnswersAgain() async throws {
         let h = try await DRHarness.start()
         defer { Task { h.dns.resume(); await h.stop() } }
