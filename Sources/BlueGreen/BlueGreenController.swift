@@ -347,20 +347,28 @@ struct Reconciler: Sendable {
                 event("PromotionIgnored", "Promote",
                       "the promote was for template \(pinned), but \(target.rawValue) now runs template \(hash); promote again to approve it", warning: true)
             }
-            guard bgd.spec.promote == true else {
-                // Said once per preview: a reconcile that finds it already waiting says nothing new.
-                let wasWaiting = bgd.status?.phase == "Paused" && bgd.status?.previewColor == target.rawValue
+            // Said once per preview: a reconcile that finds it already waiting says nothing new.
+            let wasWaiting = bgd.status?.phase == "Paused" && bgd.status?.previewColor == target.rawValue
+            if !wasWaiting || status.pauseStartTime == nil { status.pauseStartTime = now() }
+            // autoPromotionSeconds (Argo Rollouts'): the preview is promoted after that long in the pause.
+            let autoDue = bgd.spec.promotion?.autoPromotionSeconds.flatMap { seconds in status.pauseStartTime.map { $0.adding(seconds: Double(seconds)) } }
+            if bgd.spec.promote == true {
+                // The promotion is consumed and recorded for this template in one write, before anything switches.
+                bgd = try await clearPromotion(bgd, approving: approval)
+            } else if let due = autoDue, due <= now() {
+                event("AutoPromoted", "Promote", "\(target.rawValue) promoted after \(bgd.spec.promotion?.autoPromotionSeconds ?? 0) s in preview (autoPromotionSeconds)")
+            } else {
                 status.phase = "Paused"
                 setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
-                              readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion")
+                              readyReason: "AwaitingPromotion", reconcilingMessage: "\(target.rawValue) is ready; waiting for promotion"
+                                + (autoDue.map { " (automatic at \($0.rfc3339))" } ?? ""))
                 if !wasWaiting {
-                    event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote")
+                    event("AwaitingPromotion", "Pause", "\(target.rawValue) is ready; promote with salespot-operator bluegreen promote"
+                          + (bgd.spec.promotion?.autoPromotionSeconds.map { ", or wait \($0) s for the automatic promotion" } ?? ""))
                 }
                 try await writeStatus(bgd, status)
-                return .awaitChange
+                return autoDue.map { .requeue(after: .seconds(max(0.1, $0.secondsSince1970 - now().secondsSince1970))) } ?? .awaitChange
             }
-            // The promotion is consumed and recorded for this template in one write, before anything switches.
-            bgd = try await clearPromotion(bgd, approving: approval)
         }
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
@@ -374,6 +382,7 @@ struct Reconciler: Sendable {
         status.activeColor = target.rawValue
         status.previewColor = active?.rawValue
         status.rolloutStartTime = nil
+        status.pauseStartTime = nil
         status.lastSwitchTime = now()
         status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
         status.phase = "Promoted"
@@ -451,6 +460,15 @@ struct Reconciler: Sendable {
     }
 
     func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws {
+        var status = status
+        // The scale subresource's view (what a HorizontalPodAutoscaler reads): the active colour's replicas and a
+        // selector of its pods only (the preview's do not serve, and must not count in its metrics).
+        if let active = status.activeColor {
+            status.replicas = status.colors?[active]?.replicas
+            var labels = bgd.spec.selector.matchLabels ?? [:]
+            labels[BlueGreenController.colorLabel] = active
+            status.selector = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        }
         guard status != bgd.status else { return }
         // A full replacement (so cleared fields go away), guarded by the resourceVersion that was read: a write
         // based on a stale read fails with 409 and is retried instead of overwriting newer status.

@@ -88,7 +88,13 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
     public struct Promotion: Codable, Sendable, Hashable {
         /// `Automatic` (default) or `Manual`.
         public var mode: String?
-        public init(mode: String? = nil) { self.mode = mode }
+        /// Manual mode: promote anyway after this many seconds with the preview ready (Argo Rollouts'
+        /// autoPromotionSeconds). Absent: wait for a promotion.
+        public var autoPromotionSeconds: Int?
+        public init(mode: String? = nil, autoPromotionSeconds: Int? = nil) {
+            self.mode = mode
+            self.autoPromotionSeconds = autoPromotionSeconds
+        }
     }
 
     /// What the operator observed.
@@ -100,9 +106,15 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var lastSwitchTime: Time?
         /// When the rollout of the current template began.
         public var rolloutStartTime: Time?
+        /// When the ready preview began waiting for promotion.
+        public var pauseStartTime: Time?
         public var scaleDownAt: Time?
         public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?
+        /// The active colour's replicas (the scale subresource's status.replicas, what an autoscaler reads).
+        public var replicas: Int32?
+        /// A label selector of the active colour's pods, as a string (the scale subresource's status.selector).
+        public var selector: String?
         public var conditions: [Condition]?
         public init() {}
     }

@@ -371,7 +371,7 @@ struct APIResponder: HTTPResponder {
     /// resourceVersion when it names one.
     func scale(method: String, _ t: Target, name: String, query: [String: String], headers: HTTPFields, body: [UInt8]) async throws -> Response {
         let object = try await state.get(t.type, namespace: t.namespace, name: name)
-        let current = ScaleSubresource.scale(of: object)
+        let current = ScaleSubresource.scale(of: object, type: t.type)
         switch method {
         case "GET":
             return Self.json(current)
@@ -398,7 +398,7 @@ struct APIResponder: HTTPResponder {
             // retried on a fresh read, as kube-apiserver's update loop does.
             let pinned = input[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
             let stored = try await scaleWrite(t, name: name, replicas: replicas, pinned: pinned, read: object, dryRun: query["dryRun"] == "All")
-            return Self.json(ScaleSubresource.scale(of: stored))
+            return Self.json(ScaleSubresource.scale(of: stored, type: t.type))
         default:
             throw APIFailure.methodNotAllowed("the server does not allow this method on the requested resource")
         }
@@ -411,7 +411,7 @@ struct APIResponder: HTTPResponder {
         while true {
             attempt += 1
             var updated = base
-            updated[path: ["spec", "replicas"]] = .int(replicas)
+            updated[path: ScaleSubresource.replicasPath(t.type)] = .int(replicas)
             updated[path: ["metadata", "resourceVersion"]] = pinned.map { .string($0) } ?? base[path: ["metadata", "resourceVersion"]]
             var failure: APIFailure?
             do {

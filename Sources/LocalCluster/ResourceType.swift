@@ -17,6 +17,8 @@ public struct ResourceType: Sendable {
     public var printerColumns: [JSONValue]
     /// Name of the CRD that defines this type, if any.
     public var definedBy: String?
+    /// A CRD's `scale` subresource: where the replicas and the selector are (JSON paths such as `.spec.replicas`).
+    public var scalePaths: ScalePaths?
     /// Where its objects are kept when another resource's store serves them too (events.k8s.io/v1 Events are the
     /// core/v1 Events, seen through a conversion, as in kube-apiserver); nil: its own.
     public var storageKey: String?
@@ -102,5 +104,25 @@ public struct ResourceType: Sendable {
                             schema: storage[path: ["schema", "openAPIV3Schema"]],
                             printerColumns: storage["additionalPrinterColumns"]?.arrayValue ?? [],
                             definedBy: name)
+            .withScale(storage[path: ["subresources", "scale"]])
+    }
+
+    func withScale(_ scale: JSONValue?) -> ResourceType {
+        guard let scale, let spec = scale["specReplicasPath"]?.stringValue, let status = scale["statusReplicasPath"]?.stringValue else { return self }
+        var copy = self
+        copy.scalePaths = ScalePaths(specReplicas: spec, statusReplicas: status, labelSelector: scale["labelSelectorPath"]?.stringValue)
+        return copy
+    }
+}
+
+/// `subresources.scale` of a CRD version.
+public struct ScalePaths: Sendable, Hashable {
+    public var specReplicas: String
+    public var statusReplicas: String
+    public var labelSelector: String?
+
+    /// `.spec.replicas` → ["spec", "replicas"].
+    static func components(_ path: String) -> [String] {
+        path.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
     }
 }

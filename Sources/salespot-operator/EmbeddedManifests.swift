@@ -815,6 +815,11 @@ spec:
     storage: true
     subresources:
       status: {}
+      # kubectl scale and HorizontalPodAutoscalers: the active colour follows spec.replicas; a new colour starts at it.
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
     additionalPrinterColumns:
     - {name: Active, type: string, jsonPath: .status.activeColor, description: The colour the active Service selects.}
     - {name: Preview, type: string, jsonPath: .status.previewColor, description: The colour being brought up or kept for rollback.}
@@ -885,6 +890,12 @@ spec:
                     enum: [Automatic, Manual]
                     default: Automatic
                     description: Automatic switches as soon as the new colour is ready and healthy; Manual waits for `salespot-operator bluegreen promote` (or spec.promote).
+                  autoPromotionSeconds:
+                    type: integer
+                    minimum: 0
+                    description: >-
+                      Manual mode - promote anyway once the ready (and healthy) preview has waited this many seconds
+                      (Argo Rollouts' autoPromotionSeconds). Absent - wait for a promotion.
               promote:
                 type: boolean
                 description: Set to true to promote a waiting preview in Manual mode; the operator clears it.
@@ -922,6 +933,7 @@ spec:
               phase: {type: string, description: 'Pending, Progressing, Paused, Promoted, Healthy, Degraded or Aborted.'}
               lastSwitchTime: {type: string, format: date-time, description: When traffic last moved.}
               rolloutStartTime: {type: string, format: date-time, description: When the rollout of the current template began.}
+              pauseStartTime: {type: string, format: date-time, description: When the ready preview began waiting for promotion (Manual mode).}
               scaleDownAt: {type: string, format: date-time, description: When the previous colour will be scaled down.}
               healthCheck:
                 type: object
@@ -931,6 +943,8 @@ spec:
                   successes: {type: integer, description: Consecutive successful checks.}
                   failures: {type: integer, description: Consecutive failed checks.}
                   lastResult: {type: string, description: What the last check saw.}
+              replicas: {type: integer, format: int32, description: "The active colour's replicas (the scale subresource's status.replicas, what a HorizontalPodAutoscaler reads)."}
+              selector: {type: string, description: "A label selector of the active colour's pods (the scale subresource's status.selector: an autoscaler's metrics count these pods only)."}
               colors:
                 type: object
                 description: Per colour, its image and replicas.

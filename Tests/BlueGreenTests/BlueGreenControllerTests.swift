@@ -179,6 +179,56 @@ struct Harness {
         #expect(inOrder, "events: \(events.value)")
     }
 
+    @Test func kubectlScaleReachesTheActiveColourAndANewColourStartsAtTheScale() async throws {
+        let kubectl = try requireTool("kubectl")
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        // The scale subresource, as kubectl and a HorizontalPodAutoscaler use it.
+        let scale = try await runAsync(kubectl, ["--kubeconfig", h.cluster.kubeconfigPath, "scale", "bgd/api", "--replicas=5"])
+        #expect(scale.status == 0, "\(scale.out) \(scale.err)")
+        #expect(try await h.eventually { try await h.deployment("api-blue")?.status?.readyReplicas == 5 })
+        #expect(try await h.eventually {
+            let s = try await h.api.get("api").status
+            return s?.replicas == 5 && s?.selector == "app=api,salespot.by/color=blue"
+        })
+        let read = try await runAsync(kubectl, ["--kubeconfig", h.cluster.kubeconfigPath, "get", "bgd/api", "--subresource=scale",
+                                                "-o", "jsonpath={.spec.replicas} {.status.replicas} {.status.selector}"])
+        #expect(read.out == "5 5 app=api,salespot.by/color=blue", "\(read.out) \(read.err)")
+        // A rollout now brings the new colour up at the scale, and switches only when all five are ready.
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        #expect(try await h.deployment("api-green")?.spec?.replicas == 5)
+        #expect((try await h.deployment("api-green")?.status?.readyReplicas ?? 0) == 5)
+        // A negative scale is refused by the API server, and nothing changes.
+        let negative = try await runAsync(kubectl, ["--kubeconfig", h.cluster.kubeconfigPath, "scale", "bgd/api", "--replicas=-1"])
+        #expect(negative.status != 0)
+        #expect(try await h.api.get("api").spec.replicas == 5)
+    }
+
+    @Test func autoPromotionSecondsPromotesAWaitingPreview() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1, manual: true)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        var b = try await h.api.get("api")
+        b.spec.promotion = .init(mode: "Manual", autoPromotionSeconds: 3)
+        _ = try await h.api.update(b)
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
+        let paused = try #require(try await h.api.get("api").status?.pauseStartTime)
+        // Not before the time is up: still on blue.
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try await h.selectedColor("api") == "blue")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        let switched = try #require(try await h.api.get("api").status?.lastSwitchTime)
+        #expect(switched.secondsSince1970 - paused.secondsSince1970 >= 2.9, "promoted \(switched.secondsSince1970 - paused.secondsSince1970) s after the pause")
+        #expect(try await h.api.get("api").status?.pauseStartTime == nil)
+    }
+
     @Test func aFailingHealthCheckStopsTheRolloutAndAFixResumesIt() async throws {
         // A real HTTP server stands in for the preview Service: /health exists only once the test "fixes" it.
         let python = try requireTool("python3")
