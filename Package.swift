@@ -131,6 +131,9 @@ let package = Package(
             "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Backups", "ObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
-        .testTarget(name: "BlueGreenTests", dependencies: ["BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport"]),
+        .testTarget(name: "BlueGreenTests", dependencies: [
+            "BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
     ]
 )

@@ -56,6 +56,10 @@ public enum BlueGreenController {
                                   help: "Time from a new template to traffic switched to it", labels: ["namespace"])
         metrics?.registry.declare("salespot_bluegreen_active_color", "gauge",
                                   help: "BlueGreenDeployments whose active Service selects each colour", labels: ["namespace", "color"])
+        metrics?.registry.declare("salespot_bluegreen_analysis_total", "counter", help: "Finished analyses by stage and result",
+                                  labels: ["namespace", "stage", "result"])
+        metrics?.registry.declare("salespot_bluegreen_rollbacks_total", "counter",
+                                  help: "Switches back to the old colour after a failed post-promotion analysis", labels: ["namespace"])
         let written = WrittenVersions()
         let writtenServices = WrittenVersions()
         let activeColors = ActiveColors()
@@ -128,6 +132,7 @@ struct Reconciler: Sendable {
     let written: WrittenVersions
     /// This controller's last write to each Service, until the Service cache shows it.
     let writtenServices: WrittenVersions
+    var analyzer = Analyzer(transport: CurlTransport())
 
     struct Invalid: Error, CustomStringConvertible {
         let reason: String
@@ -171,6 +176,10 @@ struct Reconciler: Sendable {
         }
         guard (bgd.spec.template[path: ["spec", "containers"]]?.arrayValue ?? []).isEmpty == false else {
             return try await stall(bgd, &status, reason: "InvalidTemplate", message: "spec.template.spec.containers is empty", event: event)
+        }
+        let preChecks = bgd.spec.analysis?.prePromotion ?? [], postChecks = bgd.spec.analysis?.postPromotion ?? []
+        if let problem = Analyzer.problem(preChecks) ?? Analyzer.problem(postChecks) {
+            return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.analysis: \(problem)", event: event)
         }
 
         // 2. The active colour: what the Service selects, else what the status says.
@@ -240,14 +249,64 @@ struct Reconciler: Sendable {
                 event("PromotionIgnored", "Promote", "nothing awaits promotion (\(a.rawValue) already runs the template); spec.promote cleared", warning: true)
             }
             var requeue: Duration?
+            var requeueAnalysis: Duration?
             // The colour kept for rollback, while it still runs: whatever the status says (a status write lost after
             // a switch must not leave the old colour running for good), the other colour's Deployment decides.
             let kept: Color? = (current(a.other)?.spec?.replicas ?? 0) > 0 ? a.other : nil
             // Everything that routes traffic must be on the active colour before the other one may go: a switch
             // whose Ingress half was lost (an error or a lost lease between the two writes) is finished here.
+            // Post-promotion analysis of the new active colour, while the old one is kept: a failure (or one recorded
+            // before a restart) switches traffic back at once; until it passes, the old colour is not scaled down.
+            var analysing = false
+            if !postChecks.isEmpty, var analysis = status.analysis, analysis.stage == "PostPromotion", analysis.template == hash,
+               analysis.color == a.rawValue, analysis.phase != "Successful" {
+                var verdict = Analyzer.Verdict.failed(analysis.message ?? "failed")
+                if analysis.phase == "Running" {
+                    verdict = await analyzer.step(postChecks, &analysis, context: .init(name: bgd.metadata.name ?? "", namespace: ns, color: a.rawValue,
+                                                                                      template: hash, stage: "post-rollout"), now: now())
+                    status.analysis = analysis
+                }
+                switch verdict {
+                case .failed(let message):
+                    guard let old = kept, isReady(current(old)) else {
+                        metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
+                        return try await stall(bgd, &status, reason: "AnalysisFailed",
+                                               message: "post-promotion analysis of \(a.rawValue) failed: \(message); the old colour is gone, so traffic stays", event: event)
+                    }
+                    // Recorded before anything moves: a restart after the switch back must not promote the template again.
+                    if status.failedTemplate != hash {
+                        status.failedTemplate = hash
+                        metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
+                        bgd = try await writeStatus(bgd, status)
+                    }
+                    try await switchService(serviceAPI, service, matchLabels, old)
+                    if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, old) }
+                    metrics?.add("salespot_bluegreen_rollbacks_total", [ns])
+                    event("RolledBack", "SwitchTraffic", "post-promotion analysis of \(a.rawValue) failed: \(message); traffic switched back to \(old.rawValue)", warning: true)
+                    try await scale(bgd, a, to: 0)
+                    activeColors.set(ObjectRef(bgd.metadata), old, registry: metrics)
+                    status.activeColor = old.rawValue
+                    status.previewColor = nil
+                    status.scaleDownAt = nil
+                    status.lastSwitchTime = now()
+                    return try await stall(bgd, &status, reason: "AnalysisFailed",
+                                           message: "post-promotion analysis of \(a.rawValue) failed: \(message); traffic is back on \(old.rawValue), the template is not rolled out again until it changes",
+                                           event: event)
+                case .running(let next):
+                    analysing = true
+                    requeueAnalysis = .seconds(next)
+                case .successful:
+                    metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "successful"])
+                    event("AnalysisPassed", "Analysis", "post-promotion analysis of \(a.rawValue) passed")
+                }
+            }
             try await switchService(serviceAPI, service, matchLabels, a)
             if kept != nil, let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
-            if let old = kept, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
+            if analysing, let old = kept, (current(old)?.spec?.replicas ?? 0) > 0 {
+                // The rollback window lasts until the analysis ends.
+                status.previewColor = old.rawValue
+                requeue = requeueAnalysis
+            } else if let old = kept, let d = current(old), (d.spec?.replicas ?? 0) > 0 {
                 status.previewColor = old.rawValue
                 // No recorded deadline (a status lost to a conflict): start the window now rather than cut it short.
                 guard let due = status.scaleDownAt else {
@@ -278,7 +337,14 @@ struct Reconciler: Sendable {
             return requeue.map { .requeue(after: $0) } ?? (ready ? .awaitChange : .requeue(after: .seconds(2)))
         }
 
-        // 5. Roll out: bring the target colour up with the new template.
+        // 5. Roll out: bring the target colour up with the new template. A template whose analysis failed stays
+        // failed: only a new template (or going back to the active one) moves on.
+        if status.failedTemplate == hash {
+            status.activeColor = active?.rawValue
+            return try await stall(bgd, &status, reason: "AnalysisFailed",
+                                   message: status.analysis?.message.map { "the \(status.analysis?.stage == "PostPromotion" ? "post" : "pre")-promotion analysis of this template failed: \($0)" }
+                                       ?? "this template failed its analysis", event: event)
+        }
         let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
         if status.rolloutStartTime == nil {
             event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
@@ -337,6 +403,36 @@ struct Reconciler: Sendable {
                 return .requeue(after: period)
             }
         }
+        // Pre-promotion analysis of the ready preview; a failure stops here, the Service untouched.
+        if !preChecks.isEmpty {
+            var analysis = status.analysis ?? .init(stage: "PrePromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
+            if analysis.stage != "PrePromotion" || analysis.template != hash || analysis.color != target.rawValue {
+                analysis = .init(stage: "PrePromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
+                event("Analysing", "Analysis", "pre-promotion analysis of \(target.rawValue) started")
+            }
+            if analysis.phase == "Running" {
+                let verdict = await analyzer.step(preChecks, &analysis, context: .init(name: bgd.metadata.name ?? "", namespace: ns, color: target.rawValue,
+                                                                                     template: hash, stage: "pre-rollout"), now: now())
+                status.analysis = analysis
+                switch verdict {
+                case .failed(let message):
+                    status.failedTemplate = hash
+                    metrics?.add("salespot_bluegreen_analysis_total", [ns, "PrePromotion", "failed"])
+                    return try await stall(bgd, &status, reason: "AnalysisFailed",
+                                           message: "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")",
+                                           event: event)
+                case .running(let next):
+                    status.phase = "Progressing"
+                    setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
+                                  readyReason: "Analysing", reconcilingMessage: "pre-promotion analysis of \(target.rawValue)")
+                    try await writeStatus(bgd, status)
+                    return .requeue(after: .seconds(next))
+                case .successful:
+                    metrics?.add("salespot_bluegreen_analysis_total", [ns, "PrePromotion", "successful"])
+                    event("AnalysisPassed", "Analysis", "pre-promotion analysis of \(target.rawValue) passed")
+                }
+            }
+        }
         // 6. Promote.
         let manual = bgd.spec.promotion?.mode == "Manual" && active != nil
         let approval = BlueGreenController.approval(target, hash)
@@ -387,6 +483,19 @@ struct Reconciler: Sendable {
         status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
         status.phase = "Promoted"
         setConditions(&status, ready: true, reconciling: active != nil, stalled: nil, generation: generation, readyReason: "Promoted")
+        if active == nil {
+            // The first colour: nothing kept for rollback, nothing left to do (no later event need come to say so).
+            status.scaleDownAt = nil
+            status.phase = "Healthy"
+            setConditions(&status, ready: true, reconciling: false, stalled: nil, generation: generation, readyReason: "Healthy")
+        }
+        if !postChecks.isEmpty && active != nil {
+            // Measured from the next reconcile on (the first measurement at once), while the old colour is kept.
+            status.analysis = .init(stage: "PostPromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
+            event("Analysing", "Analysis", "post-promotion analysis of \(target.rawValue) started")
+            try await writeStatus(bgd, status)
+            return .requeue(after: .milliseconds(1))
+        }
         try await writeStatus(bgd, status)
         return active == nil ? .awaitChange : .requeue(after: .seconds(Double(bgd.spec.scaleDownDelaySeconds ?? 30)))
     }
@@ -459,7 +568,8 @@ struct Reconciler: Sendable {
         status.observedGeneration = generation
     }
 
-    func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws {
+    @discardableResult
+    func writeStatus(_ bgd: BlueGreenDeployment, _ status: BlueGreenDeployment.Status) async throws -> BlueGreenDeployment {
         var status = status
         // The scale subresource's view (what a HorizontalPodAutoscaler reads): the active colour's replicas and a
         // selector of its pods only (the preview's do not serve, and must not count in its metrics).
@@ -469,13 +579,14 @@ struct Reconciler: Sendable {
             labels[BlueGreenController.colorLabel] = active
             status.selector = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         }
-        guard status != bgd.status else { return }
+        guard status != bgd.status else { return bgd }
         // A full replacement (so cleared fields go away), guarded by the resourceVersion that was read: a write
         // based on a stale read fails with 409 and is retried instead of overwriting newer status.
         var updated = bgd
         updated.status = status
         let stored = try await Api<BlueGreenDeployment>(client, namespace: bgd.metadata.namespace).updateStatus(updated)
         written.record(ObjectRef(stored.metadata), stored.metadata.resourceVersion)
+        return stored
     }
 
     /// Points a Service (as read at the start of this reconcile) at a colour; a merge patch, so nothing else changes.

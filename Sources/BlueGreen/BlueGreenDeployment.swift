@@ -34,6 +34,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var healthCheck: HealthCheck?
         /// An Ingress whose backends follow the active colour.
         public var ingress: IngressRef?
+        /// Metric and webhook checks before and after the switch.
+        public var analysis: Analysis?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {
@@ -108,6 +110,10 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var rolloutStartTime: Time?
         /// When the ready preview began waiting for promotion.
         public var pauseStartTime: Time?
+        /// The current (or last) analysis and its measurements.
+        public var analysis: AnalysisStatus?
+        /// The template hash whose analysis failed: not rolled out again until the template changes.
+        public var failedTemplate: String?
         public var scaleDownAt: Time?
         public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?

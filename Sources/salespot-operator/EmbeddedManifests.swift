@@ -876,6 +876,86 @@ spec:
                 required: [name]
                 properties:
                   name: {type: string, minLength: 1, description: Name of the Ingress in the same namespace.}
+              analysis:
+                type: object
+                description: >-
+                  Metric and webhook checks (Argo Rollouts' pre/postPromotionAnalysis, Flagger's metric checks). Each
+                  check is measured count times, intervalSeconds apart; more than failureLimit failed (or
+                  inconclusiveLimit inconclusive) measurements fail it. A failed template is not rolled out again until
+                  the template changes.
+                properties:
+                  prePromotion:
+                  type: array
+                  maxItems: 10
+                  description: Run against the ready preview before traffic moves; a failure stops the rollout (Stalled, reason AnalysisFailed) with the Service untouched.
+                  x-kubernetes-list-type: map
+                  x-kubernetes-list-map-keys: [name]
+                  items:
+                    type: object
+                    required: [name]
+                    x-kubernetes-validations:
+                    - rule: has(self.prometheus) != has(self.webhook)
+                      message: give exactly one of prometheus or webhook
+                    - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
+                      message: a prometheus check needs a successCondition or a failureCondition
+                    properties:
+                      name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
+                      prometheus:
+                        type: object
+                        description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
+                        required: [address, query]
+                        properties:
+                          address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
+                          query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
+                      webhook:
+                        type: object
+                        description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
+                        required: [url]
+                        properties:
+                          url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
+                          timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                      successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
+                      failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
+                      intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
+                      count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
+                      failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
+                      inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, the query failed) tolerated; one more fails the check. Default 0.'}
+                  postPromotion:
+                  type: array
+                  maxItems: 10
+                  description: Run after the switch while the old colour is kept (its scale-down waits for the result); a failure switches traffic back to the old colour at once.
+                  x-kubernetes-list-type: map
+                  x-kubernetes-list-map-keys: [name]
+                  items:
+                    type: object
+                    required: [name]
+                    x-kubernetes-validations:
+                    - rule: has(self.prometheus) != has(self.webhook)
+                      message: give exactly one of prometheus or webhook
+                    - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
+                      message: a prometheus check needs a successCondition or a failureCondition
+                    properties:
+                      name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
+                      prometheus:
+                        type: object
+                        description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
+                        required: [address, query]
+                        properties:
+                          address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
+                          query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
+                      webhook:
+                        type: object
+                        description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
+                        required: [url]
+                        properties:
+                          url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
+                          timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                      successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
+                      failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
+                      intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
+                      count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
+                      failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
+                      inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, the query failed) tolerated; one more fails the check. Default 0.'}
               activeColor:
                 type: string
                 enum: [blue, green]
@@ -934,6 +1014,11 @@ spec:
               lastSwitchTime: {type: string, format: date-time, description: When traffic last moved.}
               rolloutStartTime: {type: string, format: date-time, description: When the rollout of the current template began.}
               pauseStartTime: {type: string, format: date-time, description: When the ready preview began waiting for promotion (Manual mode).}
+              failedTemplate: {type: string, description: The template hash whose analysis failed; it is not rolled out again until the template changes.}
+              analysis:
+                type: object
+                description: The current or last analysis with its newest measurements, so kubectl describe shows why.
+                x-kubernetes-preserve-unknown-fields: true
               scaleDownAt: {type: string, format: date-time, description: When the previous colour will be scaled down.}
               healthCheck:
                 type: object

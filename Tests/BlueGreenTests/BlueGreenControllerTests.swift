@@ -224,9 +224,12 @@ struct Harness {
         try await Task.sleep(for: .seconds(1.5))
         #expect(try await h.selectedColor("api") == "blue")
         #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
-        let switched = try #require(try await h.api.get("api").status?.lastSwitchTime)
+        // The status written after the switch.
+        #expect(try await h.eventually { try await h.api.get("api").status?.activeColor == "green" })
+        let after = try await h.api.get("api").status
+        let switched = try #require(after?.lastSwitchTime)
         #expect(switched.secondsSince1970 - paused.secondsSince1970 >= 2.9, "promoted \(switched.secondsSince1970 - paused.secondsSince1970) s after the pause")
-        #expect(try await h.api.get("api").status?.pauseStartTime == nil)
+        #expect(after?.pauseStartTime == nil)
     }
 
     @Test func aFailingHealthCheckStopsTheRolloutAndAFixResumesIt() async throws {

@@ -172,3 +172,50 @@ public final class MotoServer: Sendable {
         return id
     }
 }
+
+/// A real Prometheus server on a free loopback port, scraping the given targets every second, with its data in a
+/// temporary directory; stopped by the test (or when the test process ends).
+public final class PrometheusServer: Sendable {
+    public let address: String
+    let process: ServerProcess
+    init(address: String, process: ServerProcess) {
+        self.address = address
+        self.process = process
+    }
+    public func stop() { process.stop() }
+
+    public static func start(scraping targets: [String]) async throws -> PrometheusServer {
+        let prometheus = try requireTool("prometheus")
+        let dir = try temporaryDirectory()
+        let port = try DNSServer.freePort()
+        try """
+            global: {scrape_interval: 1s, evaluation_interval: 1s}
+            scrape_configs:
+              - job_name: test
+                static_configs:
+                  - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
+
+            """.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let p = try startServer(prometheus, ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+                                             "--web.listen-address=127.0.0.1:\(port)"])
+        let address = "http://127.0.0.1:\(port)"
+        for _ in 0..<150 {
+            if let r = try? await runAsync("/usr/bin/curl", ["-s", address + "/-/ready"]), r.out.contains("Ready") {
+                return PrometheusServer(address: address, process: p)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        p.stop()
+        struct NotStarted: Error, CustomStringConvertible { let description: String }
+        throw NotStarted(description: "prometheus did not become ready on port \(port) (config in \(dir))")
+    }
+
+    /// The value of an instant query's first sample, as the operator would read it (nil: no data).
+    public func value(_ query: String) async throws -> String? {
+        let r = try await runAsync("/usr/bin/curl", ["-s", "--get", "--data-urlencode", "query=\(query)", address + "/api/v1/query"])
+        guard let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any],
+              let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
+              let value = result.first?["value"] as? [Any] else { return nil }
+        return value.last as? String
+    }
+}

@@ -1,0 +1,343 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeClient
+import KubeCore
+
+extension BlueGreenDeployment {
+    /// Checks of a colour by its metrics or a webhook (Argo Rollouts' pre/postPromotionAnalysis, Flagger's metric
+    /// checks and webhooks): before the switch against the preview, after it against the new active colour.
+    public struct Analysis: Codable, Sendable, Hashable {
+        /// Run against the ready preview before traffic moves; a failure stops the rollout (AnalysisFailed), the
+        /// Service untouched.
+        public var prePromotion: [AnalysisCheck]?
+        /// Run after the switch, while the old colour is kept; a failure switches traffic back to it at once.
+        public var postPromotion: [AnalysisCheck]?
+        public init(prePromotion: [AnalysisCheck]? = nil, postPromotion: [AnalysisCheck]? = nil) {
+            self.prePromotion = prePromotion
+            self.postPromotion = postPromotion
+        }
+    }
+
+    public struct AnalysisCheck: Codable, Sendable, Hashable {
+        public var name: String
+        public var prometheus: PrometheusQuery?
+        public var webhook: WebhookCheck?
+        /// For Prometheus: e.g. `result < 0.05`, `result >= 0.99 && result <= 1` (`result` is the first sample's
+        /// value). A measurement passes when it holds.
+        public var successCondition: String?
+        /// A measurement fails when it holds (checked first).
+        public var failureCondition: String?
+        /// Seconds between measurements (default 10).
+        public var intervalSeconds: Int?
+        /// Measurements to take (default 1).
+        public var count: Int?
+        /// Failed measurements tolerated (default 0): one more fails the check.
+        public var failureLimit: Int?
+        /// Inconclusive measurements (no data, NaN, neither condition holds, the query failed) tolerated (default 0):
+        /// one more fails the check.
+        public var inconclusiveLimit: Int?
+        public init(name: String, prometheus: PrometheusQuery? = nil, webhook: WebhookCheck? = nil) {
+            self.name = name
+            self.prometheus = prometheus
+            self.webhook = webhook
+        }
+        public var interval: Double { Double(max(1, intervalSeconds ?? 10)) }
+        public var measurements: Int { max(1, count ?? 1) }
+    }
+
+    public struct PrometheusQuery: Codable, Sendable, Hashable {
+        /// e.g. `http://prometheus.monitoring.svc:9090`.
+        public var address: String
+        /// PromQL; `{{color}}`, `{{namespace}}`, `{{name}}` and `{{template}}` are replaced first.
+        public var query: String
+        public init(address: String, query: String) {
+            self.address = address
+            self.query = query
+        }
+    }
+
+    /// Flagger-style: the rollout's details POSTed as JSON; 2xx passes, anything else fails.
+    public struct WebhookCheck: Codable, Sendable, Hashable {
+        public var url: String
+        public var timeoutSeconds: Int?
+        public init(url: String, timeoutSeconds: Int? = nil) {
+            self.url = url
+            self.timeoutSeconds = timeoutSeconds
+        }
+    }
+
+    /// One analysis of one template on one colour, kept in status so `kubectl describe` shows why.
+    public struct AnalysisStatus: Codable, Sendable, Hashable {
+        /// PrePromotion or PostPromotion.
+        public var stage: String
+        public var template: String
+        public var color: String
+        /// Running, Successful or Failed.
+        public var phase: String
+        public var startedAt: Time?
+        public var message: String?
+        public var checks: [CheckStatus]
+        public init(stage: String, template: String, color: String, phase: String, startedAt: Time?, checks: [CheckStatus]) {
+            self.stage = stage
+            self.template = template
+            self.color = color
+            self.phase = phase
+            self.startedAt = startedAt
+            self.checks = checks
+        }
+    }
+
+    public struct CheckStatus: Codable, Sendable, Hashable {
+        public var name: String
+        /// Running, Successful or Failed.
+        public var phase: String
+        public var successful: Int
+        public var failed: Int
+        public var inconclusive: Int
+        /// The newest measurements (at most 10).
+        public var measurements: [Measurement]?
+        public init(name: String) {
+            self.name = name
+            phase = "Running"
+            successful = 0
+            failed = 0
+            inconclusive = 0
+        }
+    }
+
+    public struct Measurement: Codable, Sendable, Hashable {
+        public var time: Time
+        /// Successful, Failed or Inconclusive.
+        public var phase: String
+        public var value: String?
+        public var message: String?
+    }
+}
+
+/// The conditions' little language: `result OP NUMBER` comparisons (`<`, `<=`, `>`, `>=`, `==`, `!=`) joined by
+/// `&&` and `||` (`&&` binds tighter); `result[0]` is `result`, as Argo Rollouts writes it.
+public struct AnalysisCondition: Sendable, Hashable {
+    enum Op: String, CaseIterable { case le = "<=", ge = ">=", eq = "==", ne = "!=", lt = "<", gt = ">" }
+    struct Comparison: Sendable, Hashable { var op: Op; var number: Double }
+    /// Alternatives (||) of conjunctions (&&).
+    let alternatives: [[Comparison]]
+
+    public struct Invalid: Error, CustomStringConvertible { public var description: String }
+
+    public init(_ text: String) throws {
+        var alternatives: [[Comparison]] = []
+        for alternative in text.split(separator: "||", omittingEmptySubsequences: false) {
+            var all: [Comparison] = []
+            for part in alternative.split(separator: "&&", omittingEmptySubsequences: false) {
+                let whole = String(part).trimmed
+                var s = whole
+                for prefix in ["result[0]", "result"] where s.hasPrefix(prefix) {
+                    s = String(s.dropFirst(prefix.count)).trimmed
+                    break
+                }
+                guard let op = Op.allCases.first(where: { s.hasPrefix($0.rawValue) }), whole.hasPrefix("result"),
+                      let number = Double(String(s.dropFirst(op.rawValue.count)).trimmed) else {
+                    throw Invalid(description: "\"\(whole)\" is not `result <op> number` (op one of < <= > >= == !=)")
+                }
+                all.append(Comparison(op: op, number: number))
+            }
+            alternatives.append(all)
+        }
+        self.alternatives = alternatives
+    }
+
+    public func holds(_ result: Double) -> Bool {
+        alternatives.contains { all in
+            all.allSatisfy { c in
+                switch c.op {
+                case .lt: result < c.number
+                case .le: result <= c.number
+                case .gt: result > c.number
+                case .ge: result >= c.number
+                case .eq: result == c.number
+                case .ne: result != c.number
+                }
+            }
+        }
+    }
+}
+
+/// Takes measurements and judges checks; the state lives in the resource's status.
+struct Analyzer: Sendable {
+    let transport: any HTTPTransport
+
+    struct Context: Sendable {
+        var name: String
+        var namespace: String
+        var color: String
+        var template: String
+        var stage: String
+    }
+
+    enum Verdict: Equatable {
+        case running(nextIn: Double)
+        case successful
+        case failed(String)
+    }
+
+    /// Why a check cannot run at all (reported as InvalidSpec).
+    static func problem(_ checks: [BlueGreenDeployment.AnalysisCheck]) -> String? {
+        var names = Set<String>()
+        for c in checks {
+            if !names.insert(c.name).inserted { return "analysis check \(c.name) appears twice" }
+            if (c.prometheus == nil) == (c.webhook == nil) { return "analysis check \(c.name) needs exactly one of prometheus or webhook" }
+            if c.prometheus != nil && c.successCondition == nil && c.failureCondition == nil {
+                return "analysis check \(c.name) needs a successCondition or a failureCondition"
+            }
+            for text in [c.successCondition, c.failureCondition].compactMap({ $0 }) {
+                do { _ = try AnalysisCondition(text) } catch { return "analysis check \(c.name): \(error)" }
+            }
+        }
+        return nil
+    }
+
+    /// Takes the measurements that are due and judges: the state as it is now and what follows.
+    func step(_ checks: [BlueGreenDeployment.AnalysisCheck], _ state: inout BlueGreenDeployment.AnalysisStatus, context: Context,
+              now: Time) async -> Verdict {
+        var next = Double.infinity
+        for check in checks {
+            var s = state.checks.first { $0.name == check.name } ?? BlueGreenDeployment.CheckStatus(name: check.name)
+            defer {
+                if let i = state.checks.firstIndex(where: { $0.name == check.name }) { state.checks[i] = s } else { state.checks.append(s) }
+            }
+            guard s.phase == "Running" else { continue }
+            let taken = s.successful + s.failed + s.inconclusive
+            let last = s.measurements?.last?.time
+            let due = last.map { $0.secondsSince1970 + check.interval } ?? 0
+            if taken > 0 && due > now.secondsSince1970 {
+                next = min(next, due - now.secondsSince1970)
+                continue
+            }
+            let m = await measure(check, context: context)
+            switch m.phase {
+            case "Successful": s.successful += 1
+            case "Failed": s.failed += 1
+            default: s.inconclusive += 1
+            }
+            s.measurements = Array(((s.measurements ?? []) + [m]).suffix(10))
+            if s.failed > (check.failureLimit ?? 0) {
+                s.phase = "Failed"
+            } else if s.inconclusive > (check.inconclusiveLimit ?? 0) {
+                s.phase = "Failed"
+            } else if s.successful + s.failed + s.inconclusive >= check.measurements {
+                s.phase = "Successful"
+            } else {
+                next = min(next, check.interval)
+            }
+        }
+        if let failed = state.checks.first(where: { $0.phase == "Failed" }) {
+            let last = failed.measurements?.last
+            let message = "check \(failed.name) failed (\(failed.failed) failed, \(failed.inconclusive) inconclusive): "
+                + "\(last?.message ?? last?.value.map { "result \($0)" } ?? "")"
+            state.phase = "Failed"
+            state.message = message
+            return .failed(message)
+        }
+        if checks.allSatisfy({ c in state.checks.first { $0.name == c.name }?.phase == "Successful" }) {
+            state.phase = "Successful"
+            state.message = "every check passed"
+            return .successful
+        }
+        return .running(nextIn: next.isFinite ? max(0.1, next) : 1)
+    }
+
+    func measure(_ check: BlueGreenDeployment.AnalysisCheck, context: Context) async -> BlueGreenDeployment.Measurement {
+        let t = Time.now()
+        if let p = check.prometheus {
+            let query = Self.render(p.query, context)
+            var address = p.address
+            while address.hasSuffix("/") { address.removeLast() }
+            let url = address + "/api/v1/query?query=" + Self.percentEncoded(query)
+            do {
+                let response = try await transport.send(HTTPRequest(method: "GET", url: url, timeout: .seconds(10)))
+                guard response.status == 200 else {
+                    return .init(time: t, phase: "Inconclusive", value: nil,
+                                 message: "Prometheus answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+                }
+                guard let value = try Self.firstValue(response.body) else {
+                    return .init(time: t, phase: "Inconclusive", value: nil, message: "the query returned no data")
+                }
+                if value.isNaN { return .init(time: t, phase: "Inconclusive", value: "NaN", message: "the query returned NaN") }
+                let text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                if let f = check.failureCondition, (try? AnalysisCondition(f))?.holds(value) == true {
+                    return .init(time: t, phase: "Failed", value: text, message: "result \(text): \(f)")
+                }
+                if let s = check.successCondition {
+                    let ok = (try? AnalysisCondition(s))?.holds(value) == true
+                    return .init(time: t, phase: ok ? "Successful" : "Failed", value: text, message: ok ? nil : "result \(text): not \(s)")
+                }
+                return .init(time: t, phase: "Successful", value: text, message: nil)
+            } catch {
+                return .init(time: t, phase: "Inconclusive", value: nil, message: "Prometheus at \(p.address): \(error)")
+            }
+        }
+        guard let w = check.webhook else { return .init(time: t, phase: "Inconclusive", value: nil, message: "no check") }
+        let body: JSONValue = ["name": .string(context.name), "namespace": .string(context.namespace), "phase": .string(context.stage),
+                               "color": .string(context.color), "template": .string(context.template), "check": .string(check.name)]
+        var request = HTTPRequest(method: "POST", url: w.url, body: body.serialized(), timeout: .seconds(Int64(max(1, w.timeoutSeconds ?? 10))))
+        request.headers.add("Content-Type", "application/json")
+        do {
+            let response = try await transport.send(request)
+            let ok = (200..<300).contains(response.status)
+            return .init(time: t, phase: ok ? "Successful" : "Failed", value: String(response.status),
+                         message: ok ? nil : "the webhook answered \(response.status)")
+        } catch {
+            return .init(time: t, phase: "Failed", value: nil, message: "the webhook: \(error)")
+        }
+    }
+
+    /// Everything but RFC 3986's unreserved characters percent-encoded (a `+` left as is would read as a space).
+    static func percentEncoded(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return out
+    }
+
+    static func render(_ text: String, _ c: Context) -> String {
+        text.replacing("{{color}}", with: c.color).replacing("{{namespace}}", with: c.namespace)
+            .replacing("{{name}}", with: c.name).replacing("{{template}}", with: c.template)
+    }
+
+    /// The first sample of a Prometheus instant query's answer (vector or scalar); nil when there is none.
+    static func firstValue(_ body: [UInt8]) throws -> Double? {
+        let json = try JSONParser.parse(body)
+        guard json["status"]?.stringValue == "success", let data = json["data"] else {
+            throw AnalysisCondition.Invalid(description: "Prometheus: \(json["error"]?.stringValue ?? "an answer without data")")
+        }
+        let sample: JSONValue?
+        switch data["resultType"]?.stringValue {
+        case "vector": sample = data["result"]?.arrayValue?.first?["value"]
+        case "scalar": sample = data["result"]
+        default: sample = nil
+        }
+        guard let text = sample?.arrayValue?.last?.stringValue else { return nil }
+        return text == "NaN" ? .nan : Double(text)
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+    /// Without leading and trailing spaces and tabs.
+    var trimmed: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,168 @@
+import BlueGreen
+import Foundation
+import Hummingbird
+import KubeClient
+import KubeCore
+import LocalCluster
+import TestSupport
+import Testing
+
+/// A small exporter whose values the test sets (`app_error_rate{color=...}`), scraped by a real Prometheus, and a
+/// webhook whose answer the test sets.
+final class Exporter: Sendable {
+    let errorRate = Locked<[String: Double]>(["blue": 0, "green": 0])
+    let hookStatus = Locked(200)
+    let hooks = Locked<[JSONValue]>([])
+    let port = Locked(0)
+
+    static func start() async throws -> Exporter {
+        let e = Exporter()
+        let router = Router()
+        router.get("metrics") { _, _ -> Response in
+            let body = e.errorRate.value.sorted { $0.key < $1.key }.map { "app_error_rate{color=\"\($0.key)\"} \($0.value)" }.joined(separator: "\n") + "\n"
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.post("hook") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            if let json = try? JSONParser.parse(Array(buffer: body)) { e.hooks.mutate { $0.append(json) } }
+            return Response(status: .init(code: e.hookStatus.value))
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in e.port.mutate { $0 = channel.localAddress?.port ?? 0 } })
+        _ = Task { _ = try? await app.runService(gracefulShutdownSignals: []) }
+        for _ in 0..<200 where e.port.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        return e
+    }
+    var target: String { "127.0.0.1:\(port.value)" }
+}
+
+/// Pre- and post-promotion analysis against a real Prometheus (started by the test, scraping the exporter every
+/// second) and a webhook.
+@Suite(.serialized) struct AnalysisTests {
+    static func errors(_ prometheus: PrometheusServer, count: Int = 2) -> BlueGreenDeployment.AnalysisCheck {
+        var c = BlueGreenDeployment.AnalysisCheck(name: "errors", prometheus: .init(address: prometheus.address, query: "app_error_rate{color=\"{{color}}\"}"))
+        c.successCondition = "result < 0.05"
+        c.intervalSeconds = 1
+        c.count = count
+        return c
+    }
+
+    func waitForScrape(_ p: PrometheusServer, _ query: String, _ value: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if try await p.value(query) == value { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw PrometheusTimeout(description: "Prometheus never read \(query) = \(value)")
+    }
+    struct PrometheusTimeout: Error, CustomStringConvertible { var description: String }
+
+    @Test func aFailingPrePromotionQueryStopsTheRolloutWithTheServiceUntouched() async throws {
+        let exporter = try await Exporter.start()
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.target])
+        defer { prometheus.stop() }
+        try await waitForScrape(prometheus, "app_error_rate{color=\"green\"}", "0")
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1)
+        var b = try await h.api.get("api")
+        b.spec.analysis = .init(prePromotion: [Self.errors(prometheus)])
+        _ = try await h.api.update(b)
+        let healthy = try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" }
+        if !healthy { Issue.record("never Healthy: \(String(describing: try await h.api.get("api").status))") }
+        // Green goes bad before it is rolled out.
+        exporter.errorRate.mutate { $0["green"] = 0.5 }
+        try await waitForScrape(prometheus, "app_error_rate{color=\"green\"}", "0.5")
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually {
+            try await h.api.get("api").status?.conditions?.first { $0.type == "Stalled" }?.reason == "AnalysisFailed"
+        })
+        let stalled = try await h.api.get("api")
+        #expect(try await h.selectedColor("api") == "blue", "the Service was switched")
+        #expect(stalled.status?.analysis?.stage == "PrePromotion" && stalled.status?.analysis?.phase == "Failed")
+        #expect(stalled.status?.analysis?.checks.first?.measurements?.last?.value == "0.5", "\(String(describing: stalled.status?.analysis))")
+        #expect(stalled.status?.conditions?.first { $0.type == "Ready" }?.status == "False")
+        // The template stays failed even when the metric recovers; a new one is rolled out and checked again.
+        exporter.errorRate.mutate { $0["green"] = 0 }
+        try await waitForScrape(prometheus, "app_error_rate{color=\"green\"}", "0")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await h.selectedColor("api") == "blue")
+        try await h.setImage("api", "api:3")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        let passed = try await h.api.get("api")
+        #expect(passed.status?.analysis?.phase == "Successful" && passed.status?.analysis?.checks.first?.successful == 2)
+    }
+
+    @Test func aWebhookAnswering500StopsTheRolloutAnd200LetsItProceed() async throws {
+        let exporter = try await Exporter.start()
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        var b = try await h.api.get("api")
+        var hook = BlueGreenDeployment.AnalysisCheck(name: "smoke", webhook: .init(url: "http://\(exporter.target)/hook"))
+        hook.intervalSeconds = 1
+        b.spec.analysis = .init(prePromotion: [hook])
+        _ = try await h.api.update(b)
+        exporter.hookStatus.mutate { $0 = 500 }
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually {
+            try await h.api.get("api").status?.conditions?.first { $0.type == "Stalled" }?.reason == "AnalysisFailed"
+        })
+        #expect(try await h.selectedColor("api") == "blue")
+        let call = try #require(exporter.hooks.value.last)
+        #expect(call["name"]?.stringValue == "api" && call["color"]?.stringValue == "green" && call["phase"]?.stringValue == "pre-rollout", "\(call)")
+        exporter.hookStatus.mutate { $0 = 200 }
+        try await h.setImage("api", "api:3")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+    }
+
+    @Test func aFailingPostPromotionQuerySwitchesBackWithinAnIntervalAndNeverToNothing() async throws {
+        let exporter = try await Exporter.start()
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.target])
+        defer { prometheus.stop() }
+        try await waitForScrape(prometheus, "app_error_rate{color=\"green\"}", "0")
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 120)
+        var b = try await h.api.get("api")
+        b.spec.analysis = .init(postPromotion: [Self.errors(prometheus, count: 60)])
+        _ = try await h.api.update(b)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        let violations = Locked([String]())
+        let served = Locked(false)
+        let monitor = Task {
+            while !Task.isCancelled {
+                if let ready = try? await h.readyEndpoints("api") {
+                    if ready > 0 { served.mutate { $0 = true } } else if served.value { violations.mutate { $0.append("no ready endpoint behind the active Service") } }
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        defer { monitor.cancel() }
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        #expect(try await h.eventually { (try await h.api.get("api").status?.analysis?.checks.first?.successful ?? 0) >= 2 })
+        #expect(try await h.deployment("api-blue")?.spec?.replicas == 2, "the old colour is kept while the analysis runs")
+        // Green goes bad after the switch: traffic goes back to blue within one interval (1 s) of Prometheus
+        // seeing it, plus 1 s.
+        exporter.errorRate.mutate { $0["green"] = 0.5 }
+        try await waitForScrape(prometheus, "app_error_rate{color=\"green\"}", "0.5")
+        let seen = ContinuousClock.now
+        #expect(try await h.eventually(.seconds(10)) { try await h.selectedColor("api") == "blue" })
+        let took = ContinuousClock.now - seen
+        #expect(took < .seconds(2), "switched back \(took) after Prometheus had the bad value")
+        let rolledBack = try await h.api.get("api")
+        #expect(rolledBack.status?.activeColor == "blue")
+        #expect(rolledBack.status?.conditions?.first { $0.type == "Stalled" }?.reason == "AnalysisFailed")
+        #expect(rolledBack.status?.analysis?.stage == "PostPromotion" && rolledBack.status?.analysis?.phase == "Failed")
+        #expect(try await h.eventually { try await h.deployment("api-green")?.spec?.replicas == 0 })
+        // It stays back: the failed template is not promoted again.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await h.selectedColor("api") == "blue")
+        #expect(served.value && violations.value.isEmpty, "\(violations.value)")
+    }
+}
