@@ -197,9 +197,9 @@ struct Reconciler: Sendable {
             status.colors?[c.rawValue] = .init(image: d.spec?.template.spec?.containers.first?.image, replicas: d.spec?.replicas,
                                                readyReplicas: d.status?.readyReplicas ?? 0)
         }
-        func ensure(_ c: Color) async throws {
+        func ensure(_ c: Color, replicas count: Int32? = nil) async throws {
             do {
-                if let d = try await ensureDeployment(bgd, c, hash: hash, replicas: replicas) {
+                if let d = try await ensureDeployment(bgd, c, hash: hash, replicas: count ?? replicas) {
                     applied[c] = d
                     recordColor(c)
                 }
@@ -353,12 +353,17 @@ struct Reconciler: Sendable {
         // A rollback window of an earlier switch is over: the colour it kept is the one being rolled out now. (Left
         // set, a lost status write after this rollout's switch would find it past and scale down at once.)
         status.scaleDownAt = nil
-        do { try await ensure(target) } catch let invalid as Invalid {
+        // previewReplicaCount: the preview runs smaller until its promotion is decided, then at full scale (recorded,
+        // so later reconciles keep it there) and the switch waits until every replica is ready.
+        let approvalOfTarget = BlueGreenController.approval(target, hash)
+        let previewCount: Int32 = active != nil && status.fullScale != approvalOfTarget
+            ? max(1, min(bgd.spec.previewReplicaCount ?? replicas, replicas)) : replicas
+        do { try await ensure(target, replicas: previewCount) } catch let invalid as Invalid {
             return try await stall(bgd, &status, reason: invalid.reason, message: invalid.description, event: event)
         }
         status.previewColor = target.rawValue
         status.activeColor = active?.rawValue
-        guard isReady(current(target)) else {
+        guard Reconciler.isRolledOut(current(target), replicas: previewCount) else {
             status.phase = "Progressing"
             setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
                           readyReason: "Progressing", reconcilingMessage: "waiting for \(target.rawValue) to be ready")
@@ -466,6 +471,20 @@ struct Reconciler: Sendable {
                 return autoDue.map { .requeue(after: .seconds(max(0.1, $0.secondsSince1970 - now().secondsSince1970))) } ?? .awaitChange
             }
         }
+        if previewCount < replicas {
+            // Promotion decided: to full scale first; the switch comes once all of it is ready.
+            status.fullScale = approvalOfTarget
+            do { try await ensure(target, replicas: replicas) } catch let invalid as Invalid {
+                return try await stall(bgd, &status, reason: invalid.reason, message: invalid.description, event: event)
+            }
+            event("ScalingUp", "ScaleUp", "scaling \(target.rawValue) from \(previewCount) to \(replicas) replicas before the switch")
+            status.phase = "Progressing"
+            setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
+                          readyReason: "Progressing", reconcilingMessage: "scaling \(target.rawValue) to \(replicas) replicas before the switch")
+            try await writeStatus(bgd, status)
+            return .requeue(after: .seconds(1))
+        }
+        guard isReady(current(target)) else { return .requeue(after: .seconds(1)) }
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
@@ -479,6 +498,7 @@ struct Reconciler: Sendable {
         status.previewColor = active?.rawValue
         status.rolloutStartTime = nil
         status.pauseStartTime = nil
+        status.fullScale = nil
         status.lastSwitchTime = now()
         status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
         status.phase = "Promoted"

@@ -36,6 +36,9 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var ingress: IngressRef?
         /// Metric and webhook checks before and after the switch.
         public var analysis: Analysis?
+        /// Replicas of the preview until its promotion is decided (then full scale before the switch). Default:
+        /// `replicas`.
+        public var previewReplicaCount: Int32?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {
@@ -114,6 +117,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var analysis: AnalysisStatus?
         /// The template hash whose analysis failed: not rolled out again until the template changes.
         public var failedTemplate: String?
+        /// The preview (`colour/template`) being scaled from previewReplicaCount to full for its switch.
+        public var fullScale: String?
         public var scaleDownAt: Time?
         public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?

@@ -876,6 +876,14 @@ spec:
                 required: [name]
                 properties:
                   name: {type: string, minLength: 1, description: Name of the Ingress in the same namespace.}
+              previewReplicaCount:
+                type: integer
+                format: int32
+                minimum: 1
+                description: >-
+                  Replicas of the new colour while it is in preview (health checks, pre-promotion analysis, waiting for
+                  a promotion); once the promotion is decided it is scaled to spec.replicas and the switch waits until
+                  all of them are ready. Default - spec.replicas. The first colour always starts at full scale.
               analysis:
                 type: object
                 description: >-
@@ -1015,6 +1023,7 @@ spec:
               rolloutStartTime: {type: string, format: date-time, description: When the rollout of the current template began.}
               pauseStartTime: {type: string, format: date-time, description: When the ready preview began waiting for promotion (Manual mode).}
               failedTemplate: {type: string, description: The template hash whose analysis failed; it is not rolled out again until the template changes.}
+              fullScale: {type: string, description: 'The preview (colour/template) being scaled from previewReplicaCount to full scale for its switch.'}
               analysis:
                 type: object
                 description: The current or last analysis with its newest measurements, so kubectl describe shows why.

@@ -232,6 +232,42 @@ struct Harness {
         #expect(after?.pauseStartTime == nil)
     }
 
+    @Test func aSmallerPreviewIsScaledToFullBeforeTheSwitch() async throws {
+        let h = try await Harness.start(readyDelay: .milliseconds(300))
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 1, manual: true)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        var b = try await h.api.get("api")
+        b.spec.replicas = 3
+        b.spec.previewReplicaCount = 1
+        _ = try await h.api.update(b)
+        #expect(try await h.eventually { try await h.deployment("api-blue")?.status?.readyReplicas == 3 })
+        // Whenever the Service selects green, all three of green's replicas are ready.
+        let violations = Locked([String]())
+        let monitor = Task {
+            while !Task.isCancelled {
+                if try await h.selectedColor("api") == "green", let d = try await h.deployment("api-green"), (d.status?.readyReplicas ?? 0) < 3 {
+                    violations.mutate { $0.append("green selected with \(d.status?.readyReplicas ?? 0) ready") }
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        defer { monitor.cancel() }
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
+        #expect(try await h.deployment("api-green")?.spec?.replicas == 1, "the preview runs one replica")
+        #expect(try await h.selectedColor("api") == "blue")
+        _ = try await h.api.patch("api", .merge(["spec": ["promote": true]]))
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        #expect((try await h.deployment("api-green")?.status?.readyReplicas ?? 0) == 3)
+        #expect(violations.value.isEmpty, "\(violations.value)")
+        #expect(try await h.eventually {
+            let s = try await h.api.get("api").status
+            return s?.fullScale == nil && s?.activeColor == "green"
+        })
+    }
+
     @Test func aFailingHealthCheckStopsTheRolloutAndAFixResumesIt() async throws {
         // A real HTTP server stands in for the preview Service: /health exists only once the test "fixes" it.
         let python = try requireTool("python3")
