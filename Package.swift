@@ -50,7 +50,7 @@ let package = Package(
         ]),
         // Blue/green deployments: the BlueGreenDeployment type and its controller.
         .target(name: "BlueGreen", dependencies: [
-            "KubeCore", "KubeClient", "KubeRuntime",
+            "KubeCore", "KubeClient", "KubeRuntime", "Notifications",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Feature flags: the FeatureFlag type, its evaluation (native rules and flagd's JSONLogic), the evaluation
@@ -82,11 +82,12 @@ let package = Package(
             "KubeCore", "KubeClient", "KubeRuntime", "DNSProviders", "AWSCore", "BackupAPI",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Slack, Telegram and webhook notifications, for every domain.
+
+        // Slack, Telegram and webhook notifications, and where a resource's go (read from Secrets), for every domain.
         .target(name: "Notifications", dependencies: ["KubeCore", "KubeClient"]),
         // The backup resources' types (BackupPolicy, Backup, Restore): what Backups runs and what other domains read
         // or create (disaster recovery restores the latest verified backup through a Restore).
-        .target(name: "BackupAPI", dependencies: ["KubeCore"]),
+        .target(name: "BackupAPI", dependencies: ["KubeCore", "Notifications"]),
         // Backups and restores: their controllers and the runners the Jobs execute.
         .target(name: "Backups", dependencies: [
             "KubeCore", "KubeClient", "KubeRuntime", "ObjectStore", "Notifications", "CZlib", "BackupAPI",
@@ -132,7 +133,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "BlueGreenTests", dependencies: [
-            "BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport",
+            "BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Notifications",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ]

@@ -1,11 +1,10 @@
 import KubeCore
-
-/// A key of a Secret in the object's namespace.
-public struct SecretKeyRef: Codable, Sendable, Hashable {
-    public var name: String
-    public var key: String
-    public init(name: String, key: String) { self.name = name; self.key = key }
-}
+// SecretKeyRef and the notification targets are shared by every domain: they live in the Notifications target.
+@_exported import struct Notifications.SecretKeyRef
+@_exported import struct Notifications.SlackTarget
+@_exported import struct Notifications.TelegramTarget
+@_exported import struct Notifications.WebhookTarget
+@_exported import struct Notifications.NotificationTargets
 
 /// A PostgreSQL database to dump or restore into.
 public struct DatabaseSource: Codable, Sendable, Hashable {
@@ -90,22 +89,9 @@ public struct Retention: Codable, Sendable, Hashable {
 }
 
 public struct Notifications: Codable, Sendable, Hashable {
-    public struct Slack: Codable, Sendable, Hashable { public var webhookURLSecretRef: SecretKeyRef }
-    public struct Telegram: Codable, Sendable, Hashable {
-        public var botTokenSecretRef: SecretKeyRef
-        public var chatId: String
-        /// Default `https://api.telegram.org`.
-        public var apiURL: String?
-    }
-    public struct Webhook: Codable, Sendable, Hashable {
-        public var urlSecretRef: SecretKeyRef
-        /// An `Authorization` header value, from a Secret.
-        public var authorizationSecretRef: SecretKeyRef?
-        public init(urlSecretRef: SecretKeyRef, authorizationSecretRef: SecretKeyRef? = nil) {
-            self.urlSecretRef = urlSecretRef
-            self.authorizationSecretRef = authorizationSecretRef
-        }
-    }
+    public typealias Slack = SlackTarget
+    public typealias Telegram = TelegramTarget
+    public typealias Webhook = WebhookTarget
     /// Default true.
     public var onFailure: Bool?
     /// Default false.
@@ -120,6 +106,8 @@ public struct Notifications: Codable, Sendable, Hashable {
         self.telegram = telegram
         self.webhook = webhook
     }
+    /// Where they go.
+    public var targets: NotificationTargets { NotificationTargets(slack: slack, telegram: telegram, webhook: webhook) }
 }
 
 /// What the Jobs run with, over the operator's defaults.

@@ -383,18 +383,9 @@ struct BackupReconciler {
         let ok = status.phase == "Completed"
         guard ok ? (n.onSuccess ?? false) : (n.onFailure ?? true) else { return }
         let ns = backup.metadata.namespace ?? "default"
-        var channels: [NotificationChannel] = []
+        let channels: [NotificationChannel]
         do {
-            if let s = n.slack { channels.append(.slack(webhookURL: try await env.secret(ns, s.webhookURLSecretRef.name, s.webhookURLSecretRef.key))) }
-            if let t = n.telegram {
-                channels.append(.telegram(botToken: try await env.secret(ns, t.botTokenSecretRef.name, t.botTokenSecretRef.key), chatId: t.chatId,
-                                          apiBase: t.apiURL ?? "https://api.telegram.org"))
-            }
-            if let w = n.webhook {
-                var headers: [String: String] = [:]
-                if let a = w.authorizationSecretRef { headers["Authorization"] = try await env.secret(ns, a.name, a.key) }
-                channels.append(.webhook(url: try await env.secret(ns, w.urlSecretRef.name, w.urlSecretRef.key), headers: headers))
-            }
+            channels = try await n.targets.channels(namespace: ns, client: env.client)
         } catch {
             env.event(backup, "Warning", "NotificationFailed", "\(error)")
             return

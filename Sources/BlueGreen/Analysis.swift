@@ -36,9 +36,12 @@ extension BlueGreenDeployment {
         public var count: Int?
         /// Failed measurements tolerated (default 0): one more fails the check.
         public var failureLimit: Int?
-        /// Inconclusive measurements (no data, NaN, neither condition holds, the query failed) tolerated (default 0):
-        /// one more fails the check.
+        /// Inconclusive measurements (no data, NaN, neither of two conditions holds) tolerated (default 0): one more
+        /// fails the check.
         public var inconclusiveLimit: Int?
+        /// Consecutive errors (the query or the call failed) tolerated (default 4, Argo Rollouts'); errors do not
+        /// count as measurements.
+        public var consecutiveErrorLimit: Int?
         public init(name: String, prometheus: PrometheusQuery? = nil, webhook: WebhookCheck? = nil) {
             self.name = name
             self.prometheus = prometheus
@@ -97,6 +100,8 @@ extension BlueGreenDeployment {
         public var successful: Int
         public var failed: Int
         public var inconclusive: Int
+        /// Errors in a row (a measurement resets it).
+        public var consecutiveErrors: Int?
         /// The newest measurements (at most 10).
         public var measurements: [Measurement]?
         public init(name: String) {
@@ -110,7 +115,7 @@ extension BlueGreenDeployment {
 
     public struct Measurement: Codable, Sendable, Hashable {
         public var time: Time
-        /// Successful, Failed or Inconclusive.
+        /// Successful, Failed, Inconclusive or Error.
         public var phase: String
         public var value: String?
         public var message: String?
@@ -203,39 +208,47 @@ struct Analyzer: Sendable {
     func step(_ checks: [BlueGreenDeployment.AnalysisCheck], _ state: inout BlueGreenDeployment.AnalysisStatus, context: Context,
               now: Time) async -> Verdict {
         var next = Double.infinity
+        // The checks that are due, measured at once (concurrently: one slow endpoint does not hold up the others).
+        var due: [BlueGreenDeployment.AnalysisCheck] = []
         for check in checks {
-            var s = state.checks.first { $0.name == check.name } ?? BlueGreenDeployment.CheckStatus(name: check.name)
-            defer {
-                if let i = state.checks.firstIndex(where: { $0.name == check.name }) { state.checks[i] = s } else { state.checks.append(s) }
-            }
+            let s = state.checks.first { $0.name == check.name } ?? BlueGreenDeployment.CheckStatus(name: check.name)
+            if !state.checks.contains(where: { $0.name == check.name }) { state.checks.append(s) }
             guard s.phase == "Running" else { continue }
-            let taken = s.successful + s.failed + s.inconclusive
-            let last = s.measurements?.last?.time
-            let due = last.map { $0.secondsSince1970 + check.interval } ?? 0
-            if taken > 0 && due > now.secondsSince1970 {
-                next = min(next, due - now.secondsSince1970)
+            if let last = s.measurements?.last?.time, last.secondsSince1970 + check.interval > now.secondsSince1970 {
+                next = min(next, last.secondsSince1970 + check.interval - now.secondsSince1970)
                 continue
             }
-            let m = await measure(check, context: context)
+            due.append(check)
+        }
+        let taken = await withTaskGroup(of: (String, BlueGreenDeployment.Measurement).self) { group in
+            for check in due { group.addTask { (check.name, await self.measure(check, context: context)) } }
+            var out: [String: BlueGreenDeployment.Measurement] = [:]
+            for await (name, m) in group { out[name] = m }
+            return out
+        }
+        for check in due {
+            guard let m = taken[check.name], let i = state.checks.firstIndex(where: { $0.name == check.name }) else { continue }
+            var s = state.checks[i]
             switch m.phase {
-            case "Successful": s.successful += 1
-            case "Failed": s.failed += 1
-            default: s.inconclusive += 1
+            case "Successful": s.successful += 1; s.consecutiveErrors = 0
+            case "Failed": s.failed += 1; s.consecutiveErrors = 0
+            case "Inconclusive": s.inconclusive += 1; s.consecutiveErrors = 0
+            default: s.consecutiveErrors = (s.consecutiveErrors ?? 0) + 1
             }
             s.measurements = Array(((s.measurements ?? []) + [m]).suffix(10))
-            if s.failed > (check.failureLimit ?? 0) {
-                s.phase = "Failed"
-            } else if s.inconclusive > (check.inconclusiveLimit ?? 0) {
+            if s.failed > (check.failureLimit ?? 0) || s.inconclusive > (check.inconclusiveLimit ?? 0)
+                || (s.consecutiveErrors ?? 0) > (check.consecutiveErrorLimit ?? 4) {
                 s.phase = "Failed"
             } else if s.successful + s.failed + s.inconclusive >= check.measurements {
                 s.phase = "Successful"
             } else {
                 next = min(next, check.interval)
             }
+            state.checks[i] = s
         }
         if let failed = state.checks.first(where: { $0.phase == "Failed" }) {
             let last = failed.measurements?.last
-            let message = "check \(failed.name) failed (\(failed.failed) failed, \(failed.inconclusive) inconclusive): "
+            let message = "check \(failed.name) failed (\(failed.failed) failed, \(failed.inconclusive) inconclusive, \(failed.consecutiveErrors ?? 0) errors in a row): "
                 + "\(last?.message ?? last?.value.map { "result \($0)" } ?? "")"
             state.phase = "Failed"
             state.message = message
@@ -259,7 +272,7 @@ struct Analyzer: Sendable {
             do {
                 let response = try await transport.send(HTTPRequest(method: "GET", url: url, timeout: .seconds(10)))
                 guard response.status == 200 else {
-                    return .init(time: t, phase: "Inconclusive", value: nil,
+                    return .init(time: t, phase: "Error", value: nil,
                                  message: "Prometheus answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
                 }
                 guard let value = try Self.firstValue(response.body) else {
@@ -271,12 +284,15 @@ struct Analyzer: Sendable {
                     return .init(time: t, phase: "Failed", value: text, message: "result \(text): \(f)")
                 }
                 if let s = check.successCondition {
-                    let ok = (try? AnalysisCondition(s))?.holds(value) == true
-                    return .init(time: t, phase: ok ? "Successful" : "Failed", value: text, message: ok ? nil : "result \(text): not \(s)")
+                    if (try? AnalysisCondition(s))?.holds(value) == true { return .init(time: t, phase: "Successful", value: text, message: nil) }
+                    // With both conditions, a result that meets neither decides nothing (Argo Rollouts: Inconclusive).
+                    return check.failureCondition != nil
+                        ? .init(time: t, phase: "Inconclusive", value: text, message: "result \(text): neither condition holds")
+                        : .init(time: t, phase: "Failed", value: text, message: "result \(text): not \(s)")
                 }
                 return .init(time: t, phase: "Successful", value: text, message: nil)
             } catch {
-                return .init(time: t, phase: "Inconclusive", value: nil, message: "Prometheus at \(p.address): \(error)")
+                return .init(time: t, phase: "Error", value: nil, message: "Prometheus at \(p.address): \(error)")
             }
         }
         guard let w = check.webhook else { return .init(time: t, phase: "Inconclusive", value: nil, message: "no check") }
@@ -290,7 +306,7 @@ struct Analyzer: Sendable {
             return .init(time: t, phase: ok ? "Successful" : "Failed", value: String(response.status),
                          message: ok ? nil : "the webhook answered \(response.status)")
         } catch {
-            return .init(time: t, phase: "Failed", value: nil, message: "the webhook: \(error)")
+            return .init(time: t, phase: "Error", value: nil, message: "the webhook: \(error)")
         }
     }
 

@@ -7,6 +7,7 @@ import KubeClient
 import KubeCore
 import KubeRuntime
 import Logging
+import Notifications
 import Synchronization
 
 /// Reconciles BlueGreenDeployments, in the original design's order: check prerequisites; find the active colour;
@@ -133,6 +134,32 @@ struct Reconciler: Sendable {
     /// This controller's last write to each Service, until the Service cache shows it.
     let writtenServices: WrittenVersions
     var analyzer = Analyzer(transport: CurlTransport())
+    var notifier = Notifier()
+
+    /// Sends a notification off the reconcile's path (a slow chat service never holds a rollout up); a failure to
+    /// send is a Warning Event.
+    func notify(_ bgd: BlueGreenDeployment, _ event: String, _ title: String, _ text: String, failure: Bool) {
+        guard let targets = bgd.spec.notifications, targets.events.map({ $0.contains(event) }) ?? true else { return }
+        let ns = bgd.metadata.namespace ?? "default", name = bgd.metadata.name ?? ""
+        let client = self.client, notifier = self.notifier, events = self.events
+        let image = bgd.spec.template[path: ["spec", "containers"]]?.arrayValue?.first?["image"]?.stringValue ?? ""
+        Task {
+            let note = Notification(title: title, text: text, outcome: failure ? .failure : .success,
+                                    fields: [("BlueGreenDeployment", name), ("Namespace", ns), ("Image", image)],
+                                    kind: "BlueGreenDeployment", namespace: ns, name: name, event: event)
+            var problems: [String] = []
+            do {
+                for f in await notifier.send(note, to: try await targets.channels(namespace: ns, client: client)) { problems.append(f.description) }
+            } catch {
+                problems.append("\(error)")
+            }
+            for p in problems {
+                events?.emit(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
+                                                        name: name, namespace: ns, uid: bgd.metadata.uid),
+                             type: "Warning", reason: "NotificationFailed", action: "Notify", note: p)
+            }
+        }
+    }
 
     struct Invalid: Error, CustomStringConvertible {
         let reason: String
@@ -178,9 +205,6 @@ struct Reconciler: Sendable {
             return try await stall(bgd, &status, reason: "InvalidTemplate", message: "spec.template.spec.containers is empty", event: event)
         }
         let preChecks = bgd.spec.analysis?.prePromotion ?? [], postChecks = bgd.spec.analysis?.postPromotion ?? []
-        if let problem = Analyzer.problem(preChecks) ?? Analyzer.problem(postChecks) {
-            return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.analysis: \(problem)", event: event)
-        }
 
         // 2. The active colour: what the Service selects, else what the status says.
         let active = service.spec?.selector?[BlueGreenController.colorLabel].flatMap(Color.init(rawValue:))
@@ -228,6 +252,9 @@ struct Reconciler: Sendable {
                 bgd = try await clearPromotion(bgd, approving: nil)
                 event("PromotionWithdrawn", "Abort", "spec.promote cleared: the rollout was aborted")
             }
+            if bgd.status?.phase != "Aborted" {
+                notify(bgd, "Aborted", "\(bgd.metadata.name ?? "") rollout aborted", "traffic stays on (or went back to) \(status.activeColor ?? "the previous colour")", failure: true)
+            }
             status.previewColor = nil
             status.rolloutStartTime = nil
             status.phase = "Aborted"
@@ -235,6 +262,11 @@ struct Reconciler: Sendable {
             event("Aborted", "Abort", "rollout aborted")
             try await writeStatus(bgd, status)
             return .awaitChange
+        }
+
+        // Checked after the abort (an abort always works): an analysis that cannot run stops the rest.
+        if let problem = Analyzer.problem(preChecks) ?? Analyzer.problem(postChecks) {
+            return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.analysis: \(problem)", event: event)
         }
 
         // 4. Nothing to roll out: the active colour runs the desired template.
@@ -258,8 +290,19 @@ struct Reconciler: Sendable {
             // Post-promotion analysis of the new active colour, while the old one is kept: a failure (or one recorded
             // before a restart) switches traffic back at once; until it passes, the old colour is not scaled down.
             var analysing = false
+            // The kept colour follows spec.replicas too (a scale during the window): a switch back finds it whole.
+            if let old = kept, let d = current(old), let n = d.spec?.replicas, n > 0, n != replicas {
+                try await scale(bgd, old, to: replicas)
+            }
             if !postChecks.isEmpty, var analysis = status.analysis, analysis.stage == "PostPromotion", analysis.template == hash,
-               analysis.color == a.rawValue, analysis.phase != "Successful" {
+               analysis.color == a.rawValue, analysis.phase == "Running", kept == nil {
+                // Nothing left to switch back to (the old colour was scaled down or deleted): the analysis stops here.
+                analysis.phase = "Stopped"
+                analysis.message = "stopped: the old colour is gone, so there is nothing to roll back to"
+                status.analysis = analysis
+            }
+            if !postChecks.isEmpty, var analysis = status.analysis, analysis.stage == "PostPromotion", analysis.template == hash,
+               analysis.color == a.rawValue, analysis.phase != "Successful", analysis.phase != "Stopped" {
                 var verdict = Analyzer.Verdict.failed(analysis.message ?? "failed")
                 if analysis.phase == "Running" {
                     verdict = await analyzer.step(postChecks, &analysis, context: .init(name: bgd.metadata.name ?? "", namespace: ns, color: a.rawValue,
@@ -269,6 +312,10 @@ struct Reconciler: Sendable {
                 switch verdict {
                 case .failed(let message):
                     guard let old = kept, isReady(current(old)) else {
+                        if kept != nil {
+                            // Still coming back to full scale: look again in a moment.
+                            return .requeue(after: .seconds(1))
+                        }
                         metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
                         return try await stall(bgd, &status, reason: "AnalysisFailed",
                                                message: "post-promotion analysis of \(a.rawValue) failed: \(message); the old colour is gone, so traffic stays", event: event)
@@ -282,8 +329,11 @@ struct Reconciler: Sendable {
                     try await switchService(serviceAPI, service, matchLabels, old)
                     if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, old) }
                     metrics?.add("salespot_bluegreen_rollbacks_total", [ns])
+                    notify(bgd, "RolledBack", "\(bgd.metadata.name ?? "") rolled back",
+                           "post-promotion analysis of \(a.rawValue) failed: \(message); traffic switched back to \(old.rawValue)", failure: true)
                     event("RolledBack", "SwitchTraffic", "post-promotion analysis of \(a.rawValue) failed: \(message); traffic switched back to \(old.rawValue)", warning: true)
-                    try await scale(bgd, a, to: 0)
+                    // The failed colour is scaled down after abortScaleDownDelaySeconds (step 5), once the switch
+                    // back has reached every proxy.
                     activeColors.set(ObjectRef(bgd.metadata), old, registry: metrics)
                     status.activeColor = old.rawValue
                     status.previewColor = nil
@@ -337,13 +387,33 @@ struct Reconciler: Sendable {
             return requeue.map { .requeue(after: $0) } ?? (ready ? .awaitChange : .requeue(after: .seconds(2)))
         }
 
+        var failedScaleDown: Duration?
         // 5. Roll out: bring the target colour up with the new template. A template whose analysis failed stays
         // failed: only a new template (or going back to the active one) moves on.
         if status.failedTemplate == hash {
             status.activeColor = active?.rawValue
-            return try await stall(bgd, &status, reason: "AnalysisFailed",
+            if let a = active {
+                // A switch back whose Ingress half was lost is finished here.
+                if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
+                // The failed colour goes after abortScaleDownDelaySeconds (from the switch back).
+                if let d = current(a.other), (d.spec?.replicas ?? 0) > 0 {
+                    let due = (status.lastSwitchTime ?? now()).adding(seconds: Double(bgd.spec.abortScaleDownDelaySeconds ?? 30))
+                    if due <= now() {
+                        try await scale(bgd, a.other, to: 0)
+                        event("ScaledDown", "ScaleDown", "scaled \(a.other.rawValue), whose template failed its analysis, down")
+                    } else {
+                        failedScaleDown = .seconds(max(0.1, due.secondsSince1970 - now().secondsSince1970))
+                    }
+                }
+            }
+            if bgd.spec.promote == true {
+                // A promote left set must not open the gate of the next template.
+                bgd = try await clearPromotion(bgd, approving: nil)
+            }
+            let action = try await stall(bgd, &status, reason: "AnalysisFailed",
                                    message: status.analysis?.message.map { "the \(status.analysis?.stage == "PostPromotion" ? "post" : "pre")-promotion analysis of this template failed: \($0)" }
                                        ?? "this template failed its analysis", event: event)
+            return failedScaleDown.map { .requeue(after: $0) } ?? action
         }
         let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
         if status.rolloutStartTime == nil {
@@ -409,7 +479,7 @@ struct Reconciler: Sendable {
             }
         }
         // Pre-promotion analysis of the ready preview; a failure stops here, the Service untouched.
-        if !preChecks.isEmpty {
+        if !preChecks.isEmpty && active != nil {
             var analysis = status.analysis ?? .init(stage: "PrePromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
             if analysis.stage != "PrePromotion" || analysis.template != hash || analysis.color != target.rawValue {
                 analysis = .init(stage: "PrePromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
@@ -423,6 +493,8 @@ struct Reconciler: Sendable {
                 case .failed(let message):
                     status.failedTemplate = hash
                     metrics?.add("salespot_bluegreen_analysis_total", [ns, "PrePromotion", "failed"])
+                    notify(bgd, "AnalysisFailed", "\(bgd.metadata.name ?? "") analysis failed",
+                           "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")", failure: true)
                     return try await stall(bgd, &status, reason: "AnalysisFailed",
                                            message: "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")",
                                            event: event)
@@ -452,8 +524,12 @@ struct Reconciler: Sendable {
             let wasWaiting = bgd.status?.phase == "Paused" && bgd.status?.previewColor == target.rawValue
             if !wasWaiting || status.pauseStartTime == nil { status.pauseStartTime = now() }
             // autoPromotionSeconds (Argo Rollouts'): the preview is promoted after that long in the pause.
-            let autoDue = bgd.spec.promotion?.autoPromotionSeconds.flatMap { seconds in status.pauseStartTime.map { $0.adding(seconds: Double(seconds)) } }
-            if bgd.spec.promote == true {
+            let autoDue = bgd.spec.promotion?.autoPromotionSeconds.flatMap { seconds in
+                status.pauseStartTime.map { $0.adding(seconds: Double(min(max(0, seconds), 31_536_000))) }
+            }
+            if status.fullScale == approval {
+                // Promoted already (automatically, then scaled to full for the switch): no second wait.
+            } else if bgd.spec.promote == true {
                 // The promotion is consumed and recorded for this template in one write, before anything switches.
                 bgd = try await clearPromotion(bgd, approving: approval)
             } else if let due = autoDue, due <= now() {
@@ -485,10 +561,19 @@ struct Reconciler: Sendable {
             return .requeue(after: .seconds(1))
         }
         guard isReady(current(target)) else { return .requeue(after: .seconds(1)) }
+        if !postChecks.isEmpty && active != nil {
+            // Recorded before the switch: a status write lost after it must not skip the analysis (the old colour
+            // would be scaled down after the plain window).
+            status.analysis = .init(stage: "PostPromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
+            bgd = try await writeStatus(bgd, status)
+        }
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
         event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")
+        if active != nil {
+            notify(bgd, "Promoted", "\(bgd.metadata.name ?? "") promoted", "traffic switched from \(active!.rawValue) to \(target.rawValue)", failure: false)
+        }
         metrics?.add("salespot_bluegreen_switches_total", [ns])
         if let started = status.rolloutStartTime, active != nil {
             metrics?.observe("salespot_bluegreen_rollout_duration_seconds", [ns], max(0, now().secondsSince1970 - started.secondsSince1970))
@@ -511,7 +596,6 @@ struct Reconciler: Sendable {
         }
         if !postChecks.isEmpty && active != nil {
             // Measured from the next reconcile on (the first measurement at once), while the old colour is kept.
-            status.analysis = .init(stage: "PostPromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
             event("Analysing", "Analysis", "post-promotion analysis of \(target.rawValue) started")
             try await writeStatus(bgd, status)
             return .requeue(after: .milliseconds(1))

@@ -1,4 +1,5 @@
 import KubeCore
+import Notifications
 
 /// `ops.salespot.by/v1alpha1 BlueGreenDeployment`: see crds/bluegreendeployments.ops.salespot.by.yaml.
 public struct BlueGreenDeployment: KubernetesResource, Hashable {
@@ -36,9 +37,15 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var ingress: IngressRef?
         /// Metric and webhook checks before and after the switch.
         public var analysis: Analysis?
+        /// Slack, Telegram or webhook messages on Promoted, Aborted, AnalysisFailed and RolledBack (or the `events`
+        /// listed).
+        public var notifications: NotificationTargets?
         /// Replicas of the preview until its promotion is decided (then full scale before the switch). Default:
         /// `replicas`.
         public var previewReplicaCount: Int32?
+        /// Seconds the colour whose post-promotion analysis failed stays up after the switch back (default 30), so
+        /// every proxy has moved off it first.
+        public var abortScaleDownDelaySeconds: Int?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {

@@ -136,6 +136,10 @@ struct YAMLBuilder {
                 case .array, .object:
                     throw YAMLError(message: "a mapping key must be a scalar", line: keyEvent.line, column: keyEvent.column)
                 }
+                // As kubectl (go-yaml): a key given twice in one mapping is an error, not a silent override.
+                guard object[keyText] == nil else {
+                    throw YAMLError(message: "mapping key \"\(keyText)\" already defined", line: keyEvent.line, column: keyEvent.column)
+                }
                 object[keyText] = value
             }
             // Explicit keys win over merged ones; earlier merge sources win over later ones.

@@ -93,6 +93,11 @@ public struct ResourceType: Sendable {
             throw .invalid(kind: "CustomResourceDefinition", name: name,
                            causes: [StatusCause(reason: "FieldValueInvalid", message: "exactly one version must be the storage version", field: "spec.versions")])
         }
+        for (i, v) in versions.enumerated() {
+            if let schema = v[path: ["schema", "openAPIV3Schema"]], let problem = schemaProblem(schema, path: "spec.versions[\(i)].schema.openAPIV3Schema") {
+                throw .invalid(kind: "CustomResourceDefinition", name: name, causes: [StatusCause(reason: "FieldValueInvalid", message: problem.message, field: problem.field)])
+            }
+        }
         let scope = spec["scope"]?.stringValue ?? "Namespaced"
         let descriptor = ResourceDescriptor(group: group, version: storageName, resource: plural, kind: kind, namespaced: scope == "Namespaced")
         return ResourceType(descriptor,
@@ -105,6 +110,25 @@ public struct ResourceType: Sendable {
                             printerColumns: storage["additionalPrinterColumns"]?.arrayValue ?? [],
                             definedBy: name)
             .withScale(storage[path: ["subresources", "scale"]])
+    }
+
+    /// What kube-apiserver's CRD validation refuses in a schema's shape: a property, `items` or
+    /// `additionalProperties` that is not a schema object (a YAML indentation slip makes them null or strings), and a
+    /// `type` that is not one of the OpenAPI types.
+    static func schemaProblem(_ schema: JSONValue, path: String) -> (field: String, message: String)? {
+        guard case .object = schema else { return (path, "Required value: must be a schema object") }
+        if let t = schema["type"], !["object", "array", "string", "integer", "number", "boolean"].contains(t.stringValue ?? "") {
+            return (path + ".type", "Unsupported value: \(t.serializedString()): supported values: \"array\", \"boolean\", \"integer\", \"number\", \"object\", \"string\"")
+        }
+        if let props = schema["properties"] {
+            guard case .object(let o) = props else { return (path + ".properties", "Invalid value: must be a map of schemas") }
+            for (k, v) in o.dictionary.sorted(by: { $0.key < $1.key }) {
+                if let p = schemaProblem(v, path: path + ".properties[\(k)]") { return p }
+            }
+        }
+        if let items = schema["items"], let p = schemaProblem(items, path: path + ".items") { return p }
+        if let extra = schema["additionalProperties"], extra.boolValue == nil, let p = schemaProblem(extra, path: path + ".additionalProperties") { return p }
+        return nil
     }
 
     func withScale(_ scale: JSONValue?) -> ResourceType {

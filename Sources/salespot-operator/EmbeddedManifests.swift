@@ -876,6 +876,126 @@ spec:
                 required: [name]
                 properties:
                   name: {type: string, minLength: 1, description: Name of the Ingress in the same namespace.}
+              notifications:
+                type: object
+                description: >-
+                  Messages on promotion, abort, a failed analysis and a rollback (Slack, Telegram or a webhook). Sent off
+                  the rollout's path: a channel that fails gets a Warning Event (NotificationFailed) and changes nothing.
+                x-kubernetes-validations:
+                - rule: has(self.slack) || has(self.telegram) || has(self.webhook)
+                  message: give at least one channel - slack, telegram or webhook
+                  reason: FieldValueRequired
+                properties:
+                  slack:
+                    type: object
+                    description: A Slack incoming webhook.
+                    required: [webhookURLSecretRef]
+                    properties:
+                      webhookURLSecretRef:
+                        type: object
+                        description: The webhook URL (https://hooks.slack.com/services/...), from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                  telegram:
+                    type: object
+                    description: A Telegram bot that posts to a chat.
+                    required: [botTokenSecretRef, chatId]
+                    properties:
+                      botTokenSecretRef:
+                        type: object
+                        description: The bot's token, from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                      chatId:
+                        type: string
+                        minLength: 1
+                        maxLength: 64
+                        description: The chat to post to - a numeric id (e.g. -1001234567890) or @channelusername.
+                      apiURL:
+                        type: string
+                        maxLength: 2048
+                        pattern: '^https?://\S+$'
+                        description: The Bot API's base URL, e.g. a local Bot API server. Default https://api.telegram.org.
+                  webhook:
+                    type: object
+                    description: >-
+                      Any HTTP endpoint - a JSON document (event Promoted, Aborted, AnalysisFailed or RolledBack, the object, the fields)
+                      is POSTed to it.
+                    required: [urlSecretRef]
+                    properties:
+                      urlSecretRef:
+                        type: object
+                        description: The URL to POST to, from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                      authorizationSecretRef:
+                        type: object
+                        description: A value for the Authorization header (e.g. Bearer TOKEN), from a key of a Secret in the same namespace.
+                        required: [name, key]
+                        properties:
+                          name:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                            description: Name of the Secret, in the same namespace.
+                          key:
+                            type: string
+                            minLength: 1
+                            maxLength: 253
+                            pattern: '^[-._a-zA-Z0-9]+$'
+                            description: The key of the Secret that holds the value.
+                  events:
+                    type: array
+                    description: The events sent. Default - all of Promoted, Aborted, AnalysisFailed and RolledBack.
+                    items:
+                      type: string
+                      enum: [Promoted, Aborted, AnalysisFailed, RolledBack]
+              abortScaleDownDelaySeconds:
+                type: integer
+                minimum: 0
+                maximum: 86400
+                default: 30
+                description: >-
+                  Seconds the colour whose post-promotion analysis failed stays up after traffic switched back to the
+                  old colour, so every proxy (kube-proxy, ingress controllers routing to pod IPs) has moved off it
+                  before its pods go. Default 30.
               previewReplicaCount:
                 type: integer
                 format: int32
@@ -893,77 +1013,79 @@ spec:
                   the template changes.
                 properties:
                   prePromotion:
-                  type: array
-                  maxItems: 10
-                  description: Run against the ready preview before traffic moves; a failure stops the rollout (Stalled, reason AnalysisFailed) with the Service untouched.
-                  x-kubernetes-list-type: map
-                  x-kubernetes-list-map-keys: [name]
-                  items:
-                    type: object
-                    required: [name]
-                    x-kubernetes-validations:
-                    - rule: has(self.prometheus) != has(self.webhook)
-                      message: give exactly one of prometheus or webhook
-                    - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
-                      message: a prometheus check needs a successCondition or a failureCondition
-                    properties:
-                      name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
-                      prometheus:
-                        type: object
-                        description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
-                        required: [address, query]
-                        properties:
-                          address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
-                          query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
-                      webhook:
-                        type: object
-                        description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
-                        required: [url]
-                        properties:
-                          url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
-                          timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
-                      successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
-                      failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
-                      intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
-                      count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
-                      failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
-                      inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, the query failed) tolerated; one more fails the check. Default 0.'}
+                    type: array
+                    maxItems: 10
+                    description: Run against the ready preview before traffic moves; a failure stops the rollout (Stalled, reason AnalysisFailed) with the Service untouched.
+                    x-kubernetes-list-type: map
+                    x-kubernetes-list-map-keys: [name]
+                    items:
+                      type: object
+                      required: [name]
+                      x-kubernetes-validations:
+                      - rule: has(self.prometheus) != has(self.webhook)
+                        message: give exactly one of prometheus or webhook
+                      - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
+                        message: a prometheus check needs a successCondition or a failureCondition
+                      properties:
+                        name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
+                        prometheus:
+                          type: object
+                          description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
+                          required: [address, query]
+                          properties:
+                            address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
+                            query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
+                        webhook:
+                          type: object
+                          description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
+                          required: [url]
+                          properties:
+                            url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
+                            timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                        successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
+                        failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
+                        intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
+                        count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
+                        failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
+                        inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, neither of two conditions holds) tolerated; one more fails the check. Default 0.'}
+                        consecutiveErrorLimit: {type: integer, minimum: 0, default: 4, description: 'Errors in a row (the query or the webhook call failed) tolerated; errors are not measurements. Default 4.'}
                   postPromotion:
-                  type: array
-                  maxItems: 10
-                  description: Run after the switch while the old colour is kept (its scale-down waits for the result); a failure switches traffic back to the old colour at once.
-                  x-kubernetes-list-type: map
-                  x-kubernetes-list-map-keys: [name]
-                  items:
-                    type: object
-                    required: [name]
-                    x-kubernetes-validations:
-                    - rule: has(self.prometheus) != has(self.webhook)
-                      message: give exactly one of prometheus or webhook
-                    - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
-                      message: a prometheus check needs a successCondition or a failureCondition
-                    properties:
-                      name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
-                      prometheus:
-                        type: object
-                        description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
-                        required: [address, query]
-                        properties:
-                          address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
-                          query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
-                      webhook:
-                        type: object
-                        description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
-                        required: [url]
-                        properties:
-                          url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
-                          timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
-                      successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
-                      failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
-                      intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
-                      count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
-                      failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
-                      inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, the query failed) tolerated; one more fails the check. Default 0.'}
+                    type: array
+                    maxItems: 10
+                    description: Run after the switch while the old colour is kept (its scale-down waits for the result); a failure switches traffic back to the old colour at once.
+                    x-kubernetes-list-type: map
+                    x-kubernetes-list-map-keys: [name]
+                    items:
+                      type: object
+                      required: [name]
+                      x-kubernetes-validations:
+                      - rule: has(self.prometheus) != has(self.webhook)
+                        message: give exactly one of prometheus or webhook
+                      - rule: "!has(self.prometheus) || has(self.successCondition) || has(self.failureCondition)"
+                        message: a prometheus check needs a successCondition or a failureCondition
+                      properties:
+                        name: {type: string, minLength: 1, maxLength: 63, description: The check's name (unique in its list).}
+                        prometheus:
+                          type: object
+                          description: An instant query against a Prometheus server's HTTP API; its first sample is `result`.
+                          required: [address, query]
+                          properties:
+                            address: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: 'The server, e.g. http://prometheus.monitoring.svc:9090.'}
+                            query: {type: string, minLength: 1, maxLength: 8192, description: 'PromQL; {{color}}, {{namespace}}, {{name}} and {{template}} are replaced first.'}
+                        webhook:
+                          type: object
+                          description: Flagger-style - the rollout's details POSTed as JSON (name, namespace, phase, color, template, check); 2xx passes, anything else fails.
+                          required: [url]
+                          properties:
+                            url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
+                            timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                        successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
+                        failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
+                        intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
+                        count: {type: integer, minimum: 1, maximum: 1000, default: 1, description: Measurements to take. Default 1.}
+                        failureLimit: {type: integer, minimum: 0, default: 0, description: Failed measurements tolerated; one more fails the check. Default 0.}
+                        inconclusiveLimit: {type: integer, minimum: 0, default: 0, description: 'Inconclusive measurements (no data, NaN, neither of two conditions holds) tolerated; one more fails the check. Default 0.'}
+                        consecutiveErrorLimit: {type: integer, minimum: 0, default: 4, description: 'Errors in a row (the query or the webhook call failed) tolerated; errors are not measurements. Default 4.'}
               activeColor:
                 type: string
                 enum: [blue, green]
@@ -981,6 +1103,7 @@ spec:
                   autoPromotionSeconds:
                     type: integer
                     minimum: 0
+                    maximum: 2592000
                     description: >-
                       Manual mode - promote anyway once the ready (and healthy) preview has waited this many seconds
                       (Argo Rollouts' autoPromotionSeconds). Absent - wait for a promotion.

@@ -4,6 +4,7 @@ import Hummingbird
 import KubeClient
 import KubeCore
 import LocalCluster
+import Notifications
 import TestSupport
 import Testing
 
@@ -13,6 +14,7 @@ final class Exporter: Sendable {
     let errorRate = Locked<[String: Double]>(["blue": 0, "green": 0])
     let hookStatus = Locked(200)
     let hooks = Locked<[JSONValue]>([])
+    let notified = Locked<[JSONValue]>([])
     let port = Locked(0)
 
     static func start() async throws -> Exporter {
@@ -27,6 +29,11 @@ final class Exporter: Sendable {
             if let json = try? JSONParser.parse(Array(buffer: body)) { e.hooks.mutate { $0.append(json) } }
             return Response(status: .init(code: e.hookStatus.value))
         }
+        router.post("notify") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            if let json = try? JSONParser.parse(Array(buffer: body)) { e.notified.mutate { $0.append(json) } }
+            return Response(status: .ok)
+        }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in e.port.mutate { $0 = channel.localAddress?.port ?? 0 } })
         _ = Task { _ = try? await app.runService(gracefulShutdownSignals: []) }
@@ -34,6 +41,16 @@ final class Exporter: Sendable {
         return e
     }
     var target: String { "127.0.0.1:\(port.value)" }
+
+    /// The events notified so far.
+    var events: [String] { notified.value.compactMap { $0["event"]?.stringValue } }
+
+    /// A Secret with this exporter's notification URL, and the targets that use it.
+    func notifications(_ client: KubeClient) async throws -> NotificationTargets {
+        _ = try await Api<Secret>(client, namespace: "default").create(Secret(metadata: ObjectMeta(name: "hooks"), data: [
+            "url": Data("http://\(target)/notify".utf8).base64EncodedString()]))
+        return NotificationTargets(webhook: WebhookTarget(urlSecretRef: SecretKeyRef(name: "hooks", key: "url")))
+    }
 }
 
 /// Pre- and post-promotion analysis against a real Prometheus (started by the test, scraping the exporter every
@@ -90,8 +107,10 @@ final class Exporter: Sendable {
         #expect(try await h.selectedColor("api") == "blue")
         try await h.setImage("api", "api:3")
         #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
-        let passed = try await h.api.get("api")
-        #expect(passed.status?.analysis?.phase == "Successful" && passed.status?.analysis?.checks.first?.successful == 2)
+        #expect(try await h.eventually {
+            let a = try await h.api.get("api").status?.analysis
+            return a?.phase == "Successful" && a?.checks.first?.successful == 2 && a?.template != stalled.status?.analysis?.template
+        })
     }
 
     @Test func aWebhookAnswering500StopsTheRolloutAnd200LetsItProceed() async throws {
@@ -105,6 +124,7 @@ final class Exporter: Sendable {
         var hook = BlueGreenDeployment.AnalysisCheck(name: "smoke", webhook: .init(url: "http://\(exporter.target)/hook"))
         hook.intervalSeconds = 1
         b.spec.analysis = .init(prePromotion: [hook])
+        b.spec.notifications = try await exporter.notifications(h.client)
         _ = try await h.api.update(b)
         exporter.hookStatus.mutate { $0 = 500 }
         try await h.setImage("api", "api:2")
@@ -117,6 +137,15 @@ final class Exporter: Sendable {
         exporter.hookStatus.mutate { $0 = 200 }
         try await h.setImage("api", "api:3")
         #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        // An abort of the next rollout.
+        try await h.setImage("api", "api:4")
+        _ = try await h.api.patch("api", .merge(["spec": ["abort": true]]))
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Aborted" })
+        // A notification reached the receiver for each: the failed analysis, the promotion, the abort.
+        #expect(try await h.eventually { Set(exporter.events).isSuperset(of: ["AnalysisFailed", "Promoted", "Aborted"]) }, "\(exporter.events)")
+        #expect(exporter.events.filter { $0 == "Aborted" }.count == 1, "\(exporter.events)")
+        let promoted = try #require(exporter.notified.value.first { $0["event"]?.stringValue == "Promoted" })
+        #expect(promoted[path: ["object", "name"]]?.stringValue == "api" && promoted["text"]?.stringValue?.contains("to green") == true, "\(promoted)")
     }
 
     @Test func aFailingPostPromotionQuerySwitchesBackWithinAnIntervalAndNeverToNothing() async throws {
@@ -130,6 +159,8 @@ final class Exporter: Sendable {
         try await h.bgd("api", image: "api:1", service: "api", delay: 120)
         var b = try await h.api.get("api")
         b.spec.analysis = .init(postPromotion: [Self.errors(prometheus, count: 60)])
+        b.spec.abortScaleDownDelaySeconds = 2
+        b.spec.notifications = try await exporter.notifications(h.client)
         _ = try await h.api.update(b)
         #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
         let violations = Locked([String]())
@@ -155,14 +186,18 @@ final class Exporter: Sendable {
         #expect(try await h.eventually(.seconds(10)) { try await h.selectedColor("api") == "blue" })
         let took = ContinuousClock.now - seen
         #expect(took < .seconds(2), "switched back \(took) after Prometheus had the bad value")
+        #expect(try await h.eventually { try await h.api.get("api").status?.activeColor == "blue" })
         let rolledBack = try await h.api.get("api")
-        #expect(rolledBack.status?.activeColor == "blue")
         #expect(rolledBack.status?.conditions?.first { $0.type == "Stalled" }?.reason == "AnalysisFailed")
         #expect(rolledBack.status?.analysis?.stage == "PostPromotion" && rolledBack.status?.analysis?.phase == "Failed")
+        // Green stays up abortScaleDownDelaySeconds after the switch back, then goes.
+        #expect(try await h.deployment("api-green")?.spec?.replicas == 2)
         #expect(try await h.eventually { try await h.deployment("api-green")?.spec?.replicas == 0 })
         // It stays back: the failed template is not promoted again.
         try await Task.sleep(for: .seconds(2))
         #expect(try await h.selectedColor("api") == "blue")
         #expect(served.value && violations.value.isEmpty, "\(violations.value)")
+        #expect(try await h.eventually { exporter.events.contains("RolledBack") }, "\(exporter.events)")
+        #expect(exporter.events.filter { $0 == "RolledBack" }.count == 1, "\(exporter.events)")
     }
 }

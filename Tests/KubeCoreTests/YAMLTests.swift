@@ -63,6 +63,18 @@ import Testing
         #expect(v["date"] == "2024-05-01")
     }
 
+    @Test func aKeyGivenTwiceInOneMappingIsAnErrorAsInKubectl() throws {
+        #expect(throws: YAMLError.self) { try YAML.parse("spec:\n  type: array\n  type: object\n") }
+        do {
+            _ = try YAML.parse("a: 1\nb:\n  c: 2\n  c: 3\n")
+            Issue.record("a duplicate key was accepted")
+        } catch let e as YAMLError {
+            #expect(e.line == 4 && e.message.contains("\"c\" already defined"), "\(e)")
+        }
+        // The same key in two mappings, and a merge key's keys overridden, are fine.
+        #expect(try YAML.parse("a: {c: 1}\nb: {c: 2}\n")[path: ["b", "c"]] == 2)
+    }
+
     @Test func anchorsAliasesAndMergeKeys() throws {
         let v = try YAML.parse("""
         base: &base

@@ -16,6 +16,42 @@ import TestSupport
         return files
     }
 
+    @Test func aCRDWhoseSchemaHasANonSchemaPropertyIsRefused() async throws {
+        var options = LocalCluster.Options()
+        options.pkiDirectory = sharedPKI
+        let cluster = try await LocalCluster.start(options)
+        defer { Task { await cluster.stop() } }
+        // An indentation slip: `list:` ends up null and its schema's keys become sibling properties.
+        let crd = """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: gadgets.example.com}
+            spec:
+              group: example.com
+              scope: Namespaced
+              names: {plural: gadgets, kind: Gadget}
+              versions:
+              - name: v1
+                served: true
+                storage: true
+                schema:
+                  openAPIV3Schema:
+                    type: object
+                    properties:
+                      spec:
+                        type: object
+                        properties:
+                          list:
+                          items: {type: string}
+            """
+        do {
+            try await cluster.installCRDs(crd)
+            Issue.record("the CRD was accepted")
+        } catch {
+            #expect("\(error)".contains("properties[list]"), "\(error)")
+        }
+    }
+
     @Test func everyCRDHasShortNamesPrinterColumnsAndDescriptions() throws {
         let dir = Self.repository + "/crds"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }
