@@ -234,6 +234,30 @@ struct Reconciler: Sendable {
             }
         }
         for c in Color.allCases { recordColor(c) }
+        // The revision history: the current template gets an entry (once), and its outcome as it changes.
+        func revision(_ outcome: String) {
+            var history = status.history ?? []
+            if let i = history.lastIndex(where: { $0.templateHash == hash }) {
+                if history[i].outcome != outcome { history[i].outcome = outcome; history[i].time = now() }
+                if i != history.count - 1, outcome == "Progressing" || outcome == "Active" {
+                    // Rolled out again (an undo): it moves to the end with a new number.
+                    var again = history.remove(at: i)
+                    again.revision = (history.map(\.revision).max() ?? 0) + 1
+                    history.append(again)
+                }
+            } else {
+                let image = bgd.spec.template[path: ["spec", "containers"]]?.arrayValue?.first?["image"]?.stringValue
+                history.append(.init(revision: (history.map(\.revision).max() ?? 0) + 1, templateHash: hash, image: image, outcome: outcome,
+                                     time: now(), template: bgd.spec.template))
+            }
+            if outcome == "Active" {
+                for j in history.indices where history[j].templateHash != hash && history[j].outcome == "Active" {
+                    history[j].outcome = "Superseded"
+                    history[j].time = now()
+                }
+            }
+            status.history = Array(history.suffix(max(1, bgd.spec.revisionHistoryLimit ?? 10)))
+        }
 
         // 3. Abort: traffic back to the previous colour if it is still there; the new colour scaled down.
         if bgd.spec.abort == true {
@@ -258,6 +282,7 @@ struct Reconciler: Sendable {
             status.previewColor = nil
             status.rolloutStartTime = nil
             status.phase = "Aborted"
+            if status.history?.last(where: { $0.templateHash == hash })?.outcome == "Progressing" { revision("Aborted") }
             setConditions(&status, ready: active != nil, reconciling: false, stalled: ("Aborted", "rollout aborted; set spec.abort to false to resume"), generation: generation)
             event("Aborted", "Abort", "rollout aborted")
             try await writeStatus(bgd, status)
@@ -323,6 +348,7 @@ struct Reconciler: Sendable {
                     // Recorded before anything moves: a restart after the switch back must not promote the template again.
                     if status.failedTemplate != hash {
                         status.failedTemplate = hash
+                        revision("RolledBack")
                         metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
                         bgd = try await writeStatus(bgd, status)
                     }
@@ -379,6 +405,7 @@ struct Reconciler: Sendable {
             }
             status.activeColor = a.rawValue
             activeColors.set(ObjectRef(bgd.metadata), a, registry: metrics)
+            if status.history?.contains(where: { $0.templateHash == hash && $0.outcome == "Active" }) != true { revision("Active") }
             let ready = isReady(current(a))
             status.phase = ready ? (requeue == nil ? "Healthy" : "Promoted") : "Degraded"
             setConditions(&status, ready: ready, reconciling: requeue != nil, stalled: nil, generation: generation,
@@ -419,6 +446,7 @@ struct Reconciler: Sendable {
         if status.rolloutStartTime == nil {
             event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
             status.rolloutStartTime = now()
+            revision("Progressing")
         }
         // A rollback window of an earlier switch is over: the colour it kept is the one being rolled out now. (Left
         // set, a lost status write after this rollout's switch would find it past and scale down at once.)
@@ -465,6 +493,7 @@ struct Reconciler: Sendable {
             }
             status.healthCheck = progress
             if (progress.failures ?? 0) >= check.failuresAllowed {
+                revision("HealthCheckFailed")
                 _ = try await stall(bgd, &status, reason: "HealthCheckFailed",
                                     message: "\(target.rawValue) failed its health check \(progress.failures ?? 0) times: \(result.description); traffic stays on \(active?.rawValue ?? "nothing")",
                                     event: event)
@@ -492,6 +521,7 @@ struct Reconciler: Sendable {
                 switch verdict {
                 case .failed(let message):
                     status.failedTemplate = hash
+                    revision("AnalysisFailed")
                     metrics?.add("salespot_bluegreen_analysis_total", [ns, "PrePromotion", "failed"])
                     notify(bgd, "AnalysisFailed", "\(bgd.metadata.name ?? "") analysis failed",
                            "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")", failure: true)
@@ -584,6 +614,7 @@ struct Reconciler: Sendable {
         status.rolloutStartTime = nil
         status.pauseStartTime = nil
         status.fullScale = nil
+        revision("Active")
         status.lastSwitchTime = now()
         status.scaleDownAt = now().adding(seconds: Double(bgd.spec.scaleDownDelaySeconds ?? 30))
         status.phase = "Promoted"

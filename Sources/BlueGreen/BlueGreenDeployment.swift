@@ -46,6 +46,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         /// Seconds the colour whose post-promotion analysis failed stays up after the switch back (default 30), so
         /// every proxy has moved off it first.
         public var abortScaleDownDelaySeconds: Int?
+        /// Templates kept in status.history (default 10).
+        public var revisionHistoryLimit: Int?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {
@@ -126,6 +128,8 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var failedTemplate: String?
         /// The preview (`colour/template`) being scaled from previewReplicaCount to full for its switch.
         public var fullScale: String?
+        /// The templates rolled out, newest last (at most revisionHistoryLimit), with what became of each.
+        public var history: [Revision]?
         public var scaleDownAt: Time?
         public var healthCheck: HealthCheckStatus?
         public var colors: [String: ColorStatus]?
@@ -160,6 +164,29 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
             self.image = image
             self.replicas = replicas
             self.readyReplicas = readyReplicas
+        }
+    }
+}
+
+extension BlueGreenDeployment {
+    /// A template that was rolled out, and its outcome.
+    public struct Revision: Codable, Sendable, Hashable {
+        public var revision: Int
+        /// The template's hash (the `salespot.by/template-hash` label).
+        public var templateHash: String
+        public var image: String?
+        /// Progressing, Active, Superseded, Aborted, HealthCheckFailed, AnalysisFailed or RolledBack.
+        public var outcome: String
+        public var time: Time?
+        /// The pod template itself, for `bluegreen undo --to-revision`.
+        public var template: JSONValue?
+        public init(revision: Int, templateHash: String, image: String?, outcome: String, time: Time?, template: JSONValue?) {
+            self.revision = revision
+            self.templateHash = templateHash
+            self.image = image
+            self.outcome = outcome
+            self.time = time
+            self.template = template
         }
     }
 }

@@ -987,6 +987,12 @@ spec:
                     items:
                       type: string
                       enum: [Promoted, Aborted, AnalysisFailed, RolledBack]
+              revisionHistoryLimit:
+                type: integer
+                minimum: 1
+                maximum: 100
+                default: 10
+                description: Templates kept in status.history, for `salespot-operator bluegreen history` and `undo`. Default 10.
               abortScaleDownDelaySeconds:
                 type: integer
                 minimum: 0
@@ -1147,6 +1153,21 @@ spec:
               pauseStartTime: {type: string, format: date-time, description: When the ready preview began waiting for promotion (Manual mode).}
               failedTemplate: {type: string, description: The template hash whose analysis failed; it is not rolled out again until the template changes.}
               fullScale: {type: string, description: 'The preview (colour/template) being scaled from previewReplicaCount to full scale for its switch.'}
+              history:
+                type: array
+                description: The templates rolled out, newest last (at most spec.revisionHistoryLimit), with what became of each.
+                items:
+                  type: object
+                  properties:
+                    revision: {type: integer, description: 'The revision number (an undo rolls a template out again under a new number).'}
+                    templateHash: {type: string, description: The template's hash (the salespot.by/template-hash label).}
+                    image: {type: string, description: The first container's image.}
+                    outcome: {type: string, description: 'Progressing, Active, Superseded, Aborted, HealthCheckFailed, AnalysisFailed or RolledBack.'}
+                    time: {type: string, format: date-time, description: When the outcome was reached.}
+                    template:
+                      type: object
+                      description: The pod template, for bluegreen undo --to-revision.
+                      x-kubernetes-preserve-unknown-fields: true
               analysis:
                 type: object
                 description: The current or last analysis with its newest measurements, so kubectl describe shows why.

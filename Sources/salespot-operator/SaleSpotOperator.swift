@@ -490,8 +490,8 @@ struct Config: AsyncParsableCommand {
 /// `salespot-operator bluegreen ...`: the original design's blue-green-deploy.sh, by patching the resources.
 struct BlueGreenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bluegreen", abstract: "Drive BlueGreenDeployments: deploy, promote, abort, status.",
-        subcommands: [Deploy.self, Promote.self, Abort.self, Status.self])
+        commandName: "bluegreen", abstract: "Drive BlueGreenDeployments: deploy, promote, abort, status, history, undo.",
+        subcommands: [Deploy.self, Promote.self, Abort.self, Status.self, History.self, Undo.self])
 
     /// Which resources a command acts on: one by name, or every one matching a label selector with --all.
     struct Target: ParsableArguments {

@@ -52,6 +52,42 @@ import TestSupport
         #expect(bad.err.contains("blue or green"))
     }
 
+    @Test func historyListsTheRevisionsAndUndoGoesBackInsideAndAfterTheDelay() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 3)
+        func cli(_ args: String...) async throws -> (status: Int32, out: String, err: String) {
+            try await runAsync(Self.executable, ["bluegreen"] + args + ["--kubeconfig", h.cluster.kubeconfigPath])
+        }
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually {
+            let active = try await h.api.get("api").status?.history?.last?.outcome == "Active"
+            let color = try await h.selectedColor("api")
+            return active && color == "green"
+        })
+        let history = try await cli("history", "api")
+        #expect(history.status == 0, "\(history.err)")
+        let lines = history.out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3 && lines[0].hasPrefix("REVISION"), "\(history.out)")
+        #expect(lines[1].contains("api:2") && lines[1].contains("Active") && lines[2].contains("api:1") && lines[2].contains("Superseded"), "\(history.out)")
+        // Inside the delay: blue still runs api:1, so the undo is an instant switch back, with no new rollout.
+        let undo = try await cli("undo", "api")
+        #expect(undo.status == 0, "\(undo.out) \(undo.err)")
+        #expect(undo.out.contains("revision 1"), "\(undo.out)")
+        #expect(try await h.eventually(.seconds(3)) { try await h.selectedColor("api") == "blue" })
+        #expect(try await h.eventually { try await h.api.get("api").status?.history?.last?.image == "api:1" })
+        // After the delay (green scaled down), an undo to revision 2 is a normal rollout of its stored template.
+        #expect(try await h.eventually { try await h.deployment("api-green")?.spec?.replicas == 0 })
+        let back = try await cli("undo", "api", "--to-revision", "2")
+        #expect(back.status == 0, "\(back.out) \(back.err)")
+        #expect(try await h.eventually { try await h.selectedColor("api") == "green" })
+        #expect(try await h.api.get("api").spec.template[path: ["spec", "containers"]]?[0]?["image"] == "api:2")
+        let none = try await cli("undo", "api", "--to-revision", "99")
+        #expect(none.status != 0 && none.err.contains("no revision 99"), "\(none.err)")
+    }
+
     @Test func promoteRefusesWhenNothingWaitsAndStatusListsEveryResource() async throws {
         let h = try await Harness.start()
         defer { h.stop() }

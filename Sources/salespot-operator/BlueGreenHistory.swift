@@ -1,0 +1,68 @@
+import ArgumentParser
+import BlueGreen
+import KubeClient
+import KubeCore
+
+extension BlueGreenCommand {
+    /// `bluegreen history NAME`: the templates rolled out (status.history) and what became of each.
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The revisions of a BlueGreenDeployment: each template rolled out and its outcome.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The BlueGreenDeployment.") var name: String
+
+        func run() async throws {
+            let bgd = try await BlueGreenCommand.api(connection).get(name)
+            let history = bgd.status?.history ?? []
+            if history.isEmpty {
+                print("no revisions recorded for \(name) yet")
+                return
+            }
+            var rows = [["REVISION", "TEMPLATE", "IMAGE", "OUTCOME", "TIME"]]
+            for r in history.reversed() {
+                rows.append(["\(r.revision)", r.templateHash, r.image ?? "-", r.outcome, r.time?.rfc3339 ?? "-"])
+            }
+            FlagsCommand.table(rows)
+        }
+    }
+
+    /// `bluegreen undo NAME [--to-revision N]`: the template of an earlier revision put back. While the colour that
+    /// ran it is still up (inside scaleDownDelaySeconds) that is an instant switch; after, a normal rollout of it.
+    struct Undo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Roll back to an earlier revision's template (default: the one before the active one).",
+            discussion: "A GitOps repository that owns the resource should carry the same change, or it will set the template back.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The BlueGreenDeployment.") var name: String
+        @Option(help: "The revision to go back to (see `bluegreen history`).") var toRevision: Int?
+
+        func run() async throws {
+            let api = try BlueGreenCommand.api(connection)
+            let bgd = try await api.get(name)
+            let history = bgd.status?.history ?? []
+            let current = BlueGreenController.templateHash(bgd.spec.template)
+            let target: BlueGreenDeployment.Revision
+            if let n = toRevision {
+                guard let r = history.first(where: { $0.revision == n }) else {
+                    throw ValidationError("\(name) has no revision \(n) (revisions: \(history.map { String($0.revision) }.joined(separator: ", ")))")
+                }
+                target = r
+            } else {
+                // The newest revision before the one that is (or was last) active, that is not the current template.
+                let activeIndex = history.lastIndex { $0.outcome == "Active" } ?? history.count
+                guard let r = history[..<activeIndex].last(where: { $0.templateHash != current && $0.template != nil }) else {
+                    throw ValidationError("\(name) has no earlier revision to go back to")
+                }
+                target = r
+            }
+            guard let template = target.template else { throw ValidationError("revision \(target.revision) has no stored template") }
+            guard target.templateHash != current else {
+                print("bluegreendeployment.ops.salespot.by/\(name) already runs revision \(target.revision)'s template")
+                return
+            }
+            // The whole template replaced (a merge patch would merge it into the current one), on the condition
+            // that it is still the template this command read.
+            _ = try await api.patch(name, .json([.test("/spec/template", bgd.spec.template), .replace("/spec/template", template)]))
+            print("bluegreendeployment.ops.salespot.by/\(name) rolled back to revision \(target.revision) (\(target.image ?? target.templateHash))")
+        }
+    }
+}
