@@ -113,6 +113,74 @@ final class Exporter: Sendable {
         })
     }
 
+    /// kstatus's rules for a custom resource (sigs.k8s.io/cli-utils): observedGeneration behind → InProgress;
+    /// Stalled=True → Failed; Reconciling=True → InProgress; Ready=False → InProgress; else Current.
+    static func kstatus(_ b: BlueGreenDeployment) -> String {
+        let c = b.status?.conditions ?? []
+        if let g = b.metadata.generation, (b.status?.observedGeneration ?? -1) < g { return "InProgress" }
+        if c.contains(where: { $0.type == "Stalled" && $0.status == "True" }) { return "Failed" }
+        if c.contains(where: { $0.type == "Reconciling" && $0.status == "True" }) { return "InProgress" }
+        if c.contains(where: { $0.type == "Ready" && $0.status == "False" }) { return "InProgress" }
+        return "Current"
+    }
+
+    @Test func kstatusAndKubectlWaitReadEveryPhase() async throws {
+        let kubectl = try requireTool("kubectl")
+        let exporter = try await Exporter.start()
+        let h = try await Harness.start(readyDelay: .milliseconds(400))
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 2, manual: true)
+        // Every phase seen, with what kstatus makes of it; recorded by a watcher of the resource.
+        let seen = Locked<[String: Set<String>]>([:])
+        let watcher = Task {
+            while !Task.isCancelled {
+                // Statuses that describe the current generation (a spec just changed is InProgress by the first rule,
+                // whatever the phase it still shows).
+                if let b = try? await h.api.get("api"), let phase = b.status?.phase, b.status?.observedGeneration == b.metadata.generation {
+                    let s = Self.kstatus(b)
+                    seen.mutate { $0[phase, default: []].insert(s) }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { watcher.cancel() }
+        let wait = try await runAsync(kubectl, ["--kubeconfig", h.cluster.kubeconfigPath, "wait", "--for=condition=Ready", "bgd/api", "--timeout=20s"])
+        #expect(wait.status == 0, "\(wait.out) \(wait.err)")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        try await Task.sleep(for: .milliseconds(300))  // seen by the watcher
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
+        try await Task.sleep(for: .milliseconds(300))  // seen by the watcher
+        _ = try await h.api.patch("api", .merge(["spec": ["promote": true]]))
+        #expect(try await h.eventually {
+            let phase = try await h.api.get("api").status?.phase
+            let color = try await h.selectedColor("api")
+            return phase == "Healthy" && color == "green"
+        })
+        try await Task.sleep(for: .milliseconds(300))  // seen by the watcher
+        // A failed analysis: Stalled.
+        var b = try await h.api.get("api")
+        var hook = BlueGreenDeployment.AnalysisCheck(name: "smoke", webhook: .init(url: "http://\(exporter.target)/hook"))
+        hook.intervalSeconds = 1
+        b.spec.analysis = .init(prePromotion: [hook])
+        b.spec.promotion = .init(mode: "Automatic")
+        _ = try await h.api.update(b)
+        exporter.hookStatus.mutate { $0 = 503 }
+        try await h.setImage("api", "api:3")
+        #expect(try await h.eventually { try await h.api.get("api").status?.conditions?.first { $0.type == "Stalled" }?.status == "True" })
+        try await Task.sleep(for: .milliseconds(200))
+        let phases = seen.value
+        #expect(phases["Progressing"] == ["InProgress"], "\(phases)")
+        #expect(phases["Paused"] == ["InProgress"], "\(phases)")
+        #expect(phases["Promoted"] == ["InProgress"], "\(phases)")
+        #expect(phases["Healthy"] == ["Current"], "\(phases)")
+        #expect(phases["Degraded"]?.contains("Failed") == true, "\(phases)")
+        // kubectl wait on Ready fails (times out) while stalled: the resource is not Ready.
+        let stalled = try await runAsync(kubectl, ["--kubeconfig", h.cluster.kubeconfigPath, "wait", "--for=condition=Ready", "bgd/api", "--timeout=2s"])
+        #expect(stalled.status != 0)
+    }
+
     @Test func aWebhookAnswering500StopsTheRolloutAnd200LetsItProceed() async throws {
         let exporter = try await Exporter.start()
         let h = try await Harness.start()
