@@ -19,7 +19,8 @@ if [ $# -gt 0 ]; then exec "$bench" "$@"; fi
 "$bench" latency --changes 5000 --rate 1000
 "$bench" cache --objects 10000 --compact
 "$bench" bluegreen --resources 50
-"$bench" bluegreen --resources 500 --workers 8
+"$bench" bluegreen --resources 500 --workers 8 --runs 10
+"$bench" bluegreen --resources 500 --workers 8 --runs 3 --analysis
 "$bench" flags --flags 1000
 # Disaster recovery: real BIND and moto (installed as for the tests).
 scripts/install-deps.sh test >/dev/null

@@ -9,7 +9,16 @@ import Synchronization
 /// N BlueGreenDeployments rolled out at once against LocalCluster (Deployments become ready after a simulated
 /// delay): the time from the new colour being ready to its Service switched, per resource (p50/p99/max), and how
 /// evenly the resources progressed (no starvation).
-func blueGreenBench(resources n: Int, workers: Int) async throws {
+/// With `analysis`, every resource has a pre-promotion webhook check of count 1 (a local endpoint answering 200):
+/// the ready → switched figures then include it.
+func blueGreenBench(resources n: Int, workers: Int, analysis: Bool = false) async throws {
+    let hookURL: String?
+    if analysis {
+        let hook = try await HealthEndpoints.start()
+        hookURL = "http://127.0.0.1:\(hook.port)/site/hook"
+    } else {
+        hookURL = nil
+    }
     var options = LocalCluster.Options()
     options.deploymentReadyDelay = .milliseconds(500)
     options.historyLimit = 50 * n + 1000
@@ -26,6 +35,11 @@ func blueGreenBench(resources n: Int, workers: Int) async throws {
                                                     "spec": ["containers": [["name": "app", "image": .string(image)]]]],
                                          activeService: "app-\(i)")
         s.scaleDownDelaySeconds = 3600
+        if let hookURL {
+            var check = BlueGreenDeployment.AnalysisCheck(name: "smoke", webhook: .init(url: hookURL))
+            check.intervalSeconds = 1
+            s.analysis = .init(prePromotion: [check])
+        }
         return s
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -70,7 +84,7 @@ func blueGreenBench(resources n: Int, workers: Int) async throws {
         }
     }
     defer { watchDeployments.cancel(); watchServices.cancel() }
-    print("bluegreen: \(n) BlueGreenDeployments, \(workers) workers, Deployments ready 500 ms after a change")
+    print("bluegreen: \(n) BlueGreenDeployments, \(workers) workers, Deployments ready 500 ms after a change\(analysis ? ", a pre-promotion webhook check of count 1 each" : "")")
     let t0 = ContinuousClock.now
     while stamps.blue.withLock({ $0.count }) < n { try await Task.sleep(for: .milliseconds(20)) }
     print(String(format: "initial: all %d live on blue after %.2f s", n, (ContinuousClock.now - t0).seconds))

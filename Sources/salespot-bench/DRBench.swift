@@ -30,6 +30,11 @@ struct HealthEndpoints: Sendable {
             states.arrivals.withLock { $0[id, default: []].append(now) }
             return states.down.withLock { $0.contains(id) } ? Response(status: .serviceUnavailable) : Response(status: .ok)
         }
+        // The same, POSTed (a webhook check).
+        router.post("site/:id") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            return states.down.withLock { $0.contains(id) } ? Response(status: .serviceUnavailable) : Response(status: .ok)
+        }
         let portBox = Mutex(0)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in portBox.withLock { $0 = channel.localAddress?.port ?? 0 } })

@@ -191,7 +191,10 @@ switch args.first {
 case "watch-decode":
     try watchDecode(events: option("--events", default: 100_000))
 case "bluegreen":
-    try await blueGreenBench(resources: option("--resources", default: 500), workers: option("--workers", default: 8))
+    for _ in 0..<option("--runs", default: 1) {
+        try await blueGreenBench(resources: option("--resources", default: 500), workers: option("--workers", default: 8),
+                                 analysis: CommandLine.arguments.contains("--analysis"))
+    }
 case "mirror":
     try await mirrorBench(objects: option("--objects", default: 1000))
 case "latency":
@@ -219,7 +222,8 @@ case "localcluster":
                                 concurrency: option("--concurrency", default: 16))
 default:
     print("""
-    usage: salespot-bench bluegreen [--resources N] [--workers W]   N rollouts at once: ready-to-switch latency, fairness
+    usage: salespot-bench bluegreen [--resources N] [--workers W] [--runs R] [--analysis]   N rollouts at once: ready-to-switch
+             latency, fairness; --analysis adds a pre-promotion webhook check of count 1 to each
            salespot-bench mirror [--objects N]        the mirror controller as a process: convergence, CPU, peak RSS
            salespot-bench latency [--changes N] [--rate R]   change-to-reconcile-start latency p50/p99
            salespot-bench cache [--objects N] [--compact]   steady RSS of a controller caching N Deployments
