@@ -298,7 +298,7 @@ struct Analyzer: Sendable {
         guard let w = check.webhook else { return .init(time: t, phase: "Inconclusive", value: nil, message: "no check") }
         let body: JSONValue = ["name": .string(context.name), "namespace": .string(context.namespace), "phase": .string(context.stage),
                                "color": .string(context.color), "template": .string(context.template), "check": .string(check.name)]
-        var request = HTTPRequest(method: "POST", url: w.url, body: body.serialized(), timeout: .seconds(Int64(max(1, w.timeoutSeconds ?? 10))))
+        var request = HTTPRequest(method: "POST", url: w.url, body: body.serialized(), timeout: .seconds(Int64(min(30, max(1, w.timeoutSeconds ?? 10)))))
         request.headers.add("Content-Type", "application/json")
         do {
             let response = try await transport.send(request)

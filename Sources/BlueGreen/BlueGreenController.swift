@@ -264,6 +264,8 @@ struct Reconciler: Sendable {
             if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
                current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
                 try await switchService(serviceAPI, service, matchLabels, previous)
+                // The Ingress too, before the aborted colour's pods go.
+                if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, previous) }
                 event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
                 try await scale(bgd, a, to: 0)
                 status.activeColor = previous.rawValue
@@ -281,6 +283,7 @@ struct Reconciler: Sendable {
             }
             status.previewColor = nil
             status.rolloutStartTime = nil
+            status.fullScale = nil  // a resumed rollout is promoted again, not on this approval
             status.phase = "Aborted"
             if status.history?.last(where: { $0.templateHash == hash })?.outcome == "Progressing" { revision("Aborted") }
             setConditions(&status, ready: active != nil, reconciling: false, stalled: ("Aborted", "rollout aborted; set spec.abort to false to resume"), generation: generation)
@@ -338,7 +341,14 @@ struct Reconciler: Sendable {
                 case .failed(let message):
                     guard let old = kept, isReady(current(old)) else {
                         if kept != nil {
-                            // Still coming back to full scale: look again in a moment.
+                            // Still coming back to full scale: the verdict is written now (it is not measured again),
+                            // and the switch back comes once the old colour is whole.
+                            if status.failedTemplate != hash {
+                                status.failedTemplate = hash
+                                revision("RolledBack")
+                                metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
+                            }
+                            try await writeStatus(bgd, status)
                             return .requeue(after: .seconds(1))
                         }
                         metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
@@ -346,10 +356,12 @@ struct Reconciler: Sendable {
                                                message: "post-promotion analysis of \(a.rawValue) failed: \(message); the old colour is gone, so traffic stays", event: event)
                     }
                     // Recorded before anything moves: a restart after the switch back must not promote the template again.
-                    if status.failedTemplate != hash {
+                    if bgd.status?.failedTemplate != hash {
                         status.failedTemplate = hash
                         revision("RolledBack")
-                        metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
+                        if bgd.status?.failedTemplate != hash && status.failedTemplate == hash {
+                            metrics?.add("salespot_bluegreen_analysis_total", [ns, "PostPromotion", "failed"])
+                        }
                         bgd = try await writeStatus(bgd, status)
                     }
                     try await switchService(serviceAPI, service, matchLabels, old)
@@ -365,9 +377,11 @@ struct Reconciler: Sendable {
                     status.previewColor = nil
                     status.scaleDownAt = nil
                     status.lastSwitchTime = now()
-                    return try await stall(bgd, &status, reason: "AnalysisFailed",
-                                           message: "post-promotion analysis of \(a.rawValue) failed: \(message); traffic is back on \(old.rawValue), the template is not rolled out again until it changes",
-                                           event: event)
+                    _ = try await stall(bgd, &status, reason: "AnalysisFailed",
+                                        message: "post-promotion analysis of \(a.rawValue) failed: \(message); traffic is back on \(old.rawValue), the template is not rolled out again until it changes",
+                                        event: event)
+                    // Looked at again when the failed colour is due to go.
+                    return .requeue(after: .seconds(Double(max(0, bgd.spec.abortScaleDownDelaySeconds ?? 30)) + 0.1))
                 case .running(let next):
                     analysing = true
                     requeueAnalysis = .seconds(next)
@@ -443,7 +457,16 @@ struct Reconciler: Sendable {
             return failedScaleDown.map { .requeue(after: $0) } ?? action
         }
         let target = bgd.spec.activeColor.flatMap(Color.init(rawValue:)).flatMap { $0 == active ? nil : $0 } ?? active?.other ?? .blue
-        if status.rolloutStartTime == nil {
+        let recorded = status.history?.contains { $0.templateHash == hash && ($0.outcome == "Progressing" || $0.outcome == "Active") } ?? false
+        if status.rolloutStartTime == nil || !recorded {
+            // A new rollout (or the template changed during one: the abandoned one is superseded).
+            if var history = status.history {
+                for j in history.indices where history[j].outcome == "Progressing" && history[j].templateHash != hash {
+                    history[j].outcome = "Superseded"
+                    history[j].time = now()
+                }
+                status.history = history
+            }
             event("Deploying", "ScaleUp", "bringing up \(target.rawValue) with the new template")
             status.rolloutStartTime = now()
             revision("Progressing")
@@ -523,11 +546,13 @@ struct Reconciler: Sendable {
                     status.failedTemplate = hash
                     revision("AnalysisFailed")
                     metrics?.add("salespot_bluegreen_analysis_total", [ns, "PrePromotion", "failed"])
+                    let action = try await stall(bgd, &status, reason: "AnalysisFailed",
+                                                 message: "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")",
+                                                 event: event)
+                    // Sent once the failure is written (a lost write measures again, and may pass).
                     notify(bgd, "AnalysisFailed", "\(bgd.metadata.name ?? "") analysis failed",
                            "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")", failure: true)
-                    return try await stall(bgd, &status, reason: "AnalysisFailed",
-                                           message: "pre-promotion analysis of \(target.rawValue) failed: \(message); traffic stays on \(active?.rawValue ?? "nothing")",
-                                           event: event)
+                    return action
                 case .running(let next):
                     status.phase = "Progressing"
                     setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,

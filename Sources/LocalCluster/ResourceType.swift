@@ -120,14 +120,22 @@ public struct ResourceType: Sendable {
         if let t = schema["type"], !["object", "array", "string", "integer", "number", "boolean"].contains(t.stringValue ?? "") {
             return (path + ".type", "Unsupported value: \(t.serializedString()): supported values: \"array\", \"boolean\", \"integer\", \"number\", \"object\", \"string\"")
         }
-        if let props = schema["properties"] {
+        if schema["additionalProperties"]?.boolValue == false {
+            return (path + ".additionalProperties", "Forbidden: additionalProperties cannot be set to false")
+        }
+        if let p = schema["properties"], p != .null, let a = schema["additionalProperties"], a != .null {
+            _ = (p, a)
+            return (path + ".additionalProperties", "Forbidden: additionalProperties and properties are mutual exclusive")
+        }
+        if let props = schema["properties"], props != .null {
             guard case .object(let o) = props else { return (path + ".properties", "Invalid value: must be a map of schemas") }
             for (k, v) in o.dictionary.sorted(by: { $0.key < $1.key }) {
                 if let p = schemaProblem(v, path: path + ".properties[\(k)]") { return p }
             }
         }
-        if let items = schema["items"], let p = schemaProblem(items, path: path + ".items") { return p }
-        if let extra = schema["additionalProperties"], extra.boolValue == nil, let p = schemaProblem(extra, path: path + ".additionalProperties") { return p }
+        if let items = schema["items"], items != .null, let p = schemaProblem(items, path: path + ".items") { return p }
+        if let extra = schema["additionalProperties"], extra != .null, extra.boolValue == nil,
+           let p = schemaProblem(extra, path: path + ".additionalProperties") { return p }
         return nil
     }
 

@@ -46,8 +46,11 @@ extension BlueGreenCommand {
                     throw ValidationError("\(name) has no revision \(n) (revisions: \(history.map { String($0.revision) }.joined(separator: ", ")))")
                 }
                 target = r
+            } else if let active = history.last(where: { $0.outcome == "Active" }), active.templateHash != current, active.template != nil {
+                // The template was changed after the active one (a rollout that failed or runs): back to the active one.
+                target = active
             } else {
-                // The newest revision before the one that is (or was last) active, that is not the current template.
+                // The newest revision before the active one.
                 let activeIndex = history.lastIndex { $0.outcome == "Active" } ?? history.count
                 guard let r = history[..<activeIndex].last(where: { $0.templateHash != current && $0.template != nil }) else {
                     throw ValidationError("\(name) has no earlier revision to go back to")
@@ -59,9 +62,11 @@ extension BlueGreenCommand {
                 print("bluegreendeployment.ops.salespot.by/\(name) already runs revision \(target.revision)'s template")
                 return
             }
-            // The whole template replaced (a merge patch would merge it into the current one), on the condition
-            // that it is still the template this command read.
-            _ = try await api.patch(name, .json([.test("/spec/template", bgd.spec.template), .replace("/spec/template", template)]))
+            // The whole template replaced (a merge patch would merge it into the current one), on the condition that
+            // the object is still the one this command read (its resourceVersion: comparing the template itself
+            // would compare bytes as the API server encodes them).
+            _ = try await api.patch(name, .json([.test("/metadata/resourceVersion", .string(bgd.metadata.resourceVersion ?? "")),
+                                                 .replace("/spec/template", template)]))
             print("bluegreendeployment.ops.salespot.by/\(name) rolled back to revision \(target.revision) (\(target.image ?? target.templateHash))")
         }
     }

@@ -990,9 +990,9 @@ spec:
               revisionHistoryLimit:
                 type: integer
                 minimum: 1
-                maximum: 100
+                maximum: 20
                 default: 10
-                description: Templates kept in status.history, for `salespot-operator bluegreen history` and `undo`. Default 10.
+                description: Templates kept in status.history (each holds its pod template, so the bound keeps the object small), for `salespot-operator bluegreen history` and `undo`. Default 10.
               abortScaleDownDelaySeconds:
                 type: integer
                 minimum: 0
@@ -1047,7 +1047,7 @@ spec:
                           required: [url]
                           properties:
                             url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
-                            timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                            timeoutSeconds: {type: integer, minimum: 1, maximum: 30, default: 10, description: Seconds before the call counts as an error (the measurement runs inside a reconcile). Default 10.}
                         successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
                         failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
                         intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}
@@ -1084,7 +1084,7 @@ spec:
                           required: [url]
                           properties:
                             url: {type: string, minLength: 1, maxLength: 2048, pattern: '^https?://', description: The URL to POST to.}
-                            timeoutSeconds: {type: integer, minimum: 1, maximum: 300, default: 10, description: Seconds before the call counts as failed. Default 10.}
+                            timeoutSeconds: {type: integer, minimum: 1, maximum: 30, default: 10, description: Seconds before the call counts as an error (the measurement runs inside a reconcile). Default 10.}
                         successCondition: {type: string, maxLength: 512, description: 'result OP NUMBER (OP one of < <= > >= == !=), joined by && and ||, e.g. result < 0.05. A measurement passes when it holds.'}
                         failureCondition: {type: string, maxLength: 512, description: The same language; a measurement fails when it holds (checked first).}
                         intervalSeconds: {type: integer, minimum: 1, maximum: 3600, default: 10, description: Seconds between measurements. Default 10.}

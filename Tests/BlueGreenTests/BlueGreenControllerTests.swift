@@ -60,6 +60,20 @@ struct Harness {
 
     var api: Api<BlueGreenDeployment> { Api<BlueGreenDeployment>(client, namespace: "default") }
 
+    /// Changes the spec on a fresh read, again if the controller wrote in between (409).
+    func changeSpec(_ name: String, _ change: (inout BlueGreenDeployment.Spec) throws -> Void) async throws {
+        for attempt in 1...10 {
+            var b = try await api.get(name)
+            try change(&b.spec)
+            do {
+                _ = try await api.update(b)
+                return
+            } catch let e as KubeError where e.isConflict && attempt < 10 {
+                continue
+            }
+        }
+    }
+
     func setImage(_ name: String, _ image: String) async throws {
         _ = try await api.patch(name, .merge(["spec": ["template": ["spec": ["containers": [["name": "app", "image": .string(image)]]]]]]))
     }
@@ -214,9 +228,9 @@ struct Harness {
         try await h.service("api", app: "api")
         try await h.bgd("api", image: "api:1", service: "api", delay: 1, manual: true)
         #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
-        var b = try await h.api.get("api")
-        b.spec.promotion = .init(mode: "Manual", autoPromotionSeconds: 3)
-        _ = try await h.api.update(b)
+        try await h.changeSpec("api") { spec in
+            spec.promotion = .init(mode: "Manual", autoPromotionSeconds: 3)
+        }
         try await h.setImage("api", "api:2")
         #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
         let paused = try #require(try await h.api.get("api").status?.pauseStartTime)
@@ -238,10 +252,10 @@ struct Harness {
         try await h.service("api", app: "api")
         try await h.bgd("api", image: "api:1", service: "api", delay: 1, manual: true)
         #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
-        var b = try await h.api.get("api")
-        b.spec.replicas = 3
-        b.spec.previewReplicaCount = 1
-        _ = try await h.api.update(b)
+        try await h.changeSpec("api") { spec in
+            spec.replicas = 3
+            spec.previewReplicaCount = 1
+        }
         #expect(try await h.eventually { try await h.deployment("api-blue")?.status?.readyReplicas == 3 })
         // Whenever the Service selects green, all three of green's replicas are ready.
         let violations = Locked([String]())
