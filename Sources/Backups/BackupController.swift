@@ -74,11 +74,11 @@ public enum BackupControllers {
         }
 
         func secret(_ ns: String, _ name: String, _ key: String) async throws -> String {
-            guard let s = try await Api<Secret>(client, namespace: ns).getIfExists(name) else {
-                throw BackupError.invalid("Secret \(name) not found")
+            do {
+                return try await Api<Secret>(client, namespace: ns).value(name, key: key)
+            } catch let missing as SecretValueMissing {
+                throw BackupError.invalid(missing.description)
             }
-            guard let bytes = s.decodedData[key] else { throw BackupError.invalid("Secret \(name) has no key \(key)") }
-            return String(decoding: bytes, as: UTF8.self)
         }
 
         /// An S3 client with the credentials of the destination's Secret.

@@ -1,5 +1,6 @@
 import Foundation
 import KubeCore
+import KubeRuntime
 import ObjectStore
 
 public struct RestorePlan: Codable, Sendable, Hashable {
@@ -245,8 +246,7 @@ public struct RestoreRunner {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return ((Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) * 1000).rounded() / 1000
+        ((ContinuousClock.now - start).seconds * 1000).rounded() / 1000
     }
 
     /// The source volume's mount path, when every root of the chain is under it (else a restore into a volume

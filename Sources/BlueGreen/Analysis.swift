@@ -137,14 +137,14 @@ public struct AnalysisCondition: Sendable, Hashable {
         for alternative in text.split(separator: "||", omittingEmptySubsequences: false) {
             var all: [Comparison] = []
             for part in alternative.split(separator: "&&", omittingEmptySubsequences: false) {
-                let whole = String(part).trimmed
+                let whole = String(part).trimmingASCIIWhitespace()
                 var s = whole
                 for prefix in ["result[0]", "result"] where s.hasPrefix(prefix) {
-                    s = String(s.dropFirst(prefix.count)).trimmed
+                    s = String(s.dropFirst(prefix.count)).trimmingASCIIWhitespace()
                     break
                 }
                 guard let op = Op.allCases.first(where: { s.hasPrefix($0.rawValue) }), whole.hasPrefix("result"),
-                      let number = Double(String(s.dropFirst(op.rawValue.count)).trimmed) else {
+                      let number = Double(String(s.dropFirst(op.rawValue.count)).trimmingASCIIWhitespace()) else {
                     throw Invalid(description: "\"\(whole)\" is not `result <op> number` (op one of < <= > >= == !=)")
                 }
                 all.append(Comparison(op: op, number: number))
@@ -268,7 +268,7 @@ struct Analyzer: Sendable {
             let query = Self.render(p.query, context)
             var address = p.address
             while address.hasSuffix("/") { address.removeLast() }
-            let url = address + "/api/v1/query?query=" + Self.percentEncoded(query)
+            let url = address + "/api/v1/query?query=" + query.percentEncoded
             do {
                 let response = try await transport.send(HTTPRequest(method: "GET", url: url, timeout: .seconds(10)))
                 guard response.status == 200 else {
@@ -310,21 +310,6 @@ struct Analyzer: Sendable {
         }
     }
 
-    /// Everything but RFC 3986's unreserved characters percent-encoded (a `+` left as is would read as a space).
-    static func percentEncoded(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
-            }
-        }
-        return out
-    }
-
     static func render(_ text: String, _ c: Context) -> String {
         text.replacing("{{color}}", with: c.color).replacing("{{namespace}}", with: c.namespace)
             .replacing("{{name}}", with: c.name).replacing("{{template}}", with: c.template)
@@ -344,16 +329,5 @@ struct Analyzer: Sendable {
         }
         guard let text = sample?.arrayValue?.last?.stringValue else { return nil }
         return text == "NaN" ? .nan : Double(text)
-    }
-}
-
-extension String {
-    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
-    /// Without leading and trailing spaces and tabs.
-    var trimmed: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
     }
 }

@@ -166,7 +166,7 @@ struct DRReconciler: Sendable {
         for (site, h) in [("primary", primary), ("secondary", secondary)] {
             if let healthy = h.healthy { registry?.set("salespot_dr_site_healthy", [ns, name, site], healthy ? 1 : 0) }
             registry?.set("salespot_dr_site_consecutive_failures", [ns, name, site], Double(h.consecutiveFailures))
-            if let l = h.last?.latency { registry?.set("salespot_dr_probe_latency_seconds", [ns, name, site], Double(l.components.seconds) + Double(l.components.attoseconds) / 1e18) }
+            if let l = h.last?.latency { registry?.set("salespot_dr_probe_latency_seconds", [ns, name, site], l.seconds) }
         }
         Conditions.set(&conditions, type: "PrimaryHealthy", status: primary.healthy,
                        reason: primary.healthy == nil ? "Probing" : primary.healthy! ? "Healthy" : "Unhealthy",
@@ -400,9 +400,11 @@ struct DRReconciler: Sendable {
         }
         registry?.set("salespot_dr_failover_ready", [ns, name], ready ? 1 : 0)
         registry?.set("salespot_dr_rto_objective_seconds", [ns, name], Double(policy.spec.objectives?.rtoSeconds ?? 900))
-        let mine = drills.list(namespace: ns).filter { $0.spec.policy == name }
-        Self.summarize(drills: mine, into: &status)
-        DrillReconciler.publish(registry, namespace: ns, policy: name, drills: mine, lastPassing: status.lastPassingDrillTime)
+        // This policy's finished drills, the newest first: its status and its drill metrics come from them.
+        let finished = drills.list(namespace: ns).filter { $0.spec.policy == name && ($0.status?.phase == "Passed" || $0.status?.phase == "Failed") }
+            .sorted(by: DrillReconciler.newerFirst)
+        Self.summarize(finished: finished, into: &status)
+        DrillReconciler.publish(registry, namespace: ns, policy: name, finished: finished, lastPassing: status.lastPassingDrillTime)
         status.conditions = conditions
         try await write(policy, status)
         // Looked at again when a probe changes something (the probers enqueue it), when a hold-down ends, and
@@ -418,9 +420,7 @@ struct DRReconciler: Sendable {
     }
 
     /// The newest finished drill, and the latest time one passed (kept when the drill itself is pruned).
-    static func summarize(drills: [DRDrill], into status: inout DRPolicy.Status) {
-        let finished = drills.filter { $0.status?.phase == "Passed" || $0.status?.phase == "Failed" }
-            .sorted(by: DrillReconciler.newerFirst)
+    static func summarize(finished: [DRDrill], into status: inout DRPolicy.Status) {
         if let last = finished.first {
             status.lastDrill = DRPolicy.DrillSummary(name: last.metadata.name ?? "", mode: last.spec.mode.rawValue, result: last.status?.phase ?? "",
                                                      completionTime: last.status?.completionTime, measuredRTOSeconds: last.status?.rto?.totalSeconds)
@@ -458,7 +458,7 @@ struct DRReconciler: Sendable {
     }
 
     static func ms(_ d: Duration) -> Double {
-        ((Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) * 10).rounded() / 10
+        (d.seconds * 1000).rounded(places: 1)
     }
 
     /// Writes the status; returns the object as written (its new resourceVersion, for the next write of the same

@@ -28,9 +28,9 @@ struct DrillReconciler: Sendable {
     }
 
     /// The drill metrics of a policy, from its drills' statuses and its own.
-    static func publish(_ r: MetricsRegistry?, namespace ns: String, policy: String, drills: [DRDrill], lastPassing: String?) {
+    /// - Parameter newestFirst: the policy's finished drills, the newest first.
+    static func publish(_ r: MetricsRegistry?, namespace ns: String, policy: String, finished newestFirst: [DRDrill], lastPassing: String?) {
         guard let r else { return }
-        let newestFirst = drills.filter { $0.status?.phase == "Passed" || $0.status?.phase == "Failed" }.sorted(by: newerFirst)
         for mode in DRDrill.Mode.allCases {
             guard let d = newestFirst.first(where: { $0.spec.mode == mode }), let t = d.status?.completionTime.flatMap({ Time(rfc3339: $0) }) else { continue }
             r.set("salespot_dr_drill_last_result", [ns, policy, mode.rawValue], d.status?.phase == "Passed" ? 1 : 0)
@@ -173,10 +173,7 @@ struct DrillReconciler: Sendable {
     }
 
     /// `drill-<policy>`, hashed past 253 characters.
-    static func lockName(_ policy: String) -> String {
-        let name = "drill-" + policy
-        return name.count <= 253 ? name : restoreName(policy).replacingOccurrences(of: "-restore", with: "-drill")
-    }
+    static func lockName(_ policy: String) -> String { boundedName(policy, prefix: "drill-", suffix: "") }
 
     /// A drill created before another (by creation time, then name).
     static func before(_ a: DRDrill, _ b: DRDrill) -> Bool {
@@ -184,13 +181,16 @@ struct DrillReconciler: Sendable {
         return ta != tb ? ta < tb : (a.metadata.name ?? "") < (b.metadata.name ?? "")
     }
 
-    /// The Restore's name: the drill's with `-restore` when it fits (253), else a prefix and a hash.
-    static func restoreName(_ drill: String) -> String {
-        let name = drill + "-restore"
+    /// The Restore's name: the drill's with `-restore`.
+    static func restoreName(_ drill: String) -> String { boundedName(drill, suffix: "-restore") }
+
+    /// `base + suffix` when it fits an object name (253), else a prefix of `base`, a hash of all of it, and `suffix`.
+    static func boundedName(_ base: String, prefix: String = "", suffix: String) -> String {
+        let name = prefix + base + suffix
         if name.count <= 253 { return name }
         var h: UInt64 = 1469598103934665603
-        for b in drill.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
-        return String(drill.prefix(220)) + "-" + String(h, radix: 16) + "-restore"
+        for b in base.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
+        return prefix + String(base.prefix(220 - prefix.count)) + "-" + String(h, radix: 16) + suffix
     }
 
     // MARK: - Following the restore, then the rest
@@ -372,8 +372,7 @@ struct DrillReconciler: Sendable {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18).rounded(places: 3)
+        (ContinuousClock.now - start).seconds.rounded(places: 3)
     }
 
     func write(_ drill: DRDrill, _ status: DRDrill.Status) async throws {

@@ -116,9 +116,6 @@ enum FailoverRestore {
 
     /// `<policy>-failover-<decision time digits>`, shortened with a hash past 253 characters.
     static func restoreName(_ policy: String, decided: String) -> String {
-        let stamp = String(decided.filter(\.isNumber).prefix(14))
-        let name = "\(policy)-failover-\(stamp)"
-        if name.count <= 253 { return name }
-        return DrillReconciler.restoreName(policy + stamp).replacingOccurrences(of: "-restore", with: "-failover")
+        DrillReconciler.boundedName(policy, suffix: "-failover-" + String(decided.filter(\.isNumber).prefix(14)))
     }
 }

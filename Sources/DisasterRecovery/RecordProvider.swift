@@ -83,10 +83,10 @@ enum Providers {
     }
 
     static func secret(_ ns: String, _ name: String, _ key: String, _ client: KubeClient) async throws -> String {
-        guard let s = try await Api<Secret>(client, namespace: ns).getIfExists(name) else {
-            throw DNSUpdateError(.invalidKey, "Secret \(name) not found")
+        do {
+            return try await Api<Secret>(client, namespace: ns).value(name, key: key).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch let missing as SecretValueMissing {
+            throw DNSUpdateError(.invalidKey, missing.description)
         }
-        guard let bytes = s.decodedData[key] else { throw DNSUpdateError(.invalidKey, "Secret \(name) has no key \(key)") }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

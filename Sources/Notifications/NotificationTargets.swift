@@ -55,13 +55,11 @@ public struct NotificationTargets: Codable, Sendable, Hashable {
     /// ``NotificationError`` naming the Secret and key, not the value, when one is missing.
     public func channels(namespace: String, client: KubeClient) async throws -> [NotificationChannel] {
         func secret(_ ref: SecretKeyRef) async throws -> String {
-            guard let s = try await Api<Secret>(client, namespace: namespace).getIfExists(ref.name) else {
-                throw NotificationError(channel: "secret", reason: "Secret \(ref.name) not found")
+            do {
+                return try await Api<Secret>(client, namespace: namespace).value(ref.name, key: ref.key).trimmingASCIIWhitespace()
+            } catch let missing as SecretValueMissing {
+                throw NotificationError(channel: "secret", reason: missing.description)
             }
-            guard let bytes = s.decodedData[ref.key] else { throw NotificationError(channel: "secret", reason: "Secret \(ref.name) has no key \(ref.key)") }
-            var text = String(decoding: bytes, as: UTF8.self)
-            while let last = text.last, last == "\n" || last == "\r" || last == " " { text.removeLast() }
-            return text
         }
         var out: [NotificationChannel] = []
         if let s = slack { out.append(.slack(webhookURL: try await secret(s.webhookURLSecretRef))) }

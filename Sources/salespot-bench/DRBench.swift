@@ -62,8 +62,6 @@ enum DRBench {
         return (cluster, KubeClient(configuration: cluster.clientConfiguration()))
     }
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
@@ -210,7 +208,7 @@ func drProbesBench(policies n: Int, interval: Int, seconds: Int) async throws {
     let cpu0 = cpuSeconds()
     let start = ContinuousClock.now
     try await Task.sleep(for: .seconds(Int64(seconds)))
-    let wall = DRBench.seconds(ContinuousClock.now - start)
+    let wall = (ContinuousClock.now - start).seconds
     let cpu = cpuSeconds() - cpu0
     let arrivals = endpoints.states.arrivals.withLock { $0 }
     let target = Double(interval)
@@ -219,7 +217,7 @@ func drProbesBench(policies n: Int, interval: Int, seconds: Int) async throws {
     for (_, times) in arrivals {
         probes += times.count
         guard times.count >= 2 else { continue }
-        let gaps = zip(times.dropFirst(), times).map { DRBench.seconds($0 - $1) }
+        let gaps = zip(times.dropFirst(), times).map { ($0 - $1).seconds }
         deviations += gaps.map { abs($0 - target) / target }
         means.append(gaps.reduce(0, +) / Double(gaps.count))
     }
