@@ -52,6 +52,15 @@ public enum BlueGreenController {
         // Every Service in the watched namespaces is cached (a resource may name any of them); compactly, since a
         // reconcile reads one or two.
         let services = Store<Service>(representation: .compact)
+        // The pods of the colours (for activeMetadata/previewMetadata), by their metadata only.
+        let pods = Store<Pod>(transform: { pod in
+            var meta = pod.metadata
+            meta.managedFields = nil
+            return Pod(metadata: meta)
+        })
+        pods.addIndex(Self.podIndex) { pod in
+            Self.deploymentOf(pod).map { ["\(pod.metadata.namespace ?? "default")/\($0)"] } ?? []
+        }
         metrics?.registry.declare("salespot_bluegreen_switches_total", "counter", help: "Traffic switches between colours", labels: ["namespace"])
         metrics?.registry.declare("salespot_bluegreen_rollout_duration_seconds", "histogram",
                                   help: "Time from a new template to traffic switched to it", labels: ["namespace"])
@@ -64,7 +73,7 @@ public enum BlueGreenController {
         let written = WrittenVersions()
         let writtenServices = WrittenVersions()
         let activeColors = ActiveColors()
-        let reconciler = Reconciler(client: client, deployments: deployments, services: services, events: events, now: now,
+        let reconciler = Reconciler(client: client, deployments: deployments, services: services, pods: pods, events: events, now: now,
                                     checker: HealthChecker(serviceAddresses: serviceAddresses), metrics: metrics?.registry,
                                     activeColors: activeColors, written: written, writtenServices: writtenServices)
         let controller = Controller(name: "bluegreen", api: Api<BlueGreenDeployment>(client), namespaces: namespaces,
@@ -107,6 +116,19 @@ public enum BlueGreenController {
                      predicate: { service, _ in !writtenServices.echoed(ObjectRef(service.metadata), service.metadata.resourceVersion) }) { service in
                 resources.refs(index: Self.serviceIndex, value: "\(service.metadata.namespace ?? "default")/\(service.metadata.name ?? "")")
             }
+            // Pods of the colours: one that appears (a scale, a restart) or whose metadata changed gets its role's
+            // metadata. Only resources that use role metadata, or pods that carry some, are reconciled for it.
+            .watches(Api<Pod>(client), labelSelector: colorLabel, store: pods,
+                     predicate: { new, old in
+                         old == nil || new.metadata.labels != old?.metadata.labels || new.metadata.annotations != old?.metadata.annotations
+                     }) { pod in
+                guard let deployment = Self.deploymentOf(pod), let color = pod.metadata.labels?[colorLabel],
+                      deployment.hasSuffix("-" + color), deployment.count > color.count + 1 else { return [] }
+                let ref = ObjectRef(namespace: pod.metadata.namespace, name: String(deployment.dropLast(color.count + 1)))
+                let uses = pod.metadata.annotations?[podMetadataAnnotation] != nil
+                    || resources.get(ref).map { $0.spec.activeMetadata != nil || $0.spec.previewMetadata != nil } == true
+                return uses ? [ref] : []
+            }
     }
 
     /// A stable hash of the pod template, so an unchanged template is recognised after a restart.
@@ -125,6 +147,7 @@ struct Reconciler: Sendable {
     let client: KubeClient
     let deployments: Store<Deployment>
     let services: Store<Service>
+    let pods: Store<Pod>
     let events: EventRecorder?
     let now: @Sendable () -> Time
     let checker: HealthChecker
@@ -205,6 +228,10 @@ struct Reconciler: Sendable {
             return try await stall(bgd, &status, reason: "InvalidTemplate", message: "spec.template.spec.containers is empty", event: event)
         }
         let preChecks = bgd.spec.analysis?.prePromotion ?? [], postChecks = bgd.spec.analysis?.postPromotion ?? []
+        // Role metadata for the pods; invalid, none is applied (and the rollout stalls below, after an abort).
+        let metadataProblem = BlueGreenController.podMetadataProblem(bgd.spec)
+        let activeMetadata = metadataProblem == nil ? bgd.spec.activeMetadata : nil
+        let previewMetadata = metadataProblem == nil ? bgd.spec.previewMetadata : nil
 
         // 2. The active colour: what the Service selects, else what the status says.
         let active = service.spec?.selector?[BlueGreenController.colorLabel].flatMap(Color.init(rawValue:))
@@ -263,6 +290,7 @@ struct Reconciler: Sendable {
         if bgd.spec.abort == true {
             if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
                current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
+                try await syncPodMetadata(bgd, [(previous, activeMetadata)])
                 try await switchService(serviceAPI, service, matchLabels, previous)
                 // The Ingress too, before the aborted colour's pods go.
                 if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, previous) }
@@ -281,6 +309,7 @@ struct Reconciler: Sendable {
             if bgd.status?.phase != "Aborted" {
                 notify(bgd, "Aborted", "\(bgd.metadata.name ?? "") rollout aborted", "traffic stays on (or went back to) \(status.activeColor ?? "the previous colour")", failure: true)
             }
+            if let a = status.activeColor.flatMap(Color.init(rawValue:)) { try await syncPodMetadata(bgd, [(a, activeMetadata)]) }
             status.previewColor = nil
             status.rolloutStartTime = nil
             status.fullScale = nil  // a resumed rollout is promoted again, not on this approval
@@ -295,6 +324,9 @@ struct Reconciler: Sendable {
         // Checked after the abort (an abort always works): an analysis that cannot run stops the rest.
         if let problem = Analyzer.problem(preChecks) ?? Analyzer.problem(postChecks) {
             return try await stall(bgd, &status, reason: "InvalidSpec", message: "spec.analysis: \(problem)", event: event)
+        }
+        if let metadataProblem {
+            return try await stall(bgd, &status, reason: "InvalidSpec", message: metadataProblem, event: event)
         }
 
         // 4. Nothing to roll out: the active colour runs the desired template.
@@ -364,6 +396,7 @@ struct Reconciler: Sendable {
                         }
                         bgd = try await writeStatus(bgd, status)
                     }
+                    try await syncPodMetadata(bgd, [(old, activeMetadata)])
                     try await switchService(serviceAPI, service, matchLabels, old)
                     if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, old) }
                     metrics?.add("salespot_bluegreen_rollbacks_total", [ns])
@@ -390,8 +423,11 @@ struct Reconciler: Sendable {
                     event("AnalysisPassed", "Analysis", "post-promotion analysis of \(a.rawValue) passed")
                 }
             }
+            try await syncPodMetadata(bgd, [(a, activeMetadata)])
             try await switchService(serviceAPI, service, matchLabels, a)
             if kept != nil, let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
+            // The colour kept for rollback has no role: it loses the active metadata once nothing routes to it.
+            try await syncPodMetadata(bgd, [(a.other, nil)])
             if analysing, let old = kept, (current(old)?.spec?.replicas ?? 0) > 0 {
                 // The rollback window lasts until the analysis ends.
                 status.previewColor = old.rawValue
@@ -436,6 +472,7 @@ struct Reconciler: Sendable {
             if let a = active {
                 // A switch back whose Ingress half was lost is finished here.
                 if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
+                try await syncPodMetadata(bgd, [(a, activeMetadata), (a.other, nil)])
                 // The failed colour goes after abortScaleDownDelaySeconds (from the switch back).
                 if let d = current(a.other), (d.spec?.replicas ?? 0) > 0 {
                     let due = (status.lastSwitchTime ?? now()).adding(seconds: Double(bgd.spec.abortScaleDownDelaySeconds ?? 30))
@@ -484,6 +521,9 @@ struct Reconciler: Sendable {
         }
         status.previewColor = target.rawValue
         status.activeColor = active?.rawValue
+        // The preview's pods get the preview metadata as they appear (before the preview Service, its health checks
+        // and its analysis reach them); the active colour keeps the active metadata.
+        try await syncPodMetadata(bgd, [(target, previewMetadata)] + (active.map { [($0, activeMetadata)] } ?? []))
         guard Reconciler.isRolledOut(current(target), replicas: previewCount) else {
             status.phase = "Progressing"
             setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
@@ -622,6 +662,8 @@ struct Reconciler: Sendable {
             status.analysis = .init(stage: "PostPromotion", template: hash, color: target.rawValue, phase: "Running", startedAt: now(), checks: [])
             bgd = try await writeStatus(bgd, status)
         }
+        // The active metadata goes on before the switch (the old colour loses it after): at no moment does no pod carry it.
+        try await syncPodMetadata(bgd, [(target, activeMetadata)])
         try await switchService(serviceAPI, service, matchLabels, target)
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")

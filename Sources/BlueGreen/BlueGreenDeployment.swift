@@ -48,6 +48,11 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var abortScaleDownDelaySeconds: Int?
         /// Templates kept in status.history (default 10).
         public var revisionHistoryLimit: Int?
+        /// Labels and annotations put on the pods of the active colour while it is active (Argo Rollouts'
+        /// activeMetadata), in place: the pods are not restarted.
+        public var activeMetadata: PodMetadata?
+        /// Labels and annotations put on the pods of the preview colour while it is in preview.
+        public var previewMetadata: PodMetadata?
 
         public init(replicas: Int32? = 2, selector: LabelSelector, template: JSONValue, activeService: String,
                     previewService: String? = nil) {
@@ -89,6 +94,16 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
             self.path = path
             self.port = port
             self.expectedStatus = expectedStatus
+        }
+    }
+
+    /// Labels and annotations for the pods of a colour in a role (active or preview).
+    public struct PodMetadata: Codable, Sendable, Hashable {
+        public var labels: [String: String]?
+        public var annotations: [String: String]?
+        public init(labels: [String: String]? = nil, annotations: [String: String]? = nil) {
+            self.labels = labels
+            self.annotations = annotations
         }
     }
 

@@ -215,6 +215,7 @@ actor ClusterState {
         }
         let name = o[path: ["metadata", "name"]]!.stringValue!
         try validateName(type, name)
+        try validateMetadata(type, o, name: name)
         let key = Self.objectKey(o[path: ["metadata", "namespace"]]?.stringValue, name)
         if objects[type.storeKey]?[key] != nil { throw .alreadyExists(type, name) }
         // Server-owned metadata.
@@ -314,6 +315,18 @@ actor ClusterState {
         }
     }
 
+    /// Labels and annotations by the API server's rules (ValidateObjectMeta): qualified-name keys, label values of at
+    /// most 63 characters, at most 256 KiB of annotations.
+    func validateMetadata(_ type: ResourceType, _ o: JSONValue, name: String) throws(APIFailure) {
+        let labels = o[path: ["metadata", "labels"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
+        let annotations = o[path: ["metadata", "annotations"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
+        let problems = MetadataSyntax.problems(labels: labels, annotations: annotations)
+        if !problems.isEmpty {
+            throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
+                           causes: problems.map { StatusCause(reason: "FieldValueInvalid", message: $0.message, field: $0.field) })
+        }
+    }
+
     /// Schema validation for custom resources (defaults and pruning included).
     func validated(_ type: ResourceType, _ o: JSONValue, name: String) throws(APIFailure) -> JSONValue {
         guard let schema = type.schema else { return o }
@@ -358,6 +371,7 @@ actor ClusterState {
                                    causes: [StatusCause(reason: "FieldValueForbidden", message: "Forbidden: no new finalizers can be added if the object is being deleted", field: "metadata.finalizers")])
                 }
             }
+            try validateMetadata(type, new, name: name)
             new = try validated(type, new, name: name)
             if type.storeKey == "/secrets" { new = Self.mergeStringData(new) }
             if Self.spec(old) != Self.spec(new) {

@@ -993,6 +993,41 @@ spec:
                 maximum: 20
                 default: 10
                 description: Templates kept in status.history (each holds its pod template, so the bound keeps the object small), for `salespot-operator bluegreen history` and `undo`. Default 10.
+              activeMetadata:
+                type: object
+                description: >-
+                  Labels and annotations put on the pods of the active colour while it is active (Argo Rollouts'
+                  activeMetadata), e.g. a service-mesh subset label. Applied to the running pods in place (they are
+                  not restarted) before traffic switches to them, and taken away after it has left them. Keys may
+                  only add to the template's: the selector's keys, salespot.by/* labels and keys the template sets are
+                  refused (Stalled, InvalidSpec).
+                properties:
+                  labels:
+                    type: object
+                    description: Labels added to the active colour's pods.
+                    maxProperties: 32
+                    additionalProperties: {type: string, maxLength: 63}
+                  annotations:
+                    type: object
+                    description: Annotations added to the active colour's pods.
+                    maxProperties: 32
+                    additionalProperties: {type: string}
+              previewMetadata:
+                type: object
+                description: >-
+                  Labels and annotations put on the pods of the preview colour while it is in preview (before its
+                  promotion), as activeMetadata. At the switch they are replaced by activeMetadata.
+                properties:
+                  labels:
+                    type: object
+                    description: Labels added to the preview colour's pods.
+                    maxProperties: 32
+                    additionalProperties: {type: string, maxLength: 63}
+                  annotations:
+                    type: object
+                    description: Annotations added to the preview colour's pods.
+                    maxProperties: 32
+                    additionalProperties: {type: string}
               abortScaleDownDelaySeconds:
                 type: integer
                 minimum: 0

@@ -269,6 +269,35 @@ import TestSupport
         catch let e as KubeError { #expect(e.isAlreadyExists) }
     }
 
+    /// Label and annotation syntax as kube-apiserver's ValidateObjectMeta: on create, update and patch alike.
+    @Test func labelsAndAnnotationsMustBeValid() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let api = Api<ConfigMap>(cluster.client(), namespace: "default")
+        for (labels, annotations, field) in [(["bad key": "x"], [String: String](), "metadata.labels"),
+                                             (["app": "bad value!"], [:], "metadata.labels"),
+                                             (["app": String(repeating: "v", count: 64)], [:], "metadata.labels"),
+                                             (["Example.com/app": "x"], [:], "metadata.labels"),
+                                             (["/app": "x"], [:], "metadata.labels"),
+                                             ([:], ["a/b/c": "x"], "metadata.annotations"),
+                                             ([:], ["big": String(repeating: "x", count: 256 * 1024)], "metadata.annotations")] {
+            do {
+                _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "labelled", labels: labels, annotations: annotations)))
+                Issue.record("expected 422 for \(labels) \(annotations.mapValues(\.count))")
+            } catch let e as KubeError {
+                #expect(e.isInvalid && e.status?.details?.causes?.first?.field == field, "\(e)")
+            }
+        }
+        // Valid ones: a prefixed key, an empty value, upper case in names and in annotation keys.
+        _ = try await api.create(ConfigMap(metadata: ObjectMeta(name: "labelled", labels: ["salespot.by/Tier": "Web_1", "empty": ""],
+                                                                annotations: ["Example.com/Note": "anything at all: ✓"])))
+        do {
+            _ = try await api.patch("labelled", .merge(["metadata": ["labels": ["x": "no spaces allowed"]]]))
+            Issue.record("expected 422 on a patch")
+        } catch let e as KubeError { #expect(e.isInvalid) }
+        #expect(try await api.get("labelled").metadata.labels?["x"] == nil)
+    }
+
     @Test func stateSurvivesARestartWithADataDirectory() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
