@@ -290,11 +290,13 @@ struct Reconciler: Sendable {
         if bgd.spec.abort == true {
             if let a = active, let previous = status.previewColor.flatMap(Color.init(rawValue:)),
                current(a)?.metadata.labels?[BlueGreenController.templateHashLabel] == hash, isReady(current(previous)) {
-                try await syncPodMetadata(bgd, [(previous, activeMetadata)])
+                // Best effort: an abort always switches back.
+                await syncPodMetadataBestEffort(bgd, [(previous, activeMetadata)], fresh: true)
                 try await switchService(serviceAPI, service, matchLabels, previous)
                 // The Ingress too, before the aborted colour's pods go.
                 if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, previous) }
                 event("Aborted", "SwitchTraffic", "traffic returned to \(previous.rawValue)")
+                await syncPodMetadataBestEffort(bgd, [(a, nil)], fresh: true)
                 try await scale(bgd, a, to: 0)
                 status.activeColor = previous.rawValue
             } else if let preview = status.previewColor.flatMap(Color.init(rawValue:)), preview != active {
@@ -309,7 +311,7 @@ struct Reconciler: Sendable {
             if bgd.status?.phase != "Aborted" {
                 notify(bgd, "Aborted", "\(bgd.metadata.name ?? "") rollout aborted", "traffic stays on (or went back to) \(status.activeColor ?? "the previous colour")", failure: true)
             }
-            if let a = status.activeColor.flatMap(Color.init(rawValue:)) { try await syncPodMetadata(bgd, [(a, activeMetadata)]) }
+            if let a = status.activeColor.flatMap(Color.init(rawValue:)) { await syncPodMetadataBestEffort(bgd, [(a, activeMetadata)]) }
             status.previewColor = nil
             status.rolloutStartTime = nil
             status.fullScale = nil  // a resumed rollout is promoted again, not on this approval
@@ -396,7 +398,8 @@ struct Reconciler: Sendable {
                         }
                         bgd = try await writeStatus(bgd, status)
                     }
-                    try await syncPodMetadata(bgd, [(old, activeMetadata)])
+                    // Best effort: the switch back never waits on a pod patch.
+                    await syncPodMetadataBestEffort(bgd, [(old, activeMetadata)], fresh: true)
                     try await switchService(serviceAPI, service, matchLabels, old)
                     if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, old) }
                     metrics?.add("salespot_bluegreen_rollbacks_total", [ns])
@@ -423,11 +426,11 @@ struct Reconciler: Sendable {
                     event("AnalysisPassed", "Analysis", "post-promotion analysis of \(a.rawValue) passed")
                 }
             }
-            try await syncPodMetadata(bgd, [(a, activeMetadata)])
+            await syncPodMetadataBestEffort(bgd, [(a, activeMetadata)])
             try await switchService(serviceAPI, service, matchLabels, a)
             if kept != nil, let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
             // The colour kept for rollback has no role: it loses the active metadata once nothing routes to it.
-            try await syncPodMetadata(bgd, [(a.other, nil)])
+            await syncPodMetadataBestEffort(bgd, [(a.other, nil)])
             if analysing, let old = kept, (current(old)?.spec?.replicas ?? 0) > 0 {
                 // The rollback window lasts until the analysis ends.
                 status.previewColor = old.rawValue
@@ -472,7 +475,7 @@ struct Reconciler: Sendable {
             if let a = active {
                 // A switch back whose Ingress half was lost is finished here.
                 if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, a) }
-                try await syncPodMetadata(bgd, [(a, activeMetadata), (a.other, nil)])
+                await syncPodMetadataBestEffort(bgd, [(a, activeMetadata), (a.other, nil)])
                 // The failed colour goes after abortScaleDownDelaySeconds (from the switch back).
                 if let d = current(a.other), (d.spec?.replicas ?? 0) > 0 {
                     let due = (status.lastSwitchTime ?? now()).adding(seconds: Double(bgd.spec.abortScaleDownDelaySeconds ?? 30))
@@ -523,7 +526,10 @@ struct Reconciler: Sendable {
         status.activeColor = active?.rawValue
         // The preview's pods get the preview metadata as they appear (before the preview Service, its health checks
         // and its analysis reach them); the active colour keeps the active metadata.
-        try await syncPodMetadata(bgd, [(target, previewMetadata)] + (active.map { [($0, activeMetadata)] } ?? []))
+        let previewRefused = try await syncPodMetadata(bgd, [(target, previewMetadata)] + (active.map { [($0, activeMetadata)] } ?? []))
+        if let refused = previewRefused.first {
+            return try await stall(bgd, &status, reason: "PodMetadataRefused", message: refused, event: event)
+        }
         guard Reconciler.isRolledOut(current(target), replicas: previewCount) else {
             status.phase = "Progressing"
             setConditions(&status, ready: active.map { isReady(current($0)) } ?? false, reconciling: true, stalled: nil, generation: generation,
@@ -544,8 +550,17 @@ struct Reconciler: Sendable {
             // A template that failed its checks stays failed: only a new template (or abort) moves on.
             if (progress.failures ?? 0) >= check.failuresAllowed { return .awaitChange }
             let url = "http://\(preview).\(ns).svc:\(httpGet.port)\(httpGet.path)"
+            // One check per period, whatever else reconciles the resource meanwhile (a pod event, a Service edit):
+            // successThreshold passes take at least that many periods.
+            if (progress.successes ?? 0) < check.successesNeeded, let last = progress.lastCheckTime,
+               case let due = last.adding(seconds: check.period.seconds), due > now() {
+                status.healthCheck = progress
+                try await writeStatus(bgd, status)
+                return .requeue(after: .seconds(max(0.05, due.secondsSince1970 - now().secondsSince1970)))
+            }
             let result = await checker.check(url: url, expectedStatus: httpGet.expectedStatus ?? 200, timeout: check.timeout)
             progress.lastResult = result.description
+            progress.lastCheckTime = now()
             let period = check.period
             if result.healthy {
                 progress.successes = (progress.successes ?? 0) + 1
@@ -663,8 +678,13 @@ struct Reconciler: Sendable {
             bgd = try await writeStatus(bgd, status)
         }
         // The active metadata goes on before the switch (the old colour loses it after): at no moment does no pod carry it.
-        try await syncPodMetadata(bgd, [(target, activeMetadata)])
+        if let refused = try await syncPodMetadata(bgd, [(target, activeMetadata)], fresh: true).first {
+            return try await stall(bgd, &status, reason: "PodMetadataRefused", message: refused, event: event)
+        }
         try await switchService(serviceAPI, service, matchLabels, target)
+        // The colour that was active loses the active metadata now that traffic has left it (kept for rollback, it
+        // has no role).
+        if let old = active { await syncPodMetadataBestEffort(bgd, [(old, nil)], fresh: true) }
         if let ingress = bgd.spec.ingress { try await switchIngress(bgd, ingress.name, service, target) }
         event("Ready", "HealthCheck", "\(target.rawValue) has \(replicas) ready replicas")
         event("Promoted", "SwitchTraffic", "traffic switched to \(target.rawValue)")

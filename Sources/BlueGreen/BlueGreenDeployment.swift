@@ -162,6 +162,9 @@ public struct BlueGreenDeployment: KubernetesResource, Hashable {
         public var successes: Int?
         public var failures: Int?
         public var lastResult: String?
+        /// When the last check was made: the next comes periodSeconds after it, however often the resource is
+        /// reconciled.
+        public var lastCheckTime: Time?
         public init(template: String? = nil, successes: Int? = nil, failures: Int? = nil, lastResult: String? = nil) {
             self.template = template
             self.successes = successes

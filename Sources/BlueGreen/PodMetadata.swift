@@ -96,21 +96,54 @@ extension BlueGreenController {
 
 extension Reconciler {
     /// Gives the pods of each colour listed the metadata of its role (nil: none, taking away what an earlier role
-    /// added). Pods being deleted are left alone; a pod gone meanwhile is no error.
-    func syncPodMetadata(_ bgd: BlueGreenDeployment, _ roles: [(Color, BlueGreenDeployment.PodMetadata?)]) async throws {
+    /// added), and returns the patches the API server refused (4xx: a webhook, a policy, RBAC, a pod-specific rule),
+    /// each as a sentence. Nothing is done while the spec's role metadata is invalid (the rollout stalls on it
+    /// instead). Pods being deleted are left alone; a pod gone meanwhile is no error.
+    /// - Parameter fresh: list the pods from the API server rather than the cache: for the colour a switch is
+    ///   about to send traffic to (or away from), whose pods this reconcile may have just patched.
+    func syncPodMetadata(_ bgd: BlueGreenDeployment, _ roles: [(Color, BlueGreenDeployment.PodMetadata?)], fresh: Bool = false) async throws -> [String] {
+        guard BlueGreenController.podMetadataProblem(bgd.spec) == nil else { return [] }
         let ns = bgd.metadata.namespace ?? "default"
         let api = Api<Pod>(client, namespace: ns)
+        var refused: [String] = []
         for (color, desired) in roles {
-            for ref in pods.refs(index: BlueGreenController.podIndex, value: "\(ns)/\(deploymentName(bgd, color))") {
-                guard let pod = pods.get(ref), pod.metadata.deletionTimestamp == nil,
+            let deployment = deploymentName(bgd, color)
+            var found: [Pod]
+            if fresh {
+                var selector = bgd.spec.selector.matchLabels ?? [:]
+                selector[BlueGreenController.colorLabel] = color.rawValue
+                found = try await api.list(ListOptions(labelSelector: selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))
+                    .items.filter { BlueGreenController.deploymentOf($0) == deployment }
+            } else {
+                found = pods.refs(index: BlueGreenController.podIndex, value: "\(ns)/\(deployment)").compactMap { pods.get($0) }
+            }
+            for pod in found {
+                guard pod.metadata.deletionTimestamp == nil, let name = pod.metadata.name,
                       pod.metadata.labels?[BlueGreenController.colorLabel] == color.rawValue,
                       let patch = BlueGreenController.podMetadataPatch(pod.metadata, desired) else { continue }
                 do {
-                    _ = try await api.patch(ref.name, .merge(["metadata": patch]), fieldManager: BlueGreenController.fieldManager)
+                    _ = try await api.patch(name, .merge(["metadata": patch]), fieldManager: BlueGreenController.fieldManager)
                 } catch let error as KubeError where error.code == 404 {
                     continue
+                } catch let error as KubeError where (error.code ?? 0) >= 400 && (error.code ?? 0) < 500 && error.code != 409 && error.code != 429 {
+                    refused.append("pod \(name) refused its \(desired == nil ? "role metadata removal" : "role metadata"): \(error.status?.message ?? "\(error)")")
                 }
             }
         }
+        return refused
+    }
+
+    /// ``syncPodMetadata(_:_:fresh:)`` where nothing may hold the step up (an abort, a switch back, the clean-up
+    /// after a switch): whatever fails is a Warning Event.
+    func syncPodMetadataBestEffort(_ bgd: BlueGreenDeployment, _ roles: [(Color, BlueGreenDeployment.PodMetadata?)], fresh: Bool = false) async {
+        var problems: [String]
+        do { problems = try await syncPodMetadata(bgd, roles, fresh: fresh) } catch { problems = ["\(error)"] }
+        for problem in problems { warnPodMetadata(bgd, problem) }
+    }
+
+    func warnPodMetadata(_ bgd: BlueGreenDeployment, _ problem: String) {
+        events?.emit(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
+                                                name: bgd.metadata.name, namespace: bgd.metadata.namespace, uid: bgd.metadata.uid),
+                     type: "Warning", reason: "PodMetadataFailed", action: "PatchPods", note: problem)
     }
 }

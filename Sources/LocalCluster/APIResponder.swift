@@ -15,6 +15,8 @@ struct APIResponder: HTTPResponder {
     let token: String
     /// Users who may only read: token → user name.
     let readOnlyTokens: [String: String]
+    /// Users whose every request RBAC decides, as stored in the cluster: token → user name.
+    var rbacTokens: [String: String] = [:]
     let faults: FaultInjector
     let bookmarkInterval: Duration
     /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
@@ -41,8 +43,18 @@ struct APIResponder: HTTPResponder {
             }
             let presented = request.headers[.authorization]
             if presented != "Bearer \(token)" {
-                guard let p = presented, p.hasPrefix("Bearer "), let user = readOnlyTokens[String(p.dropFirst(7))] else { throw APIFailure.unauthorized }
-                if method != "GET" && method != "HEAD" { throw Self.forbidden(user: user, method: method, path: path) }
+                guard let p = presented, p.hasPrefix("Bearer ") else { throw APIFailure.unauthorized }
+                let bearer = String(p.dropFirst(7))
+                if let user = rbacTokens[bearer] {
+                    let attributes = RBACAuthorizer.attributes(method: method, path: path, query: query)
+                    if !(await state.authorize(user: user, attributes)) {
+                        await state.recordDenial(user: user, attributes)
+                        throw Self.forbidden(user: user, attributes)
+                    }
+                } else {
+                    guard let user = readOnlyTokens[bearer] else { throw APIFailure.unauthorized }
+                    if method != "GET" && method != "HEAD" { throw Self.forbidden(user: user, method: method, path: path) }
+                }
             }
             if let fault = faults.match(method: method, path: path) { throw fault }
             var request = request
@@ -75,6 +87,18 @@ struct APIResponder: HTTPResponder {
         let scope = namespace.map { " in the namespace \"\($0)\"" } ?? " at the cluster scope"
         return APIFailure(code: 403, reason: "Forbidden",
                           message: "\(qualified) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\"\(scope)")
+    }
+
+    /// kube-apiserver's RBAC refusal of a request.
+    static func forbidden(user: String, _ a: RBACAuthorizer.Attributes) -> APIFailure {
+        guard a.isResource else {
+            return APIFailure(code: 403, reason: "Forbidden", message: "forbidden: User \"\(user)\" cannot \(a.verb) path \"\(a.path)\"")
+        }
+        let resource = a.subresource.isEmpty ? a.resource : "\(a.resource)/\(a.subresource)"
+        let qualified = (a.group.isEmpty ? a.resource : "\(a.resource).\(a.group)") + (a.name.isEmpty ? "" : " \"\(a.name)\"")
+        let scope = a.namespace.isEmpty ? " at the cluster scope" : " in the namespace \"\(a.namespace)\""
+        return APIFailure(code: 403, reason: "Forbidden",
+                          message: "\(qualified) is forbidden: User \"\(user)\" cannot \(a.verb) resource \"\(resource)\" in API group \"\(a.group)\"\(scope)")
     }
 
     static func json(_ value: JSONValue, status: Int = 200, warnings: [String] = []) -> Response {

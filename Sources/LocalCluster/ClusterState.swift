@@ -17,6 +17,12 @@ actor ClusterState {
     let historyMinimum: Int
     private(set) var types: [String: ResourceType] = [:]
     var objects: [String: [String: JSONValue]] = [:]
+    /// Requests refused by RBAC (bounded), for tests to list what a role lacks.
+    var rbacDenials: [String] = []
+
+    func recordDenial(user: String, _ a: RBACAuthorizer.Attributes) {
+        if rbacDenials.count < 1000 { rbacDenials.append("\(user): \(a)") }
+    }
     /// The uid of every stored object, so the garbage collector can tell a dangling owner reference at once.
     var uids: Set<String> = []
     private(set) var resourceVersion: Int64 = 1
@@ -317,10 +323,44 @@ actor ClusterState {
 
     /// Labels and annotations by the API server's rules (ValidateObjectMeta): qualified-name keys, label values of at
     /// most 63 characters, at most 256 KiB of annotations.
+    /// Pod templates (of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs) and label selectors
+    /// are held to the same rules (ValidatePodTemplateSpec, ValidateLabelSelector), and a Job's name must fit the
+    /// `job-name` label its pods get; a label or annotation value that is not a string cannot be decoded (400).
     func validateMetadata(_ type: ResourceType, _ o: JSONValue, name: String) throws(APIFailure) {
-        let labels = o[path: ["metadata", "labels"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
-        let annotations = o[path: ["metadata", "annotations"]]?.objectValue?.dictionary.compactMapValues(\.stringValue) ?? [:]
-        let problems = MetadataSyntax.problems(labels: labels, annotations: annotations)
+        func strings(_ path: [String], _ field: String) throws(APIFailure) -> [String: String] {
+            guard let value = o[path: path], value != .null else { return [:] }
+            guard let object = value.objectValue else {
+                throw .badRequest("json: cannot unmarshal \(value) into Go struct field \(field) of type map[string]string")
+            }
+            var out: [String: String] = [:]
+            for (k, v) in object.dictionary {
+                guard let text = v.stringValue else {
+                    throw .badRequest("json: cannot unmarshal \(v) into Go struct field \(field) of type string")
+                }
+                out[k] = text
+            }
+            return out
+        }
+        var problems = MetadataSyntax.problems(labels: try strings(["metadata", "labels"], "ObjectMeta.metadata.labels"),
+                                               annotations: try strings(["metadata", "annotations"], "ObjectMeta.metadata.annotations"))
+        let templatePath: [String]? = switch type.storeKey {
+        case "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets", "batch/jobs": ["spec", "template"]
+        case "batch/cronjobs": ["spec", "jobTemplate", "spec", "template"]
+        default: nil
+        }
+        if let templatePath {
+            let field = templatePath.joined(separator: ".")
+            problems += MetadataSyntax.problems(labels: try strings(templatePath + ["metadata", "labels"], "ObjectMeta.\(field).metadata.labels"),
+                                                annotations: try strings(templatePath + ["metadata", "annotations"], "ObjectMeta.\(field).metadata.annotations"),
+                                                field: field + ".metadata")
+            let selectorPath = Array(templatePath.dropLast()) + ["selector", "matchLabels"]
+            problems += MetadataSyntax.problems(labels: try strings(selectorPath, "LabelSelector.matchLabels"), annotations: [:],
+                                                field: selectorPath.dropLast().joined(separator: "."))
+                .map { ($0.field.replacing(".labels", with: ".matchLabels"), $0.message) }
+        }
+        if type.storeKey == "batch/jobs", let p = MetadataSyntax.labelValueProblem(name) {
+            problems.append(("spec.template.metadata.labels", "Invalid value: \"\(name)\": \(p)"))
+        }
         if !problems.isEmpty {
             throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
                            causes: problems.map { StatusCause(reason: "FieldValueInvalid", message: $0.message, field: $0.field) })

@@ -52,6 +52,10 @@ public final class LocalCluster: Sendable {
         /// More bearer tokens, each a user who may only read (get, list, watch): anything else gets 403 Forbidden
         /// in kube-apiserver's words, as RBAC would refuse it. Token → user name. Default none.
         public var readOnlyTokens: [String: String] = [:]
+        /// More bearer tokens, each a user (e.g. `system:serviceaccount:salespot-system:salespot-operator`) whose
+        /// requests RBAC decides by the Roles, ClusterRoles and bindings stored in this cluster, as kube-apiserver's
+        /// RBAC authorizer would; refusals are 403 in its words and kept (``rbacDenials``). Token → user. Default none.
+        public var rbacTokens: [String: String] = [:]
         public init() {}
     }
 
@@ -85,8 +89,9 @@ public final class LocalCluster: Sendable {
         }
         let token = (0..<32).map { _ in let b = UInt8.random(in: 0...255); return (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
         let faults = FaultInjector()
-        let responder = APIResponder(state: state, token: token, readOnlyTokens: options.readOnlyTokens, faults: faults,
+        var responder = APIResponder(state: state, token: token, readOnlyTokens: options.readOnlyTokens, faults: faults,
                                      bookmarkInterval: options.bookmarkInterval)
+        responder.rbacTokens = options.rbacTokens
         let directory = try options.kubeconfigPath.map { Paths.directory(of: $0) } ?? {
             let dir = Paths.join(ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp", "salespot-localcluster-" + UUID().uuidString)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -214,6 +219,14 @@ public final class LocalCluster: Sendable {
 
     /// Number of open watches (for tests).
     public var openWatches: Int { get async { await state.openWatches } }
+    /// The requests RBAC refused (``Options/rbacTokens``), oldest first, as `user: verb group/resource[/sub] [name] [in ns]`.
+    public var rbacDenials: [String] { get async { await state.rbacDenials } }
+    /// A client authenticated with one of ``Options/rbacTokens`` (what a pod with that service account's token sees).
+    public func clientConfiguration(token: String) -> ClientConfiguration {
+        var c = clientConfiguration()
+        c.auth = .token(token)
+        return c
+    }
 
     /// Installs CRDs (YAML documents of kind CustomResourceDefinition), replacing ones with the same name.
     public func installCRDs(_ yaml: String) async throws {

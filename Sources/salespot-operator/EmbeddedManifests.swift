@@ -999,7 +999,7 @@ spec:
                   Labels and annotations put on the pods of the active colour while it is active (Argo Rollouts'
                   activeMetadata), e.g. a service-mesh subset label. Applied to the running pods in place (they are
                   not restarted) before traffic switches to them, and taken away after it has left them. Keys may
-                  only add to the template's: the selector's keys, salespot.by/* labels and keys the template sets are
+                  only add to the template's: the selector's keys, salespot.by/color, salespot.by/template-hash, pod-template-hash and keys the template sets are
                   refused (Stalled, InvalidSpec).
                 properties:
                   labels:
@@ -1216,6 +1216,7 @@ spec:
                   successes: {type: integer, description: Consecutive successful checks.}
                   failures: {type: integer, description: Consecutive failed checks.}
                   lastResult: {type: string, description: What the last check saw.}
+                  lastCheckTime: {type: string, format: date-time, description: When the last check was made (the next comes periodSeconds after it).}
               replicas: {type: integer, format: int32, description: "The active colour's replicas (the scale subresource's status.replicas, what a HorizontalPodAutoscaler reads)."}
               selector: {type: string, description: "A label selector of the active colour's pods (the scale subresource's status.selector: an autoscaler's metrics count these pods only)."}
               colors:

@@ -139,6 +139,35 @@ import TestSupport
         })
     }
 
+    @Test func aRefusedPodPatchHoldsTheSwitchWithAReasonButNeverAnAbort() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        try await h.service("api", app: "api")
+        try await h.bgd("api", image: "api:1", service: "api", delay: 30, manual: true)
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Healthy" })
+        try await h.changeSpec("api") { spec in spec.activeMetadata = .init(labels: [Self.role: "active"]) }
+        #expect(try await h.eventually { try await pods(h, "\(Self.role)=active").count == 2 })
+        try await h.setImage("api", "api:2")
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Paused" })
+        // From here the API server refuses every pod patch (as an admission webhook or a policy might).
+        h.cluster.failNext(10_000, pathContains: "/pods/", method: "PATCH", status: 422)
+        _ = try await h.api.patch("api", .merge(["spec": ["promote": true]]))
+        #expect(try await h.eventually {
+            let stalled = try await h.api.get("api").status?.conditions?.first { $0.type == "Stalled" }
+            return stalled?.reason == "PodMetadataRefused" && (stalled?.message ?? "").contains("refused its role metadata")
+        })
+        #expect(try await h.selectedColor("api") == "blue", "switched to pods without the active metadata")
+        // An abort is never held up by it.
+        _ = try await h.api.patch("api", .merge(["spec": ["abort": true]]))
+        #expect(try await h.eventually { try await h.api.get("api").status?.phase == "Aborted" })
+        #expect(try await h.eventually { try await h.deployment("api-green")?.spec?.replicas == 0 })
+        // Once the server takes them again, the rollout goes on.
+        h.cluster.clearFaults()
+        _ = try await h.api.patch("api", .merge(["spec": ["abort": false, "promote": true]]))
+        #expect(try await h.eventually(.seconds(30)) { try await h.selectedColor("api") == "green" })
+        #expect(try await h.eventually { try await pods(h, "app=api,salespot.by/color=green,\(Self.role)=active").count == 2 })
+    }
+
     /// The template-hash label names what each colour's Deployment runs; an operator upgrade that computed it
     /// differently would roll every BlueGreenDeployment out again. Pinned to values computed by this version.
     @Test func theTemplateHashIsStableAcrossKeyOrderAndPinned() throws {

@@ -296,6 +296,32 @@ import TestSupport
             Issue.record("expected 422 on a patch")
         } catch let e as KubeError { #expect(e.isInvalid) }
         #expect(try await api.get("labelled").metadata.labels?["x"] == nil)
+        // A value that is not a string cannot be decoded (400), as kube-apiserver answers.
+        let dynamic = Api<DynamicObject>(cluster.client(), resource: ConfigMap.resource, namespace: "default")
+        do {
+            _ = try await dynamic.create(DynamicObject(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "numeric", "labels": ["n": 1]]]))
+            Issue.record("expected 400")
+        } catch let e as KubeError { #expect(e.code == 400, "\(e)") }
+        // Pod templates and selectors are held to the same rules; a Job's name must fit its pods' job-name label.
+        let deployments = Api<DynamicObject>(cluster.client(), resource: Deployment.resource, namespace: "default")
+        for (template, selector, field) in [(["app": "web", "team": "bad value!"], ["app": "web"], "spec.template.metadata.labels"),
+                                            (["app": "web"], ["app": "web", "bad key!": "x"], "spec.selector.matchLabels")] {
+            do {
+                _ = try await deployments.create(DynamicObject(["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"],
+                    "spec": ["selector": ["matchLabels": .object(JSONObject(selector.mapValues { .string($0) }))],
+                             "template": ["metadata": ["labels": .object(JSONObject(template.mapValues { .string($0) }))],
+                                          "spec": ["containers": [["name": "web", "image": "web:1"]]]]]]))
+                Issue.record("expected 422 for \(field)")
+            } catch let e as KubeError {
+                #expect(e.isInvalid && e.status?.details?.causes?.first?.field == field, "\(e)")
+            }
+        }
+        let jobs = Api<DynamicObject>(cluster.client(), resource: Job.resource, namespace: "default")
+        do {
+            _ = try await jobs.create(DynamicObject(["apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": .string(String(repeating: "j", count: 64))],
+                "spec": ["template": ["spec": ["restartPolicy": "Never", "containers": [["name": "j", "image": "busybox"]]]]]]))
+            Issue.record("expected 422 for a 64-character Job name")
+        } catch let e as KubeError { #expect(e.isInvalid, "\(e)") }
     }
 
     @Test func stateSurvivesARestartWithADataDirectory() async throws {
