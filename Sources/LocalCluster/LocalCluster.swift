@@ -233,6 +233,12 @@ public final class LocalCluster: Sendable {
         let crdType = await state.type(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
         for doc in try YAML.parseAll(yaml) where doc["kind"]?.stringValue == "CustomResourceDefinition" {
             let name = doc[path: ["metadata", "name"]]?.stringValue ?? ""
+            // As `kubectl apply` (field validation Strict) would have it: a field the CRD kind does not declare is
+            // an error, not something to drop.
+            let unknown = FieldValidation.check(doc, type: crdType).unknown
+            if !unknown.isEmpty {
+                throw APIFailure.badRequest("CustomResourceDefinition \(name): strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+            }
             if (try? await state.get(crdType, namespace: nil, name: name)) != nil {
                 _ = try await state.delete(crdType, namespace: nil, name: name, propagation: nil, preconditions: nil)
             }

@@ -26,7 +26,7 @@ spec:
     subresources:
       status: {}
     additionalPrinterColumns:
-    - {name: Schedule, type: string, jsonPath: .spec.schedule, description: The cron schedule, in spec.timeZone.}
+    - {name: Schedule, type: string, jsonPath: .spec.schedule, description: "The cron schedule, in spec.timeZone."}
     - {name: Type, type: string, jsonPath: .spec.type, description: 'What a scheduled run backs up: full, database, files or incremental.'}
     - {name: Suspend, type: boolean, jsonPath: .spec.suspend, description: Whether scheduling is suspended.}
     - {name: Last Schedule, type: date, jsonPath: .status.lastScheduleTime, description: The schedule time of the last Backup the policy created.}
@@ -608,8 +608,8 @@ spec:
     additionalPrinterColumns:
     - {name: Policy, type: string, jsonPath: .spec.policy, description: The BackupPolicy the run uses.}
     - {name: Type, type: string, jsonPath: .status.type, description: 'What the run backs up: full, database, files or incremental.'}
-    - {name: Phase, type: string, jsonPath: .status.phase, description: New, Running, Completed or Failed.}
-    - {name: Size, type: integer, jsonPath: .status.size, description: Bytes stored in S3, all artifacts.}
+    - {name: Phase, type: string, jsonPath: .status.phase, description: "New, Running, Completed or Failed."}
+    - {name: Size, type: integer, jsonPath: .status.size, description: "Bytes stored in S3, all artifacts."}
     - {name: Verified, type: boolean, jsonPath: .status.verified, description: Whether every artifact was read back and checked.}
     - {name: Started, type: date, jsonPath: .status.startTime, priority: 1, description: When the Job was created.}
     - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
@@ -1181,7 +1181,7 @@ spec:
             properties:
               observedGeneration: {type: integer, description: The metadata.generation this status describes.}
               activeColor: {type: string, description: The colour the active Service selects.}
-              previewColor: {type: string, description: The colour being rolled out, or kept for rollback.}
+              previewColor: {type: string, description: "The colour being rolled out, or kept for rollback."}
               phase: {type: string, description: 'Pending, Progressing, Paused, Promoted, Healthy, Degraded or Aborted.'}
               lastSwitchTime: {type: string, format: date-time, description: When traffic last moved.}
               rolloutStartTime: {type: string, format: date-time, description: When the rollout of the current template began.}
@@ -1267,7 +1267,7 @@ spec:
     - {name: Policy, type: string, jsonPath: .spec.policy, description: The DRPolicy drilled.}
     - {name: Mode, type: string, jsonPath: .spec.mode, description: 'backup, restore, partial or full.'}
     - {name: Phase, type: string, jsonPath: .status.phase, description: 'Pending, Running, Passed or Failed.'}
-    - {name: RTO, type: number, jsonPath: .status.rto.totalSeconds, description: The recovery time measured, in seconds (restore and full drills).}
+    - {name: RTO, type: number, jsonPath: .status.rto.totalSeconds, description: "The recovery time measured, in seconds (restore and full drills)."}
     - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: True when the drill passed.}
     - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
     schema:
@@ -1432,7 +1432,7 @@ spec:
     subresources:
       status: {}
     additionalPrinterColumns:
-    - {name: Active, type: string, jsonPath: .status.activeSite, description: The site the DNS record points at, as read back from the provider.}
+    - {name: Active, type: string, jsonPath: .status.activeSite, description: "The site the DNS record points at, as read back from the provider."}
     - {name: Primary, type: string, jsonPath: '.status.conditions[?(@.type=="PrimaryHealthy")].status', description: Whether the primary passes its health checks.}
     - {name: Secondary, type: string, jsonPath: '.status.sites[?(@.name=="secondary")].healthy', description: Whether the secondary passes its health checks.}
     - {name: RPO, type: integer, jsonPath: .status.achievedRPOSeconds, description: Seconds since the last successful backup of backupPolicyRef.}
@@ -1973,7 +1973,7 @@ spec:
     - {name: Enabled, type: boolean, jsonPath: .status.enabled, description: Whether the flag is on; a disabled flag serves its default with reason DISABLED.}
     - {name: Default, type: string, jsonPath: .status.default, description: The default value as compact JSON (at most 64 characters).}
     - {name: Rules, type: integer, jsonPath: .status.rules, description: 'Number of rules (flagd form: 1 with targeting, else 0).'}
-    - {name: Evals-1h, type: integer, jsonPath: .status.usage.evaluationsLastHour, description: Evaluations in the last hour, summed over every replica.}
+    - {name: Evals-1h, type: integer, jsonPath: .status.usage.evaluationsLastHour, description: "Evaluations in the last hour, summed over every replica."}
     - {name: Last-Evaluated, type: date, jsonPath: .status.usage.lastEvaluatedTime, description: When the flag was last evaluated; an old or empty value marks a stale flag.}
     - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the current generation is valid and served.}
     - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
@@ -2273,7 +2273,7 @@ spec:
       status: {}
     additionalPrinterColumns:
     - {name: Backup, type: string, jsonPath: .spec.backup, description: The Backup being restored.}
-    - {name: Phase, type: string, jsonPath: .status.phase, description: New, Running, Completed or Failed.}
+    - {name: Phase, type: string, jsonPath: .status.phase, description: "New, Running, Completed or Failed."}
     - {name: Duration, type: number, jsonPath: .status.durationSeconds, description: Seconds from the Job's start to the end.}
     - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: Whether the restore completed.}
     - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}

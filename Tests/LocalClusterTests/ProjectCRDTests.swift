@@ -50,6 +50,30 @@ import TestSupport
         } catch {
             #expect("\(error)".contains("properties[list]"), "\(error)")
         }
+        // A comma in an unquoted flow-mapping value starts a new key: kubectl apply (Strict) refuses the unknown field.
+        let comma = """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: widgets.example.com}
+            spec:
+              group: example.com
+              scope: Namespaced
+              names: {plural: widgets, kind: Widget}
+              versions:
+              - name: v1
+                served: true
+                storage: true
+                additionalPrinterColumns:
+                - {name: Size, type: integer, jsonPath: .spec.size, description: One, or two.}
+                schema:
+                  openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}
+            """
+        do {
+            try await cluster.installCRDs(comma)
+            Issue.record("the CRD with a stray key was accepted")
+        } catch {
+            #expect("\(error)".contains("unknown field") && "\(error)".contains("or two."), "\(error)")
+        }
     }
 
     @Test func everyCRDHasShortNamesPrinterColumnsAndDescriptions() throws {
