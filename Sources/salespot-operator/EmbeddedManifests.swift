@@ -2555,6 +2555,31 @@ spec:
 
     /// manifests/samples/*.yaml: (file name, content).
     static let samples: [(name: String, yaml: String)] = [
+        ("backup-restore.yaml", #"""
+# A backup run now (outside the schedule) of the nightly-full policy in backups.yaml, and a verified restore of it
+# into a scratch database: what the original design's restore-backup.sh did by hand. `salespot-operator backup run
+# nightly-full` and `salespot-operator restore ...` make the same resources.
+apiVersion: ops.salespot.by/v1alpha1
+kind: Backup
+metadata: {name: nightly-full-manual, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  policy: nightly-full
+---
+apiVersion: ops.salespot.by/v1alpha1
+kind: Restore
+metadata: {name: nightly-full-manual-check, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  backup: nightly-full-manual
+  database:
+    host: postgres.salespot.svc
+    database: salespot_restore_check
+    user: backup
+    passwordSecretRef: {name: salespot-backup-db, key: password}
+  recreateDatabase: true
+  check:
+    query: select count(*) > 0 from users
+    expect: t
+"""#),
         ("backups.yaml", #"""
 # The original design's two backup schedules (automated-backup.sh in cron): a full backup - the database and the
 # uploaded files - every night at 02:00 Minsk time, and a database backup every hour, both to S3 in eu-central-1.
@@ -2680,6 +2705,47 @@ spec:
       - name: web
         image: registry.salespot.by/web:1.0.0
         ports: [{containerPort: 8080}]
+"""#),
+        ("dr-policy.yaml", #"""
+# The original design's disaster recovery: the primary site (eu-west-1) probed, the DNS record failed over to the
+# secondary (eu-central-1) by RFC 2136 with a TSIG key (Route53: dns.route53 instead), RTO 15 minutes and RPO 1 hour
+# against the hourly database backups of backups.yaml; and a drill of the restore path.
+apiVersion: ops.salespot.by/v1alpha1
+kind: DRPolicy
+metadata: {name: salespot, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  primary:
+    value: 192.0.2.10
+    healthCheck:
+      http: {url: "https://eu-west-1.salespot.by/health"}
+      intervalSeconds: 10
+      failureThreshold: 3
+  secondary:
+    value: 198.51.100.20
+    healthCheck:
+      http: {url: "https://eu-central-1.salespot.by/health"}
+      intervalSeconds: 10
+      failureThreshold: 3
+  dns:
+    zone: salespot.by.
+    name: app.salespot.by.
+    type: A
+    ttl: 60
+    rfc2136:
+      server: ns1.salespot.by
+      keyName: salespot-dr
+      algorithm: hmac-sha256
+      tsigSecretRef: {name: salespot-dr-tsig, key: secret}
+  failover: automatic
+  objectives: {rtoSeconds: 900, rpoSeconds: 3600}
+  backupPolicyRef: hourly-database
+---
+apiVersion: ops.salespot.by/v1alpha1
+kind: DRDrill
+metadata: {name: salespot-backup-drill, labels: {app.kubernetes.io/part-of: salespot}}
+spec:
+  policy: salespot
+  mode: backup
 """#),
         ("flag-banner-text.yaml", #"""
 # A string flag by role: the banner text the web front end shows, per the user's role.

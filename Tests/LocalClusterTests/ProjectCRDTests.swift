@@ -106,10 +106,18 @@ import TestSupport
         let cluster = try await startCluster()
         defer { Task { await cluster.stop() } }
         _ = try await installProjectCRDs(cluster)
-        for sample in ["bluegreen-api.yaml", "bluegreen-web.yaml"] {
+        // Every sample, of every kind, applies as written (kubectl's default Strict field validation).
+        let samples = try FileManager.default.contentsOfDirectory(atPath: Self.repository + "/manifests/samples").filter { $0.hasSuffix(".yaml") }.sorted()
+        var kinds = Set<String>()
+        for sample in samples {
             let r = try await cluster.kubectl("apply", "-f", Self.repository + "/manifests/samples/" + sample)
             #expect(r.status == 0, "\(sample): \(r.err)")
+            for doc in try YAML.parseAll(try String(contentsOfFile: Self.repository + "/manifests/samples/" + sample, encoding: .utf8)) {
+                if let kind = doc["kind"]?.stringValue { kinds.insert(kind) }
+            }
         }
+        #expect(kinds.isSuperset(of: ["BlueGreenDeployment", "FeatureFlag", "BackupPolicy", "Backup", "Restore", "DRPolicy", "DRDrill"]),
+                "a resource kind has no sample: \(kinds.sorted())")
         let table = try await cluster.kubectl("get", "bgd")
         #expect(table.out.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "ACTIVE", "PREVIEW", "PHASE", "READY", "AGE"], "\(table.out)")
         let api = try JSONParser.parse(try await cluster.kubectl("get", "bluegreendeployment", "api", "-o", "json").out)
