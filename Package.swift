@@ -132,6 +132,7 @@ let package = Package(
             "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Backups", "ObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        .testTarget(name: "OperatorManifestsTests", dependencies: ["LocalCluster", "KubeClient", "KubeCore", "TestSupport"]),
         .testTarget(name: "BlueGreenTests", dependencies: [
             "BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Notifications",
             .product(name: "Hummingbird", package: "hummingbird"),
