@@ -12,6 +12,8 @@ if [ "$mode" = test ]; then
     # promtool (checks /metrics).
     # python3-venv: the OpenFeature reference clients (flagd-core, the OFREP provider) live in a venv.
     for p in openssl python3 python3-venv nghttp2-server prometheus; do have_pkg "$p" || need+=("$p"); done
+    # The shipped monitoring: amtool checks the Alertmanager routes; apt-cache and readelf/ldd check the Dockerfile.
+    for p in prometheus-alertmanager apt; do have_pkg "$p" || need+=("$p"); done
     # The backup tests: a PostgreSQL 15 server and its client tools (pg_dump, pg_restore).
     for p in postgresql-15 postgresql-client-15; do have_pkg "$p" || need+=("$p"); done
     # The DNS failover tests: real authoritative servers taking RFC 2136 updates with TSIG, and dig.
@@ -41,6 +43,11 @@ if [ "$mode" = test ]; then
         echo "installing the OpenFeature SDK, its OFREP provider and flagd-core into $venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check openfeature-sdk openfeature-provider-ofrep openfeature-flagd-core
+    fi
+    # kubernetes-validate: the overlays' built-in objects against Kubernetes' own schemas (--strict).
+    if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+        echo "installing kubernetes-validate into $venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate
     fi
     # moto's server, whose Route53 the DNS failover tests change, in a venv of its own (moto[server] pins
     # pydantic and python-dateutil below what other clients want).
