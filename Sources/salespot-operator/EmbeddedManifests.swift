@@ -2669,6 +2669,9 @@ spec:
   activeService: api
   previewService: api-preview
   scaleDownDelaySeconds: 30
+  # Labels on the pods of each role (in place, no restart), e.g. for a service mesh's subsets.
+  activeMetadata: {labels: {salespot.by/role: active}}
+  previewMetadata: {labels: {salespot.by/role: preview}}
   # In a cluster, check the new colour through the preview Service before switching:
   # healthCheck:
   #   httpGet: {path: /health, port: 80}
