@@ -132,7 +132,9 @@ let package = Package(
             "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Backups", "ObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
-        .testTarget(name: "OperatorManifestsTests", dependencies: ["LocalCluster", "KubeClient", "KubeCore", "TestSupport"]),
+        .testTarget(name: "OperatorManifestsTests", dependencies: [
+            "LocalCluster", "KubeClient", "KubeCore", "TestSupport", "BlueGreen", "FeatureFlags", "BackupAPI", "DisasterRecovery",
+        ]),
         .testTarget(name: "BlueGreenTests", dependencies: [
             "BlueGreen", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Notifications",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -1206,7 +1206,38 @@ spec:
               analysis:
                 type: object
                 description: The current or last analysis with its newest measurements, so kubectl describe shows why.
-                x-kubernetes-preserve-unknown-fields: true
+                required: [stage, template, color, phase, checks]
+                properties:
+                  stage: {type: string, description: PrePromotion or PostPromotion.}
+                  template: {type: string, description: The template hash analysed.}
+                  color: {type: string, description: The colour analysed.}
+                  phase: {type: string, description: "Running, Successful, Failed or Stopped."}
+                  startedAt: {type: string, format: date-time, description: When the analysis began.}
+                  message: {type: string, description: Why it failed or stopped.}
+                  checks:
+                    type: array
+                    description: Each check of the stage, with its counts and newest measurements.
+                    items:
+                      type: object
+                      required: [name, phase, successful, failed, inconclusive]
+                      properties:
+                        name: {type: string, description: The check's name.}
+                        phase: {type: string, description: "Running, Successful or Failed."}
+                        successful: {type: integer, description: Successful measurements.}
+                        failed: {type: integer, description: Failed measurements.}
+                        inconclusive: {type: integer, description: "Inconclusive measurements (no data, NaN, neither condition)."}
+                        consecutiveErrors: {type: integer, description: Errors in a row (a measurement resets it).}
+                        measurements:
+                          type: array
+                          description: The newest measurements (at most 10).
+                          items:
+                            type: object
+                            required: [time, phase]
+                            properties:
+                              time: {type: string, format: date-time, description: When it was taken.}
+                              phase: {type: string, description: "Successful, Failed, Inconclusive or Error."}
+                              value: {type: string, description: "The value measured (the query's first sample, or the webhook's status)."}
+                              message: {type: string, description: "What went wrong, for an error."}
               scaleDownAt: {type: string, format: date-time, description: When the previous colour will be scaled down.}
               healthCheck:
                 type: object
@@ -1225,9 +1256,9 @@ spec:
                 additionalProperties:
                   type: object
                   properties:
-                    image: {type: string}
-                    replicas: {type: integer}
-                    readyReplicas: {type: integer}
+                    image: {type: string, description: The first container's image.}
+                    replicas: {type: integer, description: The colour's Deployment's spec.replicas.}
+                    readyReplicas: {type: integer, description: Its ready replicas.}
               conditions:
                 type: array
                 description: Ready, Reconciling and Stalled, as kstatus reads them.
@@ -1235,12 +1266,12 @@ spec:
                   type: object
                   required: [type, status]
                   properties:
-                    type: {type: string}
-                    status: {type: string, enum: ["True", "False", "Unknown"]}
-                    observedGeneration: {type: integer}
-                    lastTransitionTime: {type: string, format: date-time}
-                    reason: {type: string}
-                    message: {type: string}
+                    type: {type: string, description: "Ready, Reconciling or Stalled."}
+                    status: {type: string, enum: ["True", "False", "Unknown"], description: "True, False or Unknown."}
+                    observedGeneration: {type: integer, description: The generation it was set for.}
+                    lastTransitionTime: {type: string, format: date-time, description: When the status last changed.}
+                    reason: {type: string, description: A CamelCase reason.}
+                    message: {type: string, description: A human-readable message.}
 """#),
         ("drdrills.ops.salespot.by.yaml", #"""
 apiVersion: apiextensions.k8s.io/v1
@@ -1945,7 +1976,91 @@ spec:
           status:
             type: object
             description: What the operator observed and did.
-            x-kubernetes-preserve-unknown-fields: true
+            properties:
+              observedGeneration: {type: integer, description: The generation of the spec this status describes.}
+              activeSite: {type: string, description: "The site the record points at, as read back from the DNS provider (primary or secondary)."}
+              sites:
+                type: array
+                description: Each site's probes.
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string, description: primary or secondary.}
+                    healthy: {type: boolean, description: The probes' verdict.}
+                    consecutiveFailures: {type: integer, description: Failed probes in a row.}
+                    consecutiveSuccesses: {type: integer, description: Successful probes in a row.}
+                    lastProbeTime: {type: string, description: When the site was last probed.}
+                    lastLatencyMilliseconds: {type: number, description: How long the last probe took.}
+                    lastError: {type: string, description: What the last failed probe saw.}
+                    since: {type: string, description: Since when the current healthy or unhealthy streak holds.}
+              pendingSwitch:
+                description: A switch decided and not yet confirmed (written before the DNS change, so a restart completes it once).
+                type: object
+                required: [from, to, reason, decidedTime]
+                properties:
+                  from: {type: string, description: The site the record pointed at.}
+                  to: {type: string, description: The site it points at after the switch.}
+                  reason: {type: string, description: "Why (the probes' verdict, a pin, the first setting of the record)."}
+                  firstFailureTime: {type: string, description: The first failed probe of the streak that led to it (automatic switches).}
+                  decidedTime: {type: string, description: When the switch was decided.}
+                  switchedTime: {type: string, description: When the record was changed and read back.}
+                  detectionSeconds: {type: number, description: First failure to decision.}
+                  switchSeconds: {type: number, description: Decision to record changed and read back.}
+                  automatic: {type: boolean, description: "Made by the probes (false - by a pin, or the first setting of the record); only these count for the hold-down."}
+                  restore: {type: string, description: The Restore made into the secondary's database before the switch (restoreOnFailover).}
+                  restoreSeconds: {type: number, description: Its duration (part of switchSeconds).}
+                  restoreAbandoned: {type: boolean, description: "The restore was given up (timed out, onFailure switch) and is being stopped before the switch."}
+                  recoverySeconds: {type: number, description: "Detection plus switch - the recovery time this switch achieved, to compare with the RTO."}
+              lastSwitch:
+                description: The last switch made.
+                type: object
+                required: [from, to, reason, decidedTime]
+                properties:
+                  from: {type: string, description: The site the record pointed at.}
+                  to: {type: string, description: The site it points at after the switch.}
+                  reason: {type: string, description: "Why (the probes' verdict, a pin, the first setting of the record)."}
+                  firstFailureTime: {type: string, description: The first failed probe of the streak that led to it (automatic switches).}
+                  decidedTime: {type: string, description: When the switch was decided.}
+                  switchedTime: {type: string, description: When the record was changed and read back.}
+                  detectionSeconds: {type: number, description: First failure to decision.}
+                  switchSeconds: {type: number, description: Decision to record changed and read back.}
+                  automatic: {type: boolean, description: "Made by the probes (false - by a pin, or the first setting of the record); only these count for the hold-down."}
+                  restore: {type: string, description: The Restore made into the secondary's database before the switch (restoreOnFailover).}
+                  restoreSeconds: {type: number, description: Its duration (part of switchSeconds).}
+                  restoreAbandoned: {type: boolean, description: "The restore was given up (timed out, onFailure switch) and is being stopped before the switch."}
+                  recoverySeconds: {type: number, description: "Detection plus switch - the recovery time this switch achieved, to compare with the RTO."}
+              lastFailoverTime: {type: string, description: When the record last moved to the secondary.}
+              failovers: {type: integer, description: Switches of the record from one site to the other.}
+              achievedRPOSeconds: {type: integer, description: Now minus the last successful backup of backupPolicyRef.}
+              lastBackupTime: {type: string, description: When the last successful backup of backupPolicyRef completed.}
+              lastProviderCheckTime: {type: string, description: When the DNS provider was last read and checked with the policy's credentials.}
+              lastDrill:
+                type: object
+                description: The newest finished drill.
+                required: [name, mode, result]
+                properties:
+                  name: {type: string, description: The DRDrill.}
+                  mode: {type: string, description: "backup, restore, partial or full."}
+                  result: {type: string, description: Passed or Failed.}
+                  completionTime: {type: string, description: When it ended.}
+                  measuredRTOSeconds: {type: number, description: The recovery time it measured.}
+              lastPassingDrillTime: {type: string, description: When a drill last passed.}
+              conditions:
+                type: array
+                description: "Ready, FailoverReady and the other conditions, as metav1.Condition."
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [type]
+                items:
+                  type: object
+                  required: [type, status]
+                  properties:
+                    type: {type: string, description: The condition's type.}
+                    status: {type: string, enum: ["True", "False", Unknown], description: "True, False or Unknown."}
+                    observedGeneration: {type: integer, description: The generation it was set for.}
+                    lastTransitionTime: {type: string, format: date-time, description: When the status last changed.}
+                    reason: {type: string, description: A CamelCase reason.}
+                    message: {type: string, description: A human-readable message.}
 """#),
         ("featureflags.ops.salespot.by.yaml", #"""
 apiVersion: apiextensions.k8s.io/v1

@@ -96,8 +96,11 @@ import TestSupport
                         #expect(described, "\(f): \(path).\(name) has no description")
                         check(child, "\(path).\(name)")
                     }
+                    if let items = schema["items"] { check(items, path + "[]") }
+                    if let values = schema["additionalProperties"], values.objectValue != nil { check(values, path + "{}") }
                 }
                 check(version[path: ["schema", "openAPIV3Schema", "properties", "spec"]] ?? .null, "spec")
+                check(version[path: ["schema", "openAPIV3Schema", "properties", "status"]] ?? .null, "status")
             }
         }
     }
