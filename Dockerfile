@@ -11,7 +11,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest first, so the dependencies are fetched in a layer of their own.
-COPY Package.swift ./
+COPY Package.* ./
 RUN swift package resolve
 COPY . .
 RUN swift build -c release --static-swift-stdlib --product salespot-operator

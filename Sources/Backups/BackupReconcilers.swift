@@ -113,6 +113,8 @@ struct PolicyReconciler {
         if let t = status.lastSuccessfulTime.flatMap({ Time(rfc3339: $0) }) {
             env.registry?.set("salespot_backup_last_success_timestamp_seconds", [ns, name], t.secondsSince1970)
         }
+        // The failure counter exists from the start at 0, so the first failure is an increase an alert sees.
+        env.registry?.add("salespot_backup_failures_total", [ns, name], 0)
         status.lastVerifiedBackup = completed.filter { $0.status?.verified == true }
             .max { ($0.status?.completionTime ?? "", $0.metadata.name ?? "") < ($1.status?.completionTime ?? "", $1.metadata.name ?? "") }?.metadata.name
         status.conditions = conditions

@@ -197,6 +197,9 @@ struct Reconciler: Sendable {
         let serviceAPI = Api<Service>(client, namespace: ns)
         let generation = bgd.metadata.generation
         var status = bgd.status ?? BlueGreenDeployment.Status()
+        // The namespace's counters exist from the start at 0, so the first rollback is an increase an alert sees.
+        metrics?.add("salespot_bluegreen_rollbacks_total", [ns], 0)
+        metrics?.add("salespot_bluegreen_switches_total", [ns], 0)
         func event(_ reason: String, _ action: String, _ note: String, warning: Bool = false) {
             events?.emit(regarding: ObjectReference(apiVersion: BlueGreenDeployment.resource.apiVersion, kind: "BlueGreenDeployment",
                                                             name: bgd.metadata.name, namespace: ns, uid: bgd.metadata.uid),

@@ -163,6 +163,9 @@ struct DRReconciler: Sendable {
         let health = await probers.health(request.ref)
         let primary = health["primary"] ?? SiteHealth(), secondary = health["secondary"] ?? SiteHealth()
         status.sites = [siteStatus("primary", primary), siteStatus("secondary", secondary)]
+        // The counters exist from the start at 0, so the first failover is an increase an alert sees.
+        registry?.add("salespot_dr_failovers_total", [ns, name], 0)
+        registry?.add("salespot_dr_dns_provider_errors_total", [ns, name], 0)
         for (site, h) in [("primary", primary), ("secondary", secondary)] {
             if let healthy = h.healthy { registry?.set("salespot_dr_site_healthy", [ns, name, site], healthy ? 1 : 0) }
             registry?.set("salespot_dr_site_consecutive_failures", [ns, name, site], Double(h.consecutiveFailures))

@@ -46,10 +46,21 @@ struct APIResponder: HTTPResponder {
                 guard let p = presented, p.hasPrefix("Bearer ") else { throw APIFailure.unauthorized }
                 let bearer = String(p.dropFirst(7))
                 if let user = rbacTokens[bearer] {
-                    let attributes = RBACAuthorizer.attributes(method: method, path: path, query: query)
+                    var attributes = RBACAuthorizer.attributes(method: method, path: path, query: query)
                     if !(await state.authorize(user: user, attributes)) {
                         await state.recordDenial(user: user, attributes)
                         throw Self.forbidden(user: user, attributes)
+                    }
+                    // A server-side apply that creates the object needs create too (the patch handler's
+                    // createAuthorizerAttributes).
+                    if method == "PATCH", (request.headers[.contentType] ?? "").contains("apply-patch"), attributes.subresource.isEmpty,
+                       let target = try? await resolve(path.split(separator: "/").map(String.init)), let name = target.name,
+                       (try? await state.get(target.type, namespace: target.namespace, name: name)) == nil {
+                        attributes.verb = "create"
+                        if !(await state.authorize(user: user, attributes)) {
+                            await state.recordDenial(user: user, attributes)
+                            throw Self.forbidden(user: user, attributes)
+                        }
                     }
                 } else {
                     guard let user = readOnlyTokens[bearer] else { throw APIFailure.unauthorized }

@@ -334,6 +334,8 @@ actor ClusterState {
             }
             var out: [String: String] = [:]
             for (k, v) in object.dictionary {
+                // Go decodes a null entry of a map[string]string as "".
+                if v == .null { out[k] = ""; continue }
                 guard let text = v.stringValue else {
                     throw .badRequest("json: cannot unmarshal \(v) into Go struct field \(field) of type string")
                 }
@@ -358,7 +360,7 @@ actor ClusterState {
                                                 field: selectorPath.dropLast().joined(separator: "."))
                 .map { ($0.field.replacing(".labels", with: ".matchLabels"), $0.message) }
         }
-        if type.storeKey == "batch/jobs", let p = MetadataSyntax.labelValueProblem(name) {
+        if type.storeKey == "batch/jobs", o[path: ["spec", "manualSelector"]] != true, let p = MetadataSyntax.labelValueProblem(name) {
             problems.append(("spec.template.metadata.labels", "Invalid value: \"\(name)\": \(p)"))
         }
         if !problems.isEmpty {

@@ -52,9 +52,24 @@ enum RBACAuthorizer {
         a.resource = parts[0]
         if parts.count >= 2 { a.name = parts[1] }
         if parts.count >= 3 { a.subresource = parts[2] }
-        let watch = query["watch"] == "true" || query["watch"] == "1"
+        let watch = ["true", "1", "t", "True", "TRUE"].contains(query["watch"] ?? "")
         switch method {
-        case "GET", "HEAD": a.verb = watch ? "watch" : (a.name.isEmpty ? "list" : "get")
+        case "GET", "HEAD":
+            // A collection is listed or watched; a list or watch with an exact metadata.name field selector is
+            // authorized for that name (so resourceNames rules apply), as RequestInfo does. A named GET is a get.
+            if a.name.isEmpty {
+                a.verb = watch ? "watch" : "list"
+                let terms = (query["fieldSelector"] ?? "").split(separator: ",")
+                for term in terms {
+                    for op in ["==", "="] where term.hasPrefix("metadata.name" + op) {
+                        a.name = String(term.dropFirst(("metadata.name" + op).count))
+                        break
+                    }
+                    if !a.name.isEmpty { break }
+                }
+            } else {
+                a.verb = "get"
+            }
         case "POST": a.verb = "create"
         case "PUT": a.verb = "update"
         case "PATCH": a.verb = "patch"
@@ -85,7 +100,7 @@ enum RBACAuthorizer {
         let combined = a.subresource.isEmpty ? a.resource : "\(a.resource)/\(a.subresource)"
         let resources = list("resources")
         guard resources.contains(where: { r in
-            r == "*" || r == combined || (!a.subresource.isEmpty && (r == "*/\(a.subresource)" || r == "\(a.resource)/*"))
+            r == "*" || r == combined || (!a.subresource.isEmpty && r == "*/\(a.subresource)")
         }) else { return false }
         let names = list("resourceNames")
         return names.isEmpty || names.contains(a.name)

@@ -87,6 +87,5 @@ import TestSupport
         #expect(missing.isEmpty, "not done under RBAC: \(missing)\n\(output.suffix(3000))")
         let denials = await cluster.rbacDenials.dropFirst(deliberate)
         #expect(denials.isEmpty, "refused by RBAC (the ClusterRole lacks them): \(Set(denials).sorted())")
-        #expect(!output.contains("forbidden"), "\(output.suffix(3000))")
     }
 }
