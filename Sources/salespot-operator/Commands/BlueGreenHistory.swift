@@ -37,6 +37,19 @@ extension BlueGreenCommand {
 
         func run() async throws {
             let api = try BlueGreenCommand.api(connection)
+            // The operator writes the status often (each step of a rollout): a write between this command's read and
+            // its patch fails the patch's guard, and the decision is made again on a fresh read.
+            for attempt in 1...10 {
+                do {
+                    try await undo(api)
+                    return
+                } catch let error as KubeError where attempt < 10 && (error.isConflict || (error.code == 422 && (error.status?.message ?? "").contains("testing value"))) {
+                    try await Task.sleep(for: .milliseconds(50 * attempt))
+                }
+            }
+        }
+
+        func undo(_ api: Api<BlueGreenDeployment>) async throws {
             let bgd = try await api.get(name)
             let history = bgd.status?.history ?? []
             let current = BlueGreenController.templateHash(bgd.spec.template)
