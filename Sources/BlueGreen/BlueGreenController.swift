@@ -131,6 +131,13 @@ public enum BlueGreenController {
             }
     }
 
+    /// A label selector (`app=api,salespot.by/color=blue`) of one colour's pods.
+    static func podSelector(_ bgd: BlueGreenDeployment, _ color: Color) -> String {
+        var labels = bgd.spec.selector.matchLabels ?? [:]
+        labels[colorLabel] = color.rawValue
+        return labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
     /// A stable hash of the pod template, so an unchanged template is recognised after a restart.
     public static func templateHash(_ template: JSONValue) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
@@ -798,11 +805,9 @@ struct Reconciler: Sendable {
         var status = status
         // The scale subresource's view (what a HorizontalPodAutoscaler reads): the active colour's replicas and a
         // selector of its pods only (the preview's do not serve, and must not count in its metrics).
-        if let active = status.activeColor {
+        if let active = status.activeColor, let color = Color(rawValue: active) {
             status.replicas = status.colors?[active]?.replicas
-            var labels = bgd.spec.selector.matchLabels ?? [:]
-            labels[BlueGreenController.colorLabel] = active
-            status.selector = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            status.selector = BlueGreenController.podSelector(bgd, color)
         }
         guard status != bgd.status else { return bgd }
         // A full replacement (so cleared fields go away), guarded by the resourceVersion that was read: a write

@@ -110,9 +110,7 @@ extension Reconciler {
             let deployment = deploymentName(bgd, color)
             var found: [Pod]
             if fresh {
-                var selector = bgd.spec.selector.matchLabels ?? [:]
-                selector[BlueGreenController.colorLabel] = color.rawValue
-                found = try await api.list(ListOptions(labelSelector: selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))
+                found = try await api.list(ListOptions(labelSelector: BlueGreenController.podSelector(bgd, color)))
                     .items.filter { BlueGreenController.deploymentOf($0) == deployment }
             } else {
                 found = pods.refs(index: BlueGreenController.podIndex, value: "\(ns)/\(deployment)").compactMap { pods.get($0) }

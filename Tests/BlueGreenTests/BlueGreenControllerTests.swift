@@ -142,7 +142,8 @@ struct Harness {
         let h = try await Harness.start()
         defer { h.stop() }
         try await h.service("api", app: "api")
-        try await h.bgd("api", image: "api:1", service: "api", delay: 1)
+        // A 3 s rollback window: long enough that "kept for rollback" is still true when read under a loaded CI.
+        try await h.bgd("api", image: "api:1", service: "api", delay: 3)
         // Watch the Service: whenever it selects a colour, that colour must have every replica ready; and once it
         // first has endpoints, its EndpointSlices (what kube-proxy routes by) never run out of ready ones.
         let violations = Locked([String]())

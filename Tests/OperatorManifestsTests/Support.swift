@@ -28,12 +28,6 @@ func venvTool(_ name: String) throws -> String {
     return path
 }
 
-func temporaryDirectory() throws -> String {
-    let dir = NSTemporaryDirectory() + "salespot-manifests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 /// kubectl against a LocalCluster, with a discovery cache of its own.
 func kubectl(_ cluster: LocalCluster, _ args: [String], kubeconfig: String? = nil) async throws -> (status: Int32, out: String, err: String) {
     let cache = NSTemporaryDirectory() + "kubectl-cache-\(cluster.port)"
