@@ -105,6 +105,9 @@ let package = Package(
         ]),
         .executableTarget(name: "salespot-operator", dependencies: [
             "KubeClient", "KubeRuntime", "LocalCluster", "BlueGreen", "FeatureFlags", "Backups", "DisasterRecovery",
+            // dev's backup and DR show: a bucket on its SeaweedFS, the sites' health endpoints.
+            "ObjectStore", "AWSCore", "BackupAPI",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

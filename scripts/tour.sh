@@ -48,4 +48,35 @@ step 'new-checkout +boolean +true +false +2 +True \(Served\)' "salespot-operator
 step '"value":true,"reason":"TARGETING_MATCH","variant":"testers"' "curl -s 'http://127.0.0.1:8013/feature-flags/new-checkout/value?userId=alice'"
 step 'patched' "kubectl patch ff new-checkout --type merge -p '{\"spec\":{\"enabled\":false}}'"
 step '"value":false,"reason":"DISABLED"' "sleep 1; curl -s -X POST http://127.0.0.1:8013/ofrep/v1/evaluate/flags/new-checkout -d '{\"context\":{\"targetingKey\":\"alice\"}}'"
+# The rest is written in the README exactly as run here: each command must appear there verbatim.
+readme_step() {
+    grep -qF -- "\$ $2" README.md || fail "'$2' is not in README.md as written"
+    step "$@"
+}
+# Backups and a failover on the local PostgreSQL, SeaweedFS and BIND that dev started (scripts/install-deps.sh test
+# installed them; when they are missing, dev says so and this fails, naming them).
+grep -q "^backups: PostgreSQL on" "$log/dev.out" || fail "dev did not show backups: $(grep '^backups' "$log/dev.out")"
+grep -q "^disaster recovery: BIND on 127.0.0.1:8053" "$log/dev.out" || fail "dev did not show DR on 127.0.0.1:8053: $(grep '^disaster' "$log/dev.out")"
+readme_step 'condition met' "kubectl wait backup/dev-full-now --for=jsonpath='{.status.phase}'=Completed --timeout=120s"
+readme_step 'dev-full-now +dev-full +full +Completed +[0-9]+ +yes' "salespot-operator backup list"
+readme_step 'condition met' "kubectl wait restore/dev-full-now-check --for=condition=Ready --timeout=120s"
+readme_step '"passed":true,"result":"3"' "kubectl get restore dev-full-now-check -o jsonpath='{.status.check}'"
+readme_step '^192\.0\.2\.10$' "dig @127.0.0.1 -p 8053 +short app.salespot.test"
+readme_step 'primary: now failing its health checks' "curl -s -X POST http://127.0.0.1:8014/primary/fail"
+readme_step 'condition met' "kubectl wait drpolicy/dev-site --for=jsonpath='{.status.activeSite}'=secondary --timeout=60s"
+readme_step '^198\.51\.100\.20$' "dig @127.0.0.1 -p 8053 +short app.salespot.test"
+readme_step 'dev-site +secondary +down \(3 failed\) +healthy +yes +primary→secondary' "salespot-operator dr status"
+readme_step 'SwitchedSite +drpolicy/dev-site +app.salespot.test. now points at the secondary site \(198.51.100.20\)' "kubectl get events --field-selector involvedObject.name=dev-site"
+readme_step 'primary: healthy again' "curl -s -X POST http://127.0.0.1:8014/primary/recover"
+readme_step 'the record points at the primary site' "salespot-operator dr failover dev-site --to primary --wait"
+readme_step '^192\.0\.2\.10$' "dig @127.0.0.1 -p 8053 +short app.salespot.test"
+
+# Installing in a cluster, against the same API server (dev's operator stands in for the Deployment's). The
+# production overlay's ServiceMonitor and PrometheusRule need prometheus-operator's CRDs, as the README says.
+kubectl apply --server-side -f Tests/Fixtures/prometheus-operator-crds.yaml >/dev/null || fail "prometheus-operator's CRDs did not apply"
+readme_step 'deployment.apps/salespot-operator created' "kubectl apply -k manifests/overlays/production"
+readme_step 'successfully rolled out' "kubectl -n salespot-system rollout status deployment/salespot-operator --timeout=180s"
+readme_step 'rolebinding.rbac.authorization.k8s.io/salespot-backup-runner created' "kubectl create rolebinding salespot-backup-runner -n salespot --clusterrole=salespot-backup-runner --serviceaccount=salespot:default"
+readme_step 'featureflag.ops.salespot.by/new-checkout created' "kubectl apply -n salespot -f manifests/samples/flag-new-checkout.yaml"
+readme_step 'condition met' "kubectl wait -n salespot featureflag/new-checkout --for=condition=Ready --timeout=60s"
 echo "tour: every step printed what the README shows"

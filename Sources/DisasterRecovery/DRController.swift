@@ -393,12 +393,14 @@ struct DRReconciler: Sendable {
         }
         let (ready, reason, message): (Bool, String, String) = {
             if !providerOK { return (false, "DNSProviderRefused", providerMessage) }
-            if secondary.healthy != true { return (false, "SecondaryUnhealthy", secondary.last.map { "the secondary's last probe: \($0.error ?? "ok")" } ?? "the secondary has not been probed yet") }
+            // Not probed yet (a new policy, a restarted operator): not ready, but nothing to warn about.
+            guard let last = secondary.last else { return (false, "SecondaryNotProbed", "the secondary has not been probed yet") }
+            if secondary.healthy != true { return (false, "SecondaryUnhealthy", "the secondary's last probe: \(last.error ?? "ok")") }
             if !rpoOK { return (false, "BackupsStale", rpoMessage) }
             return (true, "Ready", "secondary healthy, DNS provider accepts the key\(status.achievedRPOSeconds.map { ", last backup \($0) s ago" } ?? "")")
         }()
         if Conditions.set(&conditions, type: "FailoverReady", status: ready, reason: reason, message: message, observedGeneration: generation), !ready,
-           previous?.reason != reason {
+           previous?.reason != reason, reason != "SecondaryNotProbed" {
             event(policy, "Warning", reason, message)
         }
         registry?.set("salespot_dr_failover_ready", [ns, name], ready ? 1 : 0)

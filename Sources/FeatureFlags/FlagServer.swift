@@ -102,7 +102,9 @@ public struct FlagServer: Sendable {
         var bound = 0
         for await p in ready { bound = p }
         if bound == 0 {
-            try await failed.value
+            do { try await failed.value } catch {
+                throw FlagServerError("the flag server could not listen on \(options.host):\(options.port): \(error)")
+            }
             throw FlagServerError("the flag server could not listen on \(options.host):\(options.port)")
         }
         return Handle(port: bound, group: group)

@@ -324,6 +324,36 @@ import Testing
         #expect(try await h.s3.pendingUploads(prefix: "").isEmpty, "a failed upload was not aborted")
     }
 
+    @Test func aRestoreAppliedWithItsBackupWaitsForItAndThenRestores() async throws {
+        let h = try await BackupHarness.start(now: BackupHarness.nextHour())
+        defer { Task { await h.stop() } }
+        let dir = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
+        try Data("together".utf8).write(to: URL(fileURLWithPath: dir + "/src/f.txt"))
+        _ = try await h.policies.create(try h.policy("together", type: "files", schedule: "0 0 1 1 *", files: [dir + "/src"]))
+        // One manifest, one apply (GitOps): the Backup and a Restore of it, the Restore created before the Backup ran.
+        _ = try await h.backups.create(Backup(metadata: ObjectMeta(name: "now", namespace: "default"), spec: Backup.Spec(policy: "together")))
+        var r = Restore(metadata: ObjectMeta(name: "now-check", namespace: "default"), spec: Restore.Spec(backup: "now"))
+        r.spec.files = Restore.FilesTarget(path: dir + "/restored")
+        _ = try await h.restores.create(r)
+        let waiting = try #require(try await h.within(.seconds(10)) {
+            try await h.restores.get("now-check").status?.conditions?.first { $0.type == "Ready" && $0.reason == "WaitingForBackup" }
+        })
+        #expect(waiting.status == "False" && waiting.message?.contains("waiting for Backup now") == true, "\(waiting.message ?? "")")
+        let done = try #require(try await h.within(.seconds(90)) {
+            let x = try await h.restores.get("now-check")
+            return x.status?.phase == "Completed" || x.status?.phase == "Failed" ? x : nil
+        })
+        #expect(done.status?.phase == "Completed", "\(done.status?.error ?? "")")
+        #expect(try String(contentsOfFile: dir + "/restored" + dir + "/src/f.txt", encoding: .utf8) == "together")
+        // A Restore of a Backup that failed still fails at once, saying so.
+        _ = try await h.backups.create(Backup(metadata: ObjectMeta(name: "nopolicy", namespace: "default"), spec: Backup.Spec(policy: "no-such-policy")))
+        _ = try await h.within(.seconds(20)) { try await h.backups.get("nopolicy").status?.phase == "Failed" ? true : nil }
+        _ = try await h.restores.create(Restore(metadata: ObjectMeta(name: "of-failed", namespace: "default"), spec: Restore.Spec(backup: "nopolicy")))
+        let failed = try #require(try await h.within(.seconds(20)) { try await h.restores.get("of-failed").status?.phase == "Failed" ? try await h.restores.get("of-failed") : nil })
+        #expect(failed.status?.error?.contains("not Completed") == true, "\(failed.status?.error ?? "")")
+    }
+
     @Test func theCLIStartsListsAndVerifiesABackup() async throws {
         let due = BackupHarness.nextHour()
         let h = try await BackupHarness.start(now: due)

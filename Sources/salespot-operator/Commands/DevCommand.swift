@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackupAPI
 import Backups
 import BlueGreen
 import DisasterRecovery
@@ -18,6 +19,15 @@ import LocalCluster
 import Logging
 import ServiceLifecycle
 
+
+/// The demo's servers as a ServiceLifecycle service, so `dev` stops them with the manager.
+struct DemoService: ServiceLifecycle.Service {
+    let demo: DevDemo
+    func run() async throws {
+        try? await gracefulShutdown()
+        demo.stop()
+    }
+}
 
 /// LocalCluster as a ServiceLifecycle service, so `dev` stops it with the manager.
 struct LocalClusterService: ServiceLifecycle.Service {
@@ -46,6 +56,9 @@ struct Dev: AsyncParsableCommand {
 
     @Flag(help: "Apply no samples.")
     var noSamples = false
+
+    @Flag(help: "Start no PostgreSQL, SeaweedFS, BIND or site health endpoints for the backup and DR samples.")
+    var noDemoServers = false
 
     @Option(help: "Where to write the kubeconfig.")
     var kubeconfig: String = ".salespot/kubeconfig"
@@ -101,8 +114,8 @@ struct Dev: AsyncParsableCommand {
                 let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, FeatureFlag.resource, ConfigMap.resource,
                                                    Secret.resource, Deployment.resource]
                 guard let resource = known.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
-                    logger.warning("sample not applied: dev mode applies Services, ConfigMaps, Secrets, Deployments, BlueGreenDeployments and FeatureFlags",
-                                   metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
+                    logger.info("sample not applied: its backups and DR name production hosts; dev applies its own on local servers (dev-full, dev-site)",
+                                metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
                     continue
                 }
                 do {
@@ -115,6 +128,39 @@ struct Dev: AsyncParsableCommand {
                 }
             }
         }
+        // Backups and DR on local servers: what the production-pointed samples do, on this machine.
+        var extra: [any ServiceLifecycle.Service] = [LocalClusterService(cluster: cluster)]
+        var demo: DevDemo?
+        if !noDemoServers {
+            let started = await DevDemo.start(stateDirectory: Paths.directory(of: cluster.kubeconfigPath), logger: logger)
+            demo = started
+            extra.append(DemoService(demo: started))
+            if let sites = started.sites { extra.append(sites) }
+            for (what, yaml) in started.manifests {
+                for doc in try YAML.parseAll(yaml) {
+                    let kind = doc["kind"]?.stringValue ?? ""
+                    let known: [ResourceDescriptor] = [Secret.resource, BackupPolicy.resource, Backup.resource, Restore.resource, DRPolicy.resource]
+                    guard let resource = known.first(where: { $0.kind == kind }) else { continue }
+                    do {
+                        _ = try await Api<DynamicObject>(client, resource: resource, namespace: "default").apply(doc, fieldManager: "salespot-dev", force: true)
+                    } catch {
+                        started.stop()
+                        await cluster.stop()
+                        throw ValidationError("\(what): \(kind) \(doc[path: ["metadata", "name"]]?.stringValue ?? ""): \(error)")
+                    }
+                }
+            }
+        }
+        var demoTry = ""
+        if demo?.manifests.contains(where: { $0.name == "dev backups" }) == true {
+            demoTry += "\n  kubectl get backuppolicies,backups,restores"
+        }
+        if let sites = demo?.sites {
+            demoTry += "\n  curl -s -X POST http://127.0.0.1:\(sites.port)/primary/fail"
+            demoTry += "\n  kubectl get drpolicy dev-site -w"
+        }
+        let demoCommands = demoTry
+        let demoBanner = demo.map { $0.banner.isEmpty ? "" : "\n" + $0.banner.joined(separator: "\n") } ?? ""
         let sampleList = appliedSamples.isEmpty ? "none" : appliedSamples.joined(separator: ", ")
         let crdList = crdManifests.map(\.name).joined(separator: ", ")
         let kubeconfigPath = cluster.kubeconfigPath
@@ -128,7 +174,7 @@ struct Dev: AsyncParsableCommand {
         // The same manager as `run`, against the embedded cluster; every Event is also a log line.
         let flagHost = flags.host
         try await runManager(configuration: cluster.clientConfiguration(), controllers: Controllers.defaults, options: manager,
-                             defaultAddress: "127.0.0.1:0", extraServices: [LocalClusterService(cluster: cluster)],
+                             defaultAddress: "127.0.0.1:0", extraServices: extra,
                              eventLogLevel: .info, serviceAddresses: addresses, flags: flags, defaultEnvironment: "dev",
                              announceFlags: { port in
                                  print("""
@@ -146,7 +192,7 @@ struct Dev: AsyncParsableCommand {
             CRDs installed: \(crdList)\(crds == nil ? " (built in)" : "")
             samples applied: \(sampleList)
             operator: controllers \(Controllers.defaults.joined(separator: ", ")); metrics on http://127.0.0.1:\(metricsPort)/metrics
-            each rollout step is logged below (and recorded as an Event: kubectl get events)
+            each rollout step is logged below (and recorded as an Event: kubectl get events)\(demoBanner)
 
             Try, in another terminal:
               export KUBECONFIG=\(kubeconfigPath)
@@ -154,7 +200,7 @@ struct Dev: AsyncParsableCommand {
               \(me) bluegreen deploy api --image registry.salespot.by/api:1.1.0
               \(me) bluegreen status
               kubectl describe bgd api
-              curl -s http://127.0.0.1:\(metricsPort)/metrics | grep salespot_bluegreen
+              curl -s http://127.0.0.1:\(metricsPort)/metrics | grep salespot_bluegreen\(demoCommands)
 
             Dev mode does not run containers or route traffic: Pods are simulated (Ready after a second), and nothing
             answers on a Service's address, so HTTP health checks need --service-address NAME.NAMESPACE.svc:PORT=HOST:PORT
