@@ -360,6 +360,7 @@ actor ClusterState {
                                                 field: selectorPath.dropLast().joined(separator: "."))
                 .map { ($0.field.replacing(".labels", with: ".matchLabels"), $0.message) }
         }
+        problems += WorkloadSelectors.problems(type.storeKey, o)
         if type.storeKey == "batch/jobs", o[path: ["spec", "manualSelector"]] != true, let p = MetadataSyntax.labelValueProblem(name) {
             problems.append(("spec.template.metadata.labels", "Invalid value: \"\(name)\": \(p)"))
         }
@@ -414,6 +415,10 @@ actor ClusterState {
                 }
             }
             try validateMetadata(type, new, name: name)
+            if WorkloadSelectors.storeKeys.contains(type.storeKey), WorkloadSelectors.changed(old, new) {
+                throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
+                               causes: [StatusCause(reason: "FieldValueInvalid", message: "Invalid value: \(new[path: ["spec", "selector"]] ?? .null): field is immutable", field: "spec.selector")])
+            }
             new = try validated(type, new, name: name)
             if type.storeKey == "/secrets" { new = Self.mergeStringData(new) }
             if Self.spec(old) != Self.spec(new) {

@@ -324,6 +324,50 @@ import TestSupport
         } catch let e as KubeError { #expect(e.isInvalid, "\(e)") }
     }
 
+    /// apps/v1 selectors as kube-apiserver validates them: required, not empty, valid matchExpressions, matching the
+    /// template, and immutable.
+    @Test func workloadSelectorsAreValidatedAndImmutable() async throws {
+        let cluster = try await startCluster()
+        defer { Task { await cluster.stop() } }
+        let deployments = Api<DynamicObject>(cluster.client(), resource: Deployment.resource, namespace: "default")
+        func deployment(_ selector: JSONValue?, labels: JSONValue = ["app": "web", "tier": "front"]) -> DynamicObject {
+            var spec: JSONValue = ["template": ["metadata": ["labels": labels], "spec": ["containers": [["name": "web", "image": "web:1"]]]]]
+            if let selector { spec["selector"] = selector }
+            return DynamicObject(["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"], "spec": spec])
+        }
+        let refused: [(JSONValue?, String, String)] = [
+            (nil, "spec.selector", "Required value"),
+            ([:], "spec.selector", "empty selector is invalid"),
+            (["matchLabels": ["app": "api"]], "spec.template.metadata.labels", "does not match template"),
+            (["matchExpressions": [["key": "tier", "operator": "In", "values": []]]], "spec.selector.matchExpressions[0].values", "must be specified"),
+            (["matchExpressions": [["key": "tier", "operator": "Exists", "values": ["front"]]]], "spec.selector.matchExpressions[0].values", "may not be specified"),
+            (["matchExpressions": [["key": "tier", "operator": "Matches", "values": ["front"]]]], "spec.selector.matchExpressions[0].operator", "Unsupported value"),
+            (["matchExpressions": [["key": "bad key!", "operator": "Exists"]]], "spec.selector.matchExpressions[0].key", "Invalid value"),
+            (["matchExpressions": [["key": "tier", "operator": "In", "values": ["not valid!"]]]], "spec.selector.matchExpressions[0].values[0]", "Invalid value"),
+            (["matchLabels": ["app": "web"], "matchExpressions": [["key": "tier", "operator": "NotIn", "values": ["front"]]]], "spec.template.metadata.labels", "does not match template"),
+        ]
+        for (selector, field, words) in refused {
+            do {
+                _ = try await deployments.create(deployment(selector))
+                Issue.record("expected 422 for \(String(describing: selector))")
+            } catch let e as KubeError {
+                let cause = e.status?.details?.causes?.first
+                #expect(e.isInvalid && cause?.field == field && cause?.message?.contains(words) == true, "\(String(describing: selector)): \(e)")
+            }
+        }
+        // Expressions that match the template are accepted; the selector cannot change afterwards, by update or patch.
+        _ = try await deployments.create(deployment(["matchLabels": ["app": "web"], "matchExpressions": [["key": "tier", "operator": "In", "values": ["front", "back"]],
+                                                                                                      ["key": "canary", "operator": "DoesNotExist"]]]))
+        do {
+            _ = try await deployments.patch("web", .merge(["spec": ["selector": ["matchLabels": ["app": "web", "tier": "front"]]]]))
+            Issue.record("expected 422: the selector is immutable")
+        } catch let e as KubeError {
+            #expect(e.isInvalid && e.status?.details?.causes?.first?.field == "spec.selector" && e.status?.details?.causes?.first?.message?.contains("field is immutable") == true, "\(e)")
+        }
+        // A change elsewhere is fine.
+        _ = try await deployments.patch("web", .merge(["spec": ["replicas": 3]]))
+    }
+
     @Test func stateSurvivesARestartWithADataDirectory() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
