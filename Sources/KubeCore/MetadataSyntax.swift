@@ -74,6 +74,29 @@ public enum MetadataSyntax {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
     }
 
+    /// Why `value` is not a lowercase RFC 1123 label (a Namespace's name), or nil.
+    public static func dnsLabelProblem(_ value: String) -> String? {
+        if value.utf8.count > 63 { return "must be no more than 63 characters" }
+        let b = Array(value.utf8)
+        func lowerAlnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) }
+        guard let f = b.first, let l = b.last, lowerAlnum(f), lowerAlnum(l), b.allSatisfy({ lowerAlnum($0) || $0 == UInt8(ascii: "-") }) else {
+            return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        }
+        return nil
+    }
+
+    /// Why `value` is not a DNS-1035 label (a Service's name: it starts with a letter), or nil.
+    public static func dns1035LabelProblem(_ value: String) -> String? {
+        if value.utf8.count > 63 { return "must be no more than 63 characters" }
+        let b = Array(value.utf8)
+        func lower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }
+        func lowerAlnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || lower(c) }
+        guard let f = b.first, let l = b.last, lower(f), lowerAlnum(l), b.allSatisfy({ lowerAlnum($0) || $0 == UInt8(ascii: "-") }) else {
+            return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        }
+        return nil
+    }
+
     /// Why `value` is not a lowercase RFC 1123 subdomain, or nil.
     public static func dnsSubdomainProblem(_ value: String) -> String? {
         if value.utf8.count > 253 { return "must be no more than 253 characters" }

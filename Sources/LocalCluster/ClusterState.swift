@@ -309,15 +309,21 @@ actor ClusterState {
         }
     }
 
+    /// A new object's name by the rule its kind has on kube-apiserver: a DNS-1035 label for Services, an RFC 1123
+    /// label for Namespaces, a path segment for RBAC objects (`system:basic-user`), an RFC 1123 subdomain otherwise.
     func validateName(_ type: ResourceType, _ name: String) throws(APIFailure) {
-        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "." }
-        let edgesOK = name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
-        let valid = !name.isEmpty && name.count <= 253 && allowed && edgesOK
-        if !valid {
+        let problem: String?
+        switch (type.descriptor.group, type.descriptor.resource) {
+        case ("", "services"): problem = MetadataSyntax.dns1035LabelProblem(name)
+        case ("", "namespaces"): problem = MetadataSyntax.dnsLabelProblem(name)
+        case ("rbac.authorization.k8s.io", _):
+            problem = name == "." || name == ".." ? "may not be '\(name)'"
+                : name.contains("/") ? "may not contain '/'" : name.contains("%") ? "may not contain '%'" : nil
+        default: problem = MetadataSyntax.dnsSubdomainProblem(name)
+        }
+        if let problem {
             throw .invalid(kind: type.descriptor.kind, group: type.descriptor.group, name: name,
-                           causes: [StatusCause(reason: "FieldValueInvalid",
-                                                message: "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-                                                field: "metadata.name")])
+                           causes: [StatusCause(reason: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(problem)", field: "metadata.name")])
         }
     }
 

@@ -265,6 +265,28 @@ import TestSupport
         catch let e as KubeError { #expect(e.isNotFound) }
         do { _ = try await Api<ConfigMap>(client, namespace: "default").create(ConfigMap(metadata: ObjectMeta(name: "Bad_Name"))); Issue.record("expected 422") }
         catch let e as KubeError { #expect(e.isInvalid); #expect(e.status?.details?.causes?.first?.field == "metadata.name") }
+        // Each kind's own rule, as kube-apiserver has it.
+        let dynamic = { (r: ResourceDescriptor, ns: String?) in Api<DynamicObject>(client, resource: r, namespace: ns) }
+        let clusterRoles = ResourceDescriptor(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false)
+        let refused: [(ResourceDescriptor, String?, String, String)] = [
+            (ConfigMap.resource, "default", "a..b", "RFC 1123 subdomain"), (ConfigMap.resource, "default", "a.-b", "RFC 1123 subdomain"),
+            (Service.resource, "default", "1web", "DNS-1035 label"), (Service.resource, "default", "web.v1", "DNS-1035 label"),
+            (Namespace.resource, nil, "team.a", "RFC 1123 label"), (Namespace.resource, nil, String(repeating: "n", count: 64), "no more than 63"),
+            (clusterRoles, nil, "a/b", "may not contain '/'"),
+        ]
+        for (resource, ns, name, words) in refused {
+            do {
+                _ = try await dynamic(resource, ns).create(DynamicObject(["apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind),
+                                                                          "metadata": ["name": .string(name)]]))
+                Issue.record("expected 422 for \(resource.kind) \(name)")
+            } catch let e as KubeError {
+                #expect(e.isInvalid && e.status?.details?.causes?.first?.message?.contains(words) == true, "\(resource.kind) \(name): \(e)")
+            }
+        }
+        // What those rules allow: dots in a ConfigMap's name, a colon in an RBAC object's.
+        _ = try await dynamic(ConfigMap.resource, "default").create(DynamicObject(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "app.v1.config"]]))
+        _ = try await dynamic(clusterRoles, nil).create(DynamicObject(["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                                                               "metadata": ["name": "system:salespot-reader"], "rules": []]))
         do { _ = try await Api<ConfigMap>(client, namespace: "default").create(cm("dup")); _ = try await Api<ConfigMap>(client, namespace: "default").create(cm("dup")); Issue.record("expected 409") }
         catch let e as KubeError { #expect(e.isAlreadyExists) }
     }
