@@ -461,17 +461,16 @@ struct RestoreReconciler {
         }
         // A Restore applied together with its Backup (one manifest, one GitOps sync) waits for it rather than fail.
         if [nil, "New", "Running"].contains(backup.status?.phase) {
-            let message = "waiting for Backup \(restore.spec.backup) to complete (it is \(backup.status?.phase ?? "New"))"
-            if ready(restore.status?.conditions)?.message != message {
-                var status = restore.status ?? Restore.Status()
-                status.observedGeneration = Int(restore.metadata.generation ?? 0)
-                var conditions = status.conditions ?? []
-                Conditions.set(&conditions, type: "Ready", status: false, reason: "WaitingForBackup", message: message,
-                               observedGeneration: restore.metadata.generation)
-                status.conditions = conditions
-                try await write(restore, status)
-            }
-            return .requeue(after: .seconds(5))
+            var status = restore.status ?? Restore.Status()
+            status.phase = "New"
+            status.observedGeneration = Int(restore.metadata.generation ?? 0)
+            var conditions = status.conditions ?? []
+            Conditions.set(&conditions, type: "Ready", status: false, reason: "WaitingForBackup",
+                           message: "waiting for Backup \(restore.spec.backup) to complete (it is \(backup.status?.phase ?? "New"))",
+                           observedGeneration: restore.metadata.generation)
+            status.conditions = conditions
+            if status != restore.status { try await write(restore, status) }
+            return .requeue(after: .seconds(3))
         }
         guard backup.status?.phase == "Completed", let loc = backup.status?.location, let manifestKey = backup.status?.manifestKey else {
             return try await finish(restore, failure: "Backup \(restore.spec.backup) is \(backup.status?.phase ?? "New"), not Completed")

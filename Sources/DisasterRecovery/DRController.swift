@@ -393,14 +393,17 @@ struct DRReconciler: Sendable {
         }
         let (ready, reason, message): (Bool, String, String) = {
             if !providerOK { return (false, "DNSProviderRefused", providerMessage) }
-            // Not probed yet (a new policy, a restarted operator): not ready, but nothing to warn about.
-            guard let last = secondary.last else { return (false, "SecondaryNotProbed", "the secondary has not been probed yet") }
-            if secondary.healthy != true { return (false, "SecondaryUnhealthy", "the secondary's last probe: \(last.error ?? "ok")") }
+            // Not known yet (a new policy, a restarted operator: fewer probes than a threshold): not ready, but nothing
+            // to warn about.
+            guard let healthy = secondary.healthy else {
+                return (false, "SecondaryUnknown", "the secondary's health is not known yet" + (secondary.last.map { " (last probe: \($0.error ?? "ok"))" } ?? ": not probed yet"))
+            }
+            if !healthy { return (false, "SecondaryUnhealthy", "the secondary's last probe: \(secondary.last?.error ?? "ok")") }
             if !rpoOK { return (false, "BackupsStale", rpoMessage) }
             return (true, "Ready", "secondary healthy, DNS provider accepts the key\(status.achievedRPOSeconds.map { ", last backup \($0) s ago" } ?? "")")
         }()
         if Conditions.set(&conditions, type: "FailoverReady", status: ready, reason: reason, message: message, observedGeneration: generation), !ready,
-           previous?.reason != reason, reason != "SecondaryNotProbed" {
+           previous?.reason != reason, reason != "SecondaryUnknown" {
             event(policy, "Warning", reason, message)
         }
         registry?.set("salespot_dr_failover_ready", [ns, name], ready ? 1 : 0)

@@ -175,6 +175,9 @@ final class DRHarness: @unchecked Sendable {
             return p.status?.conditions?.first { $0.type == "FailoverReady" }?.status == "True" ? p : nil
         }, "never FailoverReady")
         #expect(ready.status?.activeSite == "primary")
+        // The secondary was healthy from the start: no Warning about it while its first probes came in.
+        #expect(try await h.events("SecondaryUnhealthy").isEmpty)
+        #expect(try await h.events("SecondaryUnknown").isEmpty)
         let down = ContinuousClock.now
         h.primary.up.mutate { $0 = false }
         let switched = try #require(try await h.within(.seconds(15)) {

@@ -114,7 +114,7 @@ struct Dev: AsyncParsableCommand {
                 let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, FeatureFlag.resource, ConfigMap.resource,
                                                    Secret.resource, Deployment.resource]
                 guard let resource = known.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
-                    logger.info("sample not applied: its backups and DR name production hosts; dev applies its own on local servers (dev-full, dev-site)",
+                    logger.info("sample not applied: dev applies Services, ConfigMaps, Secrets, Deployments, BlueGreenDeployments and FeatureFlags; the backup and DR samples name production hosts (dev has its own, dev-full and dev-site, on local servers when they are installed)",
                                 metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
                     continue
                 }

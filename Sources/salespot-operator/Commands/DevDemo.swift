@@ -17,9 +17,11 @@ import ServiceLifecycle
 /// sites (the DR part). Each part starts only when its programs are installed; when they are not, dev says how to
 /// get them and carries on without that part.
 ///
-/// The servers' files live in a temporary directory (PostgreSQL and BIND refuse to run as root, so when dev runs as
-/// root they run as the `postgres` and `bind` users, which cannot read a home directory); their process ids are
-/// kept in `<state>/demo-processes`, so a dev that was killed leaves nothing running after the next start.
+/// The servers' files live in a private temporary directory (PostgreSQL and BIND refuse to run as root, so when dev
+/// runs as root they run as the `postgres` and `bind` users, which cannot read a home directory); secrets are in
+/// files only their reader can read, and PostgreSQL's socket is its owner's alone. Their process ids are kept in
+/// `<state>/demo-processes.<dev's pid>`, so a dev that was killed leaves nothing running after the next start,
+/// and a dev still running is left alone.
 struct DevDemo: Sendable {
     /// A line each part prints in dev's banner, and the commands to watch it.
     var banner: [String] = []
@@ -35,20 +37,22 @@ struct DevDemo: Sendable {
     static let zone = "salespot.test"
 
     static func start(stateDirectory: String, logger: Logger) async -> DevDemo {
-        let processes = DemoProcesses(pidFile: Paths.join(stateDirectory, "demo-processes"))
-        processes.stopLeftovers()
+        // A child that exits while we write to its standard input must give EPIPE, not end dev.
+        signal(SIGPIPE, SIG_IGN)
+        DemoProcesses.stopLeftovers(in: stateDirectory)
+        let processes = DemoProcesses(pidFile: Paths.join(stateDirectory, "demo-processes.\(getpid())"))
         var demo = DevDemo(processes: processes)
-        let scratch = FileManager.default.temporaryDirectory.path + "/salespot-dev-\(getpid())"
-        try? FileManager.default.removeItem(atPath: scratch)
-        do {
-            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-            chmod(scratch, 0o755)
-            processes.scratch = scratch
-        } catch {
-            demo.banner.append("backups and DR: not shown: cannot create \(scratch): \(error)")
+        // Private (mkdtemp); as root, others may pass through to reach the subdirectories given to postgres and bind.
+        var template = Array((FileManager.default.temporaryDirectory.path + "/salespot-dev-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            demo.banner.append("backups and DR: not shown: cannot create a temporary directory: \(String(cString: strerror(errno)))")
             return demo
         }
+        let scratch = String(cString: made)
+        chmod(scratch, getuid() == 0 ? 0o711 : 0o700)
+        processes.scratch = scratch
         var backupPolicy: String?
+        let beforeBackups = processes.count
         do {
             if let missing = Self.missingForBackups() {
                 demo.banner.append("backups: not shown: \(missing); carrying on without them")
@@ -59,8 +63,10 @@ struct DevDemo: Sendable {
                 backupPolicy = BackupPart.policy
             }
         } catch {
+            processes.stop(from: beforeBackups)
             demo.banner.append("backups: not shown: \(error); carrying on without them")
         }
+        let beforeDR = processes.count
         do {
             guard let named = DemoProcesses.which("named", extra: ["/usr/sbin/named"]) else {
                 demo.banner.append("disaster recovery: not shown: BIND (named) is not installed (Debian: apt-get install bind9 dnsutils); carrying on without it")
@@ -71,6 +77,7 @@ struct DevDemo: Sendable {
             demo.banner.append(contentsOf: part.banner)
             demo.sites = part.sites
         } catch {
+            processes.stop(from: beforeDR)
             demo.banner.append("disaster recovery: not shown: \(error); carrying on without it")
         }
         return demo
@@ -110,7 +117,7 @@ struct BackupPart {
         // PostgreSQL: its own directory (owned by postgres when we are root), a socket there, TCP on loopback.
         let pg = scratch + "/postgres"
         try FileManager.default.createDirectory(atPath: pg + "/socket", withIntermediateDirectories: true)
-        try password.write(toFile: pg + "/pwfile", atomically: true, encoding: .utf8)
+        try DemoProcesses.writeSecret(password, to: pg + "/pwfile")
         if root { _ = try DemoProcesses.run("/bin/chown", ["-R", "postgres", pg]) }
         let pgPort = try DemoProcesses.freePort()
         let asPostgres = root ? "postgres" : nil
@@ -120,7 +127,8 @@ struct BackupPart {
         // The server as our child (not daemonized by pg_ctl, whose postmaster would hold Foundation's process monitor open).
         try processes.spawn(asPostgres == nil ? bin + "/postgres" : "/usr/sbin/runuser",
                             (asPostgres == nil ? [] : ["-u", "postgres", "--", bin + "/postgres"]) +
-                                ["-D", pg + "/data", "-p", "\(pgPort)", "-k", pg + "/socket", "-c", "listen_addresses=127.0.0.1"],
+                                ["-D", pg + "/data", "-p", "\(pgPort)", "-k", pg + "/socket", "-c", "listen_addresses=127.0.0.1",
+                                 "-c", "unix_socket_permissions=0700"],
                             log: scratch + "/postgres.log")
         processes.postgres = (bin + "/pg_ctl", pg + "/data", asPostgres)
         var accepting = false
@@ -153,16 +161,19 @@ struct BackupPart {
         let s3 = scratch + "/s3"
         try FileManager.default.createDirectory(atPath: s3 + "/data", withIntermediateDirectories: true)
         let accessKey = "dev" + DemoProcesses.secret(12), secretKey = DemoProcesses.secret(32)
-        try """
+        try DemoProcesses.writeSecret("""
             {"identities":[{"name":"dev","credentials":[{"accessKey":"\(accessKey)","secretKey":"\(secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
-            """.write(toFile: s3 + "/s3.json", atomically: true, encoding: .utf8)
+            """, to: s3 + "/s3.json")
         var args = ["mini", "-dir=" + s3 + "/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3.config=" + s3 + "/s3.json",
+                    "-s3.localSocket=" + s3 + "/s3.sock", "-filer.localSocket=" + s3 + "/filer.sock",
                     "-master.telemetry=false", "-webdav=false", "-admin.ui=false"]
         var s3Port = 0
         for component in ["master", "volume", "filer", "s3", "admin"] {
-            let port = try DemoProcesses.freePort(below: 50000)
+            let port = try DemoProcesses.freePort(), grpc = try DemoProcesses.freePort()
             if component == "s3" { s3Port = port }
-            args += ["-\(component).port=\(port)", "-\(component).port.grpc=\(try DemoProcesses.freePort())"]
+            // The admin server's gRPC socket has no option for its path.
+            if component == "admin" { processes.removeAtEnd("/tmp/seaweedfs-admin-grpc-\(grpc).sock") }
+            args += ["-\(component).port=\(port)", "-\(component).port.grpc=\(grpc)"]
         }
         try processes.spawn(weed, args, log: s3 + "/weed.log")
         let endpoint = "http://127.0.0.1:\(s3Port)"
@@ -352,8 +363,15 @@ final class DemoProcesses: @unchecked Sendable {
     private var spawned: [Process] = []
     var postgres: (pgCtl: String, data: String, user: String?)?
     var scratch: String?
+    private var leftovers: [String] = []
+
+    /// A file a server leaves outside the scratch directory, removed when dev stops.
+    func removeAtEnd(_ path: String) { lock.withLock { leftovers.append(path) } }
 
     init(pidFile: String) { self.pidFile = pidFile }
+
+    /// How many processes were spawned so far (a mark for ``stop(from:)``).
+    var count: Int { lock.withLock { spawned.count } }
 
     func spawn(_ program: String, _ arguments: [String], log: String) throws {
         let p = Process()
@@ -369,49 +387,89 @@ final class DemoProcesses: @unchecked Sendable {
         record()
     }
 
-    /// Writes the pids (and PostgreSQL's data directory) where the next dev finds them.
+    /// Writes this dev's pid, its servers' pids, PostgreSQL's data directory and the scratch directory where the
+    /// next dev finds them.
     func record() {
-        let lines = lock.withLock { spawned.map { "pid \($0.processIdentifier)" } } + (postgres.map { ["postgres \($0.data)"] } ?? [])
-            + (scratch.map { ["scratch \($0)"] } ?? [])
+        let lines = ["owner \(getpid())"] + lock.withLock { spawned.map { "pid \($0.processIdentifier)" } }
+            + (postgres.map { ["postgres \($0.data)"] } ?? []) + (scratch.map { ["scratch \($0)"] } ?? [])
         try? lines.joined(separator: "\n").write(toFile: pidFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Stops the processes spawned from `mark` on (and PostgreSQL, if it was started after it): a part that
+    /// failed halfway.
+    func stop(from mark: Int) {
+        let part = lock.withLock { let a = Array(spawned[mark...]); spawned.removeSubrange(mark...); return a }
+        if let pg = postgres, part.contains(where: { $0.arguments?.contains(pg.data) == true }) {
+            _ = try? Self.run(pg.pgCtl, ["-D", pg.data, "-m", "fast", "-w", "stop"], user: pg.user)
+            postgres = nil
+        }
+        Self.end(part)
+        record()
     }
 
     func stopAll() {
         if let pg = postgres { _ = try? Self.run(pg.pgCtl, ["-D", pg.data, "-m", "fast", "-w", "stop"], user: pg.user) }
         postgres = nil
-        let all = lock.withLock { let a = spawned; spawned = []; return a }
-        for p in all where p.isRunning { p.terminate() }
-        for p in all {
-            for _ in 0..<50 where p.isRunning { usleep(100_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        }
+        Self.end(lock.withLock { let a = spawned; spawned = []; return a })
         if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
+        for path in lock.withLock({ leftovers }) { try? FileManager.default.removeItem(atPath: path) }
         try? FileManager.default.removeItem(atPath: pidFile)
     }
 
-    /// What a dev killed before it could stop its servers left running.
-    func stopLeftovers() {
-        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return }
-        var pids: [Int32] = []
-        var directories: [String] = []
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { continue }
-            // Only a process still running one of ours (its arguments name our scratch directory): a pid can be reused.
-            if parts[0] == "pid", let pid = Int32(parts[1]),
-               let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), String(decoding: cmdline, as: UTF8.self).contains("/salespot-dev-"),
-               kill(pid, SIGTERM) == 0 {
-                pids.append(pid)
-            }
-            if parts[0] == "postgres", let pidLine = (try? String(contentsOfFile: parts[1] + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first,
-               let pid = Int32(pidLine), kill(pid, SIGINT) == 0 { // PostgreSQL's fast shutdown
-                pids.append(pid)
-            }
-            if parts[0] == "scratch", parts[1].contains("/salespot-dev-") { directories.append(parts[1]) }
+    /// SIGTERM to each, then SIGKILL to what still runs after 3 s in all.
+    static func end(_ processes: [Process]) {
+        for p in processes where p.isRunning { p.terminate() }
+        for _ in 0..<30 where processes.contains(where: \.isRunning) { usleep(100_000) }
+        for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+
+    /// Writes a file only its owner can read.
+    static func writeSecret(_ text: String, to path: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        try h.write(contentsOf: Data(text.utf8))
+    }
+
+    /// What the devs that were killed before they could stop their servers left running: each pid file whose owner is
+    /// gone. Only a process still running one of ours is signalled (its command line names that dev's scratch
+    /// directory or PostgreSQL data directory: a pid can be reused), first with SIGTERM (SIGINT for PostgreSQL, its fast
+    /// shutdown), after 5 s with SIGKILL.
+    static func stopLeftovers(in stateDirectory: String) {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []).filter { $0.hasPrefix("demo-processes.") }
+        func cmdline(_ pid: Int32) -> String? {
+            FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) }
         }
-        for _ in 0..<50 where pids.contains(where: { kill($0, 0) == 0 }) { usleep(100_000) }
-        for d in directories { try? FileManager.default.removeItem(atPath: d) }
-        try? FileManager.default.removeItem(atPath: pidFile)
+        for file in files {
+            let path = Paths.join(stateDirectory, file)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            var entries: [String: [String]] = [:]
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                if parts.count == 2 { entries[parts[0], default: []].append(parts[1]) }
+            }
+            if let owner = entries["owner"]?.first.flatMap(Int32.init), owner != getpid(), cmdline(owner)?.contains("salespot-operator") == true {
+                continue  // that dev still runs
+            }
+            guard let scratch = entries["scratch"]?.first, scratch.contains("/salespot-dev-") else {
+                try? FileManager.default.removeItem(atPath: path)
+                continue
+            }
+            var signalled: [Int32] = []
+            for pid in (entries["pid"] ?? []).compactMap(Int32.init) where cmdline(pid)?.contains(scratch + "/") == true {
+                if kill(pid, SIGTERM) == 0 { signalled.append(pid) }
+            }
+            for data in entries["postgres"] ?? [] where data.hasPrefix(scratch + "/") {
+                if let line = (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first,
+                   let pid = Int32(line), cmdline(pid)?.contains(data) == true, kill(pid, SIGINT) == 0 {
+                    signalled.append(pid)
+                }
+            }
+            for _ in 0..<50 where signalled.contains(where: { kill($0, 0) == 0 }) { usleep(100_000) }
+            for pid in signalled where kill(pid, 0) == 0 && cmdline(pid).map({ $0.contains(scratch) }) == true { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: scratch)
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// A program on PATH, or at one of `extra`.
@@ -483,10 +541,11 @@ final class DemoProcesses: @unchecked Sendable {
         return true
     }
 
-    /// A port free for TCP and UDP on 127.0.0.1 (below `below`, for servers that add an offset to it).
-    static func freePort(below: Int = 65536) throws -> Int {
+    /// A port free for TCP and UDP on 127.0.0.1, below Linux's ephemeral range (32768), where connections' local
+    /// ports do not land.
+    static func freePort() throws -> Int {
         for _ in 0..<200 {
-            let port = Int.random(in: 20000..<min(below, 60000))
+            let port = Int.random(in: 20000..<32768)
             if portFree(port, udp: true) { return port }
         }
         throw DemoError("no free port on 127.0.0.1")
