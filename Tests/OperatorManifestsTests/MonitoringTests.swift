@@ -82,6 +82,13 @@ import TestSupport
         #expect(wrong.status != 0)
     }
 
+    static let leaderGauges: Set<String> = [
+        "salespot_bluegreen_active_color", "workqueue_depth", "salespot_backup_last_success_timestamp_seconds", "salespot_backup_size_bytes",
+        "salespot_dr_site_healthy", "salespot_dr_active_site", "salespot_dr_failover_ready", "salespot_dr_probe_latency_seconds",
+        "salespot_dr_achieved_rpo_seconds", "salespot_dr_recovery_seconds", "salespot_dr_rto_objective_seconds", "salespot_dr_drill_last_result",
+        "salespot_dr_drill_last_success_time_seconds",
+    ]
+
     @Test func everyDashboardQueryIsValidPromQLOnDeclaredMetrics() async throws {
         let promtool = try requireTool("promtool")
         let dir = try temporaryDirectory()
@@ -111,6 +118,12 @@ import TestSupport
                 rules.append(["record": .string("dashboard:panel_\(rules.count)"), "expr": .string(filled)])
                 for metric in metricNames(in: expr) where !Self.external.contains(metric) {
                     #expect(declared.contains(metric), "panel \(title) uses \(metric), which the operator does not declare")
+                }
+                // A gauge only the leader sets is read from the leader alone: a replica that lost the Lease keeps its
+                // last values (the alert rules filter the same way).
+                for metric in metricNames(in: expr) where Self.leaderGauges.contains(metric) {
+                    #expect(expr.contains(#"and on (instance) (leader_election_master_status{name="salespot-operator"} == 1)"#),
+                            "panel \(title) reads \(metric) from every replica")
                 }
             }
         }
