@@ -25,7 +25,20 @@ import TestSupport
         try await cluster.installCRDs(try String(contentsOfFile: repository + "/Tests/Fixtures/prometheus-operator-crds.yaml", encoding: .utf8))
         let applied = try await kubectl(cluster, ["apply", "-k", repository + "/manifests/overlays/production"])
         #expect(applied.status == 0, "\(applied.err)")
-        let samples = try await kubectl(cluster, ["apply", "-n", "salespot", "-f", repository + "/manifests/samples/"])
+        // The samples, with the DR policy's sites and DNS server on loopback ports where nothing listens: the test
+        // reaches no host outside this machine.
+        let sampleDir = dir + "/samples"
+        try FileManager.default.createDirectory(atPath: sampleDir, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: repository + "/manifests/samples") {
+            let text = try String(contentsOfFile: repository + "/manifests/samples/" + file, encoding: .utf8)
+                .replacingOccurrences(of: "https://eu-west-1.salespot.by/health", with: "http://127.0.0.1:9/primary")
+                .replacingOccurrences(of: "https://eu-central-1.salespot.by/health", with: "http://127.0.0.1:9/secondary")
+                .replacingOccurrences(of: "server: ns1.salespot.by", with: "server: 127.0.0.1\n      port: 9")
+            try text.write(toFile: sampleDir + "/" + file, atomically: true, encoding: .utf8)
+        }
+        let localized = try String(contentsOfFile: sampleDir + "/dr-policy.yaml", encoding: .utf8)
+        #expect(!localized.contains("salespot.by/health") && !localized.contains("ns1.salespot.by") && localized.contains("port: 9"))
+        let samples = try await kubectl(cluster, ["apply", "-n", "salespot", "-f", sampleDir])
         #expect(samples.status == 0, "\(samples.err)")
 
         // The service account's kubeconfig: the cluster's, with its token.
