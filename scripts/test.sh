@@ -17,3 +17,6 @@ swift test --skip-build --filter FeatureFlagsTests
 # The DNS suites start BIND, Knot and moto and probe sites every second: on their own too, for the same reason.
 swift test --skip-build --filter DNSProvidersTests
 swift test --skip-build --filter DisasterRecoveryTests
+# The infrastructure: terraform fmt and validate of every environment, dev applied to moto server and checked from
+# outside with boto3, a production plan compared with dev's, dev destroyed (no Swift: its own script).
+scripts/test-terraform.sh
