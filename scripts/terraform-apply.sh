@@ -60,7 +60,7 @@ cd "$TF_ENV_DIR"
 
 color=()
 [[ -t 1 ]] || color=(-no-color)
-plan_args=(-input=false -out="$TF_PLAN_FILE" -var-file="$TF_RUN_VARS" -detailed-exitcode "${color[@]}")
+plan_args=(-input=false -out="$TF_PLAN_FILE" -var-file="$TF_RUN_VARS" -detailed-exitcode ${color[@]+"${color[@]}"})
 [[ $destroy -eq 1 ]] && plan_args+=(-destroy)
 
 action="apply"; [[ $destroy -eq 1 ]] && action="destroy"
@@ -76,7 +76,7 @@ case $rc in
 esac
 
 echo "== terraform show ($env_name)"
-terraform show "${color[@]}" "$TF_PLAN_FILE"
+terraform show ${color[@]+"${color[@]}"} "$TF_PLAN_FILE"
 if [[ -n "$plan_json" ]]; then
   terraform show -json "$TF_PLAN_FILE" > "$plan_json"
   echo "plan JSON: $plan_json"
@@ -103,6 +103,6 @@ if [[ $yes -eq 0 ]]; then
 fi
 
 echo "== terraform apply ($env_name, $action)"
-terraform apply -input=false "${color[@]}" "$TF_PLAN_FILE"
+terraform apply -input=false ${color[@]+"${color[@]}"} "$TF_PLAN_FILE"
 rm -f "$TF_PLAN_FILE"
 echo "$env_name: $action done"

@@ -44,6 +44,9 @@ command -v terraform >/dev/null || tf_die "terraform is not installed"
 if [[ -n "$emulator" && ! "$emulator" =~ ^https?:// ]]; then tf_die "--emulator wants an http(s) URL, not '$emulator'"; fi
 
 tf_setup "$env_name"
+if [[ -n "$emulator" ]]; then
+  echo "WARNING: $env_name points at the AWS emulator $emulator${SALESPOT_AWS_ENDPOINT:+ (from SALESPOT_AWS_ENDPOINT)}, not at AWS" >&2
+fi
 if [[ -n "$TF_MIRROR" ]]; then
   echo "providers: filesystem mirror $TF_MIRROR"
 else

@@ -71,8 +71,7 @@ elif mode == "samples":
     print("backupPolicy:            # BackupPolicy spec.destination")
     print(f"  bucket: {q(p['backup_bucket'])}")
     print(f"  region: {q(p['backup_bucket_region'])}")
-    if p["backup_prefix"]:
-        print(f"  prefix: {q(p['backup_prefix'])}")
+    print(f"  prefix: {q(p['backup_prefix'])}")
     print('  serverSideEncryption: "aws:kms"')
     print(f"  kmsKeyId: {q(p['backup_kms_key_arn'])}")
     print("drPolicy:                # DRPolicy spec")

@@ -196,9 +196,9 @@ variable "operator_namespaces" {
 }
 
 variable "backup_prefix" {
-  description = "BackupPolicy spec.destination.prefix (\"\": unset)."
+  description = "BackupPolicy spec.destination.prefix, ending in / (the operator's default, when a policy sets none, is backups/; \"\": keys at the bucket's root)."
   type        = string
-  default     = ""
+  default     = "backups/"
 }
 
 # --- Monitoring --------------------------------------------------------------------------------------------------

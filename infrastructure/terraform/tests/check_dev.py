@@ -105,15 +105,21 @@ def applied(c, out):
         igw = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [state["vpc"]]}])["InternetGateways"]
         expect(len(igw) == 1, f"{len(igw)} internet gateways")
 
-    @check("data-tier NACL: only 5432 and 6379 in, from the private subnets")
+    @check("data-tier NACL: only 5432 and 6379 in from the private subnets, and the data subnets among themselves")
     def _():
         acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [state["vpc"]]},
                                                   {"Name": "tag:Name", "Values": [f"{NAME}-data"]}])["NetworkAcls"]
         expect(len(acls) == 1, f"{len(acls)} data NACLs")
         allow_in = [e for e in acls[0]["Entries"] if not e["Egress"] and e["RuleAction"] == "allow"]
-        got = sorted((e["CidrBlock"], e["PortRange"]["From"], e["PortRange"]["To"]) for e in allow_in)
-        want = sorted((cidr, p, p) for cidr in state["private_cidrs"] for p in (5432, 6379))
-        expect(got == want, f"ingress {got}")
+        from_private = [e for e in allow_in if e["CidrBlock"] in state["private_cidrs"]]
+        proto = lambda e: "6" if e["Protocol"] in ("6", "tcp") else e["Protocol"]  # AWS answers numbers; emulators may not
+        got = sorted((e["CidrBlock"], proto(e), e["PortRange"]["From"], e["PortRange"]["To"]) for e in from_private)
+        want = sorted((cidr, "6", p, p) for cidr in state["private_cidrs"] for p in (5432, 6379))
+        expect(got == want, f"ingress from the private subnets {got}")
+        subnet_ids = [a["SubnetId"] for a in acls[0]["Associations"]]
+        data_cidrs = sorted(sn["CidrBlock"] for sn in ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]) if subnet_ids else []
+        rest = sorted(e["CidrBlock"] for e in allow_in if e not in from_private)
+        expect(len(data_cidrs) == 2 and rest == data_cidrs, f"other ingress {rest}, data subnets {data_cidrs}")
 
     @check("VPC flow logs to a KMS-encrypted log group")
     def _():
@@ -285,6 +291,8 @@ def applied(c, out):
     def _():
         rules = bucket_checks(s3p, out["logs_bucket"], "AES256", "logs")
         expect(rules and rules[0]["Expiration"]["Days"] == 30, f"{rules}")
+        # Dev's logs live 30 days: no STANDARD_IA transition (S3 refuses an expiration not after a transition).
+        expect(not rules[0].get("Transitions"), f"transitions {rules[0].get('Transitions')}")
         pol = json.loads(s3p.get_bucket_policy(Bucket=out["logs_bucket"])["Policy"])
         expect(any(s.get("Sid") == "ElbAccessLogDelivery" for s in pol["Statement"]), "no ELB delivery statement")
 
@@ -337,11 +345,12 @@ def applied(c, out):
         list_cond = [s for s in doc["Statement"] if s["Action"] == "s3:ListBucket" or s["Action"] == ["s3:ListBucket"]]
         prefixes = list_cond[0]["Condition"]["StringLike"]["s3:prefix"]
         prefixes = prefixes if isinstance(prefixes, list) else [prefixes]
-        expect(sorted(prefixes) == sorted([f"{NAMESPACE}/", f"{NAMESPACE}/*"]), f"{role}: ListBucket prefixes {prefixes}")
+        # The operator writes PREFIX/NAMESPACE/POLICY/... with PREFIX "backups" unless a policy names another.
+        expect(sorted(prefixes) == sorted([f"backups/{NAMESPACE}/", f"backups/{NAMESPACE}/*"]), f"{role}: ListBucket prefixes {prefixes}")
         return f"{len(got)} actions"
 
     bucket_arn = lambda: f"arn:aws:s3:::{out['backup_bucket']}"
-    objects = lambda: {f"{bucket_arn()}/{NAMESPACE}/*"}
+    objects = lambda: {f"{bucket_arn()}/backups/{NAMESPACE}/*"}
     key = lambda: {out["backup_kms_key_arn"]}
 
     @check("IRSA operator role: trusts only salespot-system:salespot-operator; only the operator's S3 and Route53 calls")
@@ -387,8 +396,8 @@ def applied(c, out):
     @check("CloudWatch alarms: API High CPU/Memory, RDS High CPU/Connections, ALB High 5XX (eu-west-1)")
     def _():
         want = {
-            "API High CPU": ("ContainerInsights", "pod_cpu_utilization", 80.0),
-            "API High Memory": ("ContainerInsights", "pod_memory_utilization", 85.0),
+            "API High CPU": ("ContainerInsights", "pod_cpu_utilization_over_pod_limit", 80.0),
+            "API High Memory": ("ContainerInsights", "pod_memory_utilization_over_pod_limit", 85.0),
             "RDS High CPU": ("AWS/RDS", "CPUUtilization", 80.0),
             "RDS High Connections": ("AWS/RDS", "DatabaseConnections", 60.0),
         }
@@ -400,7 +409,8 @@ def applied(c, out):
             if ns == "AWS/RDS":
                 expect(dims == {"DBInstanceIdentifier": f"{NAME}-postgres"}, f"{name} {dims}")
             else:
-                expect(dims.get("ClusterName") == NAME and dims.get("Namespace") == NAMESPACE, f"{name} {dims}")
+                # The API's Service as the blue/green sample names it (Container Insights' Service dimension).
+                expect(dims == {"ClusterName": NAME, "Namespace": NAMESPACE, "Service": "api"}, f"{name} {dims}")
         a = alarm(PRIMARY, "ALB High 5XX")
         metrics = {m["MetricStat"]["Metric"]["MetricName"] for m in a["Metrics"] if "MetricStat" in m}
         expect(metrics == {"HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"} and a["Threshold"] == 50.0, f"5XX {metrics} {a['Threshold']}")

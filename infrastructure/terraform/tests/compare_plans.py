@@ -103,7 +103,20 @@ def main():
             "RDS High CPU", "RDS High Connections"]
     check("the original design's alarms (and billing) in both", alarms(dev) == want and alarms(prod) == want,
           f"{alarms(prod)}")
-    check("KMS keys rotate in both", all(after(rc)["enable_key_rotation"] for rc in by_type(dev + prod, "aws_kms_key")))
+    keys_dev, keys_prod = by_type(dev, "aws_kms_key"), by_type(prod, "aws_kms_key")
+    check("KMS keys in both, every one rotating", len(keys_dev) >= 5 and len(keys_prod) >= 5
+          and all(after(rc).get("enable_key_rotation") is True for rc in keys_dev + keys_prod), f"{len(keys_dev)} / {len(keys_prod)} keys")
+
+    def dr_alarm_actions(creates):
+        # The topics' ARNs are known only after apply: count the entries (known or unknown) of alarm_actions.
+        a = [rc for rc in by_type(creates, "aws_cloudwatch_metric_alarm") if after(rc).get("alarm_name", "").endswith("DR Primary Unhealthy")]
+        if len(a) != 1:
+            return -1
+        known = after(a[0]).get("alarm_actions") or []
+        unknown = (a[0]["change"].get("after_unknown") or {}).get("alarm_actions")
+        return max(len(known), len(unknown) if isinstance(unknown, list) else 0)
+    check("DR Primary Unhealthy notifies the alerts topic, and in production the DR alerts topic too",
+          dr_alarm_actions(dev) == 1 and dr_alarm_actions(prod) == 2, f"dev {dr_alarm_actions(dev)}, production {dr_alarm_actions(prod)}")
     check("gated AWS-only parts planned in both (WAF association, certificate validation, replication, budget, Container Insights)",
           all(c[t] == 1 for c in (cd, cp) for t in ("aws_wafv2_web_acl_association", "aws_acm_certificate_validation",
                                                    "aws_s3_bucket_replication_configuration", "aws_budgets_budget",

@@ -60,21 +60,20 @@ resource "aws_route53_record" "app_operator" {
   }
 }
 
-# "route53": Route53 fails over by itself on the health check.
+# "route53": Route53 fails over by itself on the health check. Both failover records are CNAMEs to the regional
+# names (the two of a failover pair must have one type, and an alias must have the type of its target: the
+# secondary's regional record is a CNAME).
 resource "aws_route53_record" "app_primary" {
   count           = var.failover_records == "route53" ? 1 : 0
   zone_id         = aws_route53_zone.this.zone_id
   name            = local.app_fqdn
-  type            = "A"
+  type            = "CNAME"
+  ttl             = 60
+  records         = [local.primary_fqdn]
   set_identifier  = "primary-${var.primary_region}"
   health_check_id = aws_route53_health_check.primary.id
   failover_routing_policy {
     type = "PRIMARY"
-  }
-  alias {
-    name                   = var.primary_alb_dns_name
-    zone_id                = var.primary_alb_zone_id
-    evaluate_target_health = true
   }
 }
 
@@ -82,14 +81,11 @@ resource "aws_route53_record" "app_secondary" {
   count          = var.failover_records == "route53" && local.has_secondary ? 1 : 0
   zone_id        = aws_route53_zone.this.zone_id
   name           = local.app_fqdn
-  type           = "A"
+  type           = "CNAME"
+  ttl            = 60
+  records        = [local.secondary_fqdn]
   set_identifier = "secondary-${var.secondary_region}"
   failover_routing_policy {
     type = "SECONDARY"
-  }
-  alias {
-    name                   = aws_route53_record.secondary_regional[0].fqdn
-    zone_id                = aws_route53_zone.this.zone_id
-    evaluate_target_health = false
   }
 }

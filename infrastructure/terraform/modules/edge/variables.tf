@@ -23,9 +23,9 @@ variable "node_security_group_id" {
 }
 
 variable "target_port" {
-  description = "The port the ALB forwards to on the nodes/pods (the ingress's backend port)."
+  description = "The port the ALB forwards to on the pods (an ip target group registers the pod's port: the API Service's targetPort, 3000 in manifests/samples/bluegreen-api.yaml)."
   type        = number
-  default     = 8080
+  default     = 3000
 }
 
 variable "health_check_path" {

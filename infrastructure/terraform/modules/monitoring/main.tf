@@ -159,7 +159,7 @@ locals {
   alarms = {
     "API High CPU" = {
       namespace   = "ContainerInsights"
-      metric      = "pod_cpu_utilization"
+      metric      = "pod_cpu_utilization_over_pod_limit"
       statistic   = "Average"
       threshold   = var.api_cpu_threshold
       period      = 300
@@ -170,7 +170,7 @@ locals {
     }
     "API High Memory" = {
       namespace   = "ContainerInsights"
-      metric      = "pod_memory_utilization"
+      metric      = "pod_memory_utilization_over_pod_limit"
       statistic   = "Average"
       threshold   = var.api_memory_threshold
       period      = 300
@@ -314,7 +314,7 @@ resource "aws_budgets_budget" "monthly" {
 
   cost_filter {
     name   = "TagKeyValue"
-    values = ["user:Environment$${var.environment}"]
+    values = [format("user:Environment$%s", var.environment)]
   }
 
   notification {
@@ -348,8 +348,8 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat   = "Average"
           period = 300
           metrics = [
-            ["ContainerInsights", "pod_cpu_utilization", "ClusterName", var.cluster_name, "Namespace", var.api_namespace, "Service", var.api_service],
-            ["ContainerInsights", "pod_memory_utilization", "ClusterName", var.cluster_name, "Namespace", var.api_namespace, "Service", var.api_service],
+            ["ContainerInsights", "pod_cpu_utilization_over_pod_limit", "ClusterName", var.cluster_name, "Namespace", var.api_namespace, "Service", var.api_service],
+            ["ContainerInsights", "pod_memory_utilization_over_pod_limit", "ClusterName", var.cluster_name, "Namespace", var.api_namespace, "Service", var.api_service],
           ]
         }
       },

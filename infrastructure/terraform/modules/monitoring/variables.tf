@@ -50,9 +50,9 @@ variable "api_namespace" {
 }
 
 variable "api_service" {
-  description = "The API's Kubernetes Service (Container Insights Service dimension)."
+  description = "The API's Kubernetes Service (Container Insights Service dimension): the active Service of its BlueGreenDeployment (manifests/samples/bluegreen-api.yaml: api)."
   type        = string
-  default     = "salespot-api"
+  default     = "api"
 }
 
 variable "db_instance_identifier" {

@@ -135,7 +135,8 @@ resource "aws_route_table_association" "data" {
 }
 
 # NACLs: a coarse second layer under the security groups.
-# public: HTTP(S) in from anywhere, return traffic (ephemeral ports) in, everything out.
+# public: HTTP(S) in from anywhere, return traffic (TCP and UDP ephemeral ports: the NAT's answers from DNS, NTP)
+# in, ICMP in (path MTU discovery), everything out.
 resource "aws_network_acl" "public" {
   vpc_id     = aws_vpc.this.id
   subnet_ids = aws_subnet.public[*].id
@@ -147,6 +148,7 @@ resource "aws_network_acl" "public" {
       110 = { from = 80, to = 80, cidr = "0.0.0.0/0", protocol = "tcp" }
       120 = { from = 1024, to = 65535, cidr = "0.0.0.0/0", protocol = "tcp" }
       130 = { from = 0, to = 0, cidr = var.cidr_block, protocol = "-1" }
+      140 = { from = 1024, to = 65535, cidr = "0.0.0.0/0", protocol = "udp" }
     }
     content {
       rule_no    = ingress.key
@@ -156,6 +158,17 @@ resource "aws_network_acl" "public" {
       to_port    = ingress.value.to
       cidr_block = ingress.value.cidr
     }
+  }
+
+  ingress {
+    rule_no    = 150
+    action     = "allow"
+    protocol   = "icmp"
+    from_port  = 0
+    to_port    = 0
+    icmp_type  = -1
+    icmp_code  = -1
+    cidr_block = "0.0.0.0/0"
   }
 
   egress {
@@ -211,7 +224,8 @@ resource "aws_network_acl" "private" {
   }
 }
 
-# data: PostgreSQL and Redis from the private subnets only; answers back to them only.
+# data: PostgreSQL and Redis from the private subnets only, answers back to them only; and anything between the data
+# subnets themselves (Redis replicas sync from their primary across zones over these subnets' interfaces).
 resource "aws_network_acl" "data" {
   vpc_id     = aws_vpc.this.id
   subnet_ids = aws_subnet.data[*].id
@@ -233,6 +247,18 @@ resource "aws_network_acl" "data" {
     }
   }
 
+  dynamic "ingress" {
+    for_each = { for i, cidr in local.data_cidrs : i => cidr }
+    content {
+      rule_no    = 200 + ingress.key * 10
+      action     = "allow"
+      protocol   = "-1"
+      from_port  = 0
+      to_port    = 0
+      cidr_block = ingress.value
+    }
+  }
+
   dynamic "egress" {
     for_each = { for i, cidr in local.private_cidrs : i => cidr }
     content {
@@ -241,6 +267,18 @@ resource "aws_network_acl" "data" {
       protocol   = "tcp"
       from_port  = 1024
       to_port    = 65535
+      cidr_block = egress.value
+    }
+  }
+
+  dynamic "egress" {
+    for_each = { for i, cidr in local.data_cidrs : i => cidr }
+    content {
+      rule_no    = 200 + egress.key * 10
+      action     = "allow"
+      protocol   = "-1"
+      from_port  = 0
+      to_port    = 0
       cidr_block = egress.value
     }
   }

@@ -402,9 +402,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
     id     = "expiry"
     status = "Enabled"
     filter {}
-    transition {
-      days          = 30
-      storage_class = "STANDARD_IA"
+    # STANDARD_IA takes objects from day 30 on; S3 refuses an expiration that is not after a transition, so a
+    # shorter-lived bucket (dev) keeps its logs in STANDARD until they expire.
+    dynamic "transition" {
+      for_each = var.logs_expiration_days > 30 ? [30] : []
+      content {
+        days          = transition.value
+        storage_class = "STANDARD_IA"
+      }
     }
     expiration {
       days = var.logs_expiration_days
