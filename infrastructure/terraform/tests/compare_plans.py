@@ -107,16 +107,22 @@ def main():
     check("KMS keys in both, every one rotating", len(keys_dev) >= 5 and len(keys_prod) >= 5
           and all(after(rc).get("enable_key_rotation") is True for rc in keys_dev + keys_prod), f"{len(keys_dev)} / {len(keys_prod)} keys")
 
-    def dr_alarm_actions(creates):
-        # The topics' ARNs are known only after apply: count the entries (known or unknown) of alarm_actions.
-        a = [rc for rc in by_type(creates, "aws_cloudwatch_metric_alarm") if after(rc).get("alarm_name", "").endswith("DR Primary Unhealthy")]
-        if len(a) != 1:
-            return -1
-        known = after(a[0]).get("alarm_actions") or []
-        unknown = (a[0]["change"].get("after_unknown") or {}).get("alarm_actions")
-        return max(len(known), len(unknown) if isinstance(unknown, list) else 0)
-    check("DR Primary Unhealthy notifies the alerts topic, and in production the DR alerts topic too",
-          dr_alarm_actions(dev) == 1 and dr_alarm_actions(prod) == 2, f"dev {dr_alarm_actions(dev)}, production {dr_alarm_actions(prod)}")
+    # The alarm's actions are the topics' ARNs, unknown until apply: the configuration says which topics they are.
+    def dr_alarm_refs(plan):
+        found = []
+
+        def walk(module):
+            for r in module.get("resources", []):
+                if r["address"] == "aws_cloudwatch_metric_alarm.dr_primary_unhealthy":
+                    found.append(r.get("expressions", {}).get("alarm_actions", {}).get("references", []))
+            for call in module.get("module_calls", {}).values():
+                walk(call["module"])
+        walk(plan["configuration"]["root_module"])
+        return found[0] if len(found) == 1 else []
+    refs = dr_alarm_refs(json.load(open(sys.argv[2])))
+    check("DR Primary Unhealthy notifies the alerts topic and the DR alerts topic (which exists in production only)",
+          "aws_sns_topic.alerts_global" in refs and "aws_sns_topic.dr_alerts" in refs and len(by_type(prod, "aws_sns_topic")) > len(by_type(dev, "aws_sns_topic")),
+          f"{refs}")
     check("gated AWS-only parts planned in both (WAF association, certificate validation, replication, budget, Container Insights)",
           all(c[t] == 1 for c in (cd, cp) for t in ("aws_wafv2_web_acl_association", "aws_acm_certificate_validation",
                                                    "aws_s3_bucket_replication_configuration", "aws_budgets_budget",
