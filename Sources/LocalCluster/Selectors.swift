@@ -29,6 +29,22 @@ struct LabelSelectorQuery: Sendable {
         }
     }
 
+    /// A `metav1.LabelSelector` object (matchLabels and matchExpressions); an unknown operator matches nothing.
+    init(selector: JSONValue) {
+        requirements = (selector["matchLabels"]?.objectValue?.dictionary ?? [:]).map { .equals($0.key, $0.value.stringValue ?? "") }
+        for e in selector["matchExpressions"]?.arrayValue ?? [] {
+            let key = e["key"]?.stringValue ?? ""
+            let values = Set((e["values"]?.arrayValue ?? []).compactMap(\.stringValue))
+            switch e["operator"]?.stringValue {
+            case "In": requirements.append(.isIn(key, values))
+            case "NotIn": requirements.append(.notIn(key, values))
+            case "Exists": requirements.append(.exists(key))
+            case "DoesNotExist": requirements.append(.doesNotExist(key))
+            default: requirements.append(.isIn(key, []))
+            }
+        }
+    }
+
     static func parse(_ term: Substring) throws(APIFailure) -> Requirement {
         func bad() -> APIFailure { .badRequest("unable to parse requirement: invalid label selector \"\(term)\"") }
         if term.hasPrefix("!") {

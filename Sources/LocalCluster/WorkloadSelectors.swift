@@ -38,7 +38,7 @@ enum WorkloadSelectors {
             return [("spec.selector", "Invalid value: {}: empty selector is invalid for \(kind)")]
         }
         let labels = (o[path: ["spec", "template", "metadata", "labels"]]?.objectValue?.dictionary ?? [:]).compactMapValues(\.stringValue)
-        if !matches(selector, labels) {
+        if !LabelSelectorQuery(selector: selector).matches(labels) {
             problems.append(("spec.template.metadata.labels", "Invalid value: \(labels.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",")): `selector` does not match template `labels`"))
         }
         return problems
@@ -54,24 +54,5 @@ enum WorkloadSelectors {
             return out
         }
         return normal(old) != normal(new)
-    }
-
-    /// A label selector (matchLabels and matchExpressions) against a set of labels.
-    static func matches(_ selector: JSONValue, _ labels: [String: String]) -> Bool {
-        for (k, v) in selector["matchLabels"]?.objectValue?.dictionary ?? [:] where labels[k] != v.stringValue { return false }
-        for e in selector["matchExpressions"]?.arrayValue ?? [] {
-            let key = e["key"]?.stringValue ?? ""
-            let values = Set((e["values"]?.arrayValue ?? []).compactMap(\.stringValue))
-            let ok: Bool
-            switch e["operator"]?.stringValue {
-            case "In": ok = labels[key].map(values.contains) ?? false
-            case "NotIn": ok = labels[key].map { !values.contains($0) } ?? true
-            case "Exists": ok = labels[key] != nil
-            case "DoesNotExist": ok = labels[key] == nil
-            default: ok = false
-            }
-            if !ok { return false }
-        }
-        return true
     }
 }

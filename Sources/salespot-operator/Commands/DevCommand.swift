@@ -80,6 +80,12 @@ struct Dev: AsyncParsableCommand {
         return try yaml.map { ($0, try String(contentsOfFile: Paths.join(directory, $0), encoding: .utf8)) }
     }
 
+    /// Server-side apply of one manifest as dev's field manager, in its namespace (default: `default`).
+    static func apply(_ doc: JSONValue, as resource: ResourceDescriptor, client: KubeClient) async throws {
+        _ = try await Api<DynamicObject>(client, resource: resource, namespace: doc[path: ["metadata", "namespace"]]?.stringValue ?? "default")
+            .apply(doc, fieldManager: "salespot-dev", force: true)
+    }
+
     func validate() throws {
         for mapping in serviceAddresses where mapping.split(separator: "=").count != 2 {
             throw ValidationError("--service-address '\(mapping)': expected NAME.NAMESPACE.svc:PORT=HOST:PORT")
@@ -108,19 +114,18 @@ struct Dev: AsyncParsableCommand {
         // The samples, so a newcomer sees a rollout happen.
         let client = KubeClient(configuration: cluster.clientConfiguration())
         var appliedSamples: [String] = []
+        let sampleKinds: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, FeatureFlag.resource, ConfigMap.resource,
+                                                 Secret.resource, Deployment.resource]
         for (file, yaml) in sampleManifests {
             for doc in try YAML.parseAll(yaml) {
                 guard let kind = doc["kind"]?.stringValue, let apiVersion = doc["apiVersion"]?.stringValue else { continue }
-                let known: [ResourceDescriptor] = [Service.resource, BlueGreenDeployment.resource, FeatureFlag.resource, ConfigMap.resource,
-                                                   Secret.resource, Deployment.resource]
-                guard let resource = known.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
+                guard let resource = sampleKinds.first(where: { $0.kind == kind && $0.apiVersion == apiVersion }) else {
                     logger.info("sample not applied: dev applies Services, ConfigMaps, Secrets, Deployments, BlueGreenDeployments and FeatureFlags; the backup and DR samples name production hosts (dev has its own, dev-full and dev-site, on local servers when they are installed)",
                                 metadata: ["file": .string(file), "kind": .string("\(apiVersion)/\(kind)")])
                     continue
                 }
                 do {
-                    _ = try await Api<DynamicObject>(client, resource: resource, namespace: doc[path: ["metadata", "namespace"]]?.stringValue ?? "default")
-                        .apply(doc, fieldManager: "salespot-dev", force: true)
+                    try await Self.apply(doc, as: resource, client: client)
                     if appliedSamples.last != file { appliedSamples.append(file) }
                 } catch {
                     await cluster.stop()
@@ -136,13 +141,13 @@ struct Dev: AsyncParsableCommand {
             demo = started
             extra.append(DemoService(demo: started))
             if let sites = started.sites { extra.append(sites) }
+            let demoKinds: [ResourceDescriptor] = [Secret.resource, BackupPolicy.resource, Backup.resource, Restore.resource, DRPolicy.resource]
             for (what, yaml) in started.manifests {
                 for doc in try YAML.parseAll(yaml) {
                     let kind = doc["kind"]?.stringValue ?? ""
-                    let known: [ResourceDescriptor] = [Secret.resource, BackupPolicy.resource, Backup.resource, Restore.resource, DRPolicy.resource]
-                    guard let resource = known.first(where: { $0.kind == kind }) else { continue }
+                    guard let resource = demoKinds.first(where: { $0.kind == kind }) else { continue }
                     do {
-                        _ = try await Api<DynamicObject>(client, resource: resource, namespace: "default").apply(doc, fieldManager: "salespot-dev", force: true)
+                        try await Self.apply(doc, as: resource, client: client)
                     } catch {
                         started.stop()
                         await cluster.stop()

@@ -529,14 +529,9 @@ final class DemoProcesses: @unchecked Sendable {
         for type in udp ? [SOCK_STREAM, SOCK_DGRAM] : [SOCK_STREAM] {
             let fd = socket(AF_INET, Int32(type.rawValue), 0)
             defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-            if !ok { return false }
+            if onLoopback(port, { bind(fd, $0, $1) }) != 0 { return false }
         }
         return true
     }
@@ -555,10 +550,15 @@ final class DemoProcesses: @unchecked Sendable {
     static func connects(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        return onLoopback(port, { connect(fd, $0, $1) }) == 0
+    }
+
+    /// Calls `call` (bind, connect) with 127.0.0.1:port as a socket address.
+    static func onLoopback(_ port: Int, _ call: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call($0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     }
 }
