@@ -18,6 +18,8 @@ if [ "$mode" = test ]; then
     for p in postgresql-15 postgresql-client-15; do have_pkg "$p" || need+=("$p"); done
     # The DNS failover tests: real authoritative servers taking RFC 2136 updates with TSIG, and dig.
     for p in bind9 dnsutils knot knot-dnsutils; do have_pkg "$p" || need+=("$p"); done
+    # A test run that passes its deadline is reported with each thread's stack (scripts/hang-report.sh).
+    have_pkg gdb || need+=(gdb)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -12,11 +12,32 @@ scripts/tour.sh
 # The backup tests' servers (SeaweedFS, PostgreSQL), started once for the whole run and stopped at the end.
 trap 'scripts/services.sh stop' EXIT
 eval "$(scripts/services.sh start)"
-swift test --skip-build --skip FeatureFlagsTests --skip DisasterRecoveryTests --skip DNSProvidersTests
-swift test --skip-build --filter FeatureFlagsTests
+# Each run has a deadline (a hang fails it in minutes, not at CI's limit, and says where it hung), stdin from
+# /dev/null (no child can wait on a terminal or pipe that never closes), and line-buffered output (what a killed run
+# printed is not lost in its buffer).
+swift_test() {
+    local limit=$1; shift
+    stdbuf -oL -eL swift test --skip-build "$@" </dev/null &
+    local pid=$! waited=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$waited" -ge "$limit" ]; then
+            echo "error: 'swift test $*' still running after ${limit} s; what it is doing:" >&2
+            scripts/hang-report.sh "$pid" >&2 || true
+            kill -KILL "$pid" $(ps -o pid= --ppid "$pid") 2>/dev/null || true
+            pkill -KILL -f "salespot-operatorPackageTests.xctest" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 1
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+    wait "$pid"
+}
+swift_test 900 --skip FeatureFlagsTests --skip DisasterRecoveryTests --skip DNSProvidersTests
+swift_test 300 --filter FeatureFlagsTests
 # The DNS suites start BIND, Knot and moto and probe sites every second: on their own too, for the same reason.
-swift test --skip-build --filter DNSProvidersTests
-swift test --skip-build --filter DisasterRecoveryTests
+swift_test 300 --filter DNSProvidersTests
+swift_test 600 --filter DisasterRecoveryTests
 # The infrastructure: terraform fmt and validate of every environment, dev applied to moto server and checked from
 # outside with boto3, a production plan compared with dev's, dev destroyed (no Swift: its own script).
 scripts/test-terraform.sh

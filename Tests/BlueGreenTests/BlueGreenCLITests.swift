@@ -160,6 +160,7 @@ import TestSupport
         p.executableURL = URL(fileURLWithPath: Self.executable)
         p.arguments = ["dev", "--kubeconfig", dir + "/kubeconfig", "--flags-bind-address", "127.0.0.1:0"]
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardInput = FileHandle.nullDevice
         let out = Pipe()
         p.standardOutput = out
         let errors = dir + "/stderr"

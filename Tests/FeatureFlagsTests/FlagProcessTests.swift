@@ -19,6 +19,7 @@ import TestSupport
         p.arguments = ["run", "--controllers", "featureflag", "--enable-leader-election", "--flags-bind-address", "127.0.0.1:0",
                        "--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0", "--log-level", "warning",
                        "--leader-election-lease-duration", "6s", "--leader-election-renew-deadline", "5s", "--leader-election-retry-period", "200ms"]
+        p.standardInput = FileHandle.nullDevice
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

@@ -168,6 +168,7 @@ import TestSupport
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments + ["--kubeconfig", cluster.kubeconfigPath, "--metrics-bind-address", "127.0.0.1:0",
                                    "--log-level", "warning", "--json-logs"]
+        p.standardInput = FileHandle.nullDevice
         let out = Pipe()
         p.standardOutput = out
         if let stderr {

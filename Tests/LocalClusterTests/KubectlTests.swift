@@ -97,6 +97,7 @@ import TestSupport
         watcher.executableURL = URL(fileURLWithPath: kubectl)
         watcher.arguments = ["--kubeconfig", cluster.kubeconfigPath, "get", "wg", "-w", "-o", "jsonpath={.spec.size}{\"\\n\"}"]
         let out = Pipe()
+        watcher.standardInput = FileHandle.nullDevice
         watcher.standardOutput = out
         watcher.standardError = FileHandle.nullDevice
         try watcher.run()
@@ -131,6 +132,7 @@ import TestSupport
         let deleter = Process()
         deleter.executableURL = URL(fileURLWithPath: kubectl)
         deleter.arguments = ["--kubeconfig", cluster.kubeconfigPath, "delete", "wg", "w1", "--timeout=60s"]
+        deleter.standardInput = FileHandle.nullDevice
         deleter.standardOutput = FileHandle.nullDevice
         deleter.standardError = FileHandle.nullDevice
         try deleter.run()

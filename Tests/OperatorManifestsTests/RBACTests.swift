@@ -65,6 +65,7 @@ import TestSupport
         let p = Process()
         p.executableURL = URL(fileURLWithPath: operatorExecutable)
         p.arguments = args
+        p.standardInput = FileHandle.nullDevice
         let log = dir + "/operator.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: log)

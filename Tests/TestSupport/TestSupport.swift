@@ -41,30 +41,54 @@ public func temporaryDirectory() throws -> String {
     return dir
 }
 
-/// Runs a program and returns its exit status and output; fails loudly if it cannot start.
+/// Runs a program and returns its exit status and output; fails loudly if it cannot start, or if it runs past
+/// `timeout` (it is killed, and the error names it). Its stdin is /dev/null, so nothing waits on the terminal or on
+/// a pipe the test runner holds open.
 @discardableResult
-public func run(_ executable: String, _ args: [String], env: [String: String]? = nil, cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+public func run(_ executable: String, _ args: [String], env: [String: String]? = nil, cwd: String? = nil,
+                timeout: Duration = .seconds(300)) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
     if let env { p.environment = env }
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    p.standardInput = FileHandle.nullDevice
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
+    // The exit is told by the termination handler, set before the start so that a fast exit is not missed.
+    // (Process.waitUntilExit, called off the main thread, can wait forever on Linux: it depends on a run loop that
+    // nothing wakes.)
+    let exited = DispatchSemaphore(value: 0)
+    p.terminationHandler = { _ in exited.signal() }
     try p.run()
-    // Drain stderr on another thread so a chatty program cannot block on a full pipe.
-    nonisolated(unsafe) var e = Data()
-    let group = DispatchGroup()
-    group.enter()
-    Thread.detachNewThread {
-        e = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
+    // Both pipes drained on threads of their own, so a chatty program never blocks on a full pipe.
+    let output = Locked<[Data]>([Data(), Data()])
+    let drained = DispatchGroup()
+    for (i, pipe) in [out, err].enumerated() {
+        drained.enter()
+        Thread.detachNewThread {
+            while true {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                output.mutate { $0[i].append(chunk) }
+            }
+            drained.leave()
+        }
     }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+    if exited.wait(timeout: .now() + seconds) == .timedOut {
+        kill(p.processIdentifier, SIGKILL)
+        _ = exited.wait(timeout: .now() + 5)
+        struct TimedOut: Error, CustomStringConvertible { let description: String }
+        let o = output.value
+        throw TimedOut(description: "\(executable) \(args.joined(separator: " ")) ran past \(timeout) and was killed; "
+                       + "it had written: \(String(decoding: o[0] + o[1], as: UTF8.self).suffix(2000))")
+    }
+    // A program whose own child still holds its output open (a daemon it started): what arrived within 10 s.
+    _ = drained.wait(timeout: .now() + 10)
+    let o = output.value
+    return (p.terminationStatus, String(decoding: o[0], as: UTF8.self), String(decoding: o[1], as: UTF8.self))
 }
 
 /// The path of a required tool, or an error naming it (tests never skip silently).
@@ -106,10 +130,11 @@ public func stopProcess(_ process: Process) {
 
 /// Runs a program on its own thread and awaits it, so the test's cooperative threads stay free (the servers under
 /// test run their actors there; blocking them would deadlock a 2-core machine).
-public func runAsync(_ executable: String, _ args: [String], env: [String: String]? = nil) async throws -> (status: Int32, out: String, err: String) {
+public func runAsync(_ executable: String, _ args: [String], env: [String: String]? = nil,
+                     timeout: Duration = .seconds(300)) async throws -> (status: Int32, out: String, err: String) {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            do { continuation.resume(returning: try run(executable, args, env: env)) } catch { continuation.resume(throwing: error) }
+            do { continuation.resume(returning: try run(executable, args, env: env, timeout: timeout)) } catch { continuation.resume(throwing: error) }
         }
     }
 }

@@ -506,12 +506,16 @@ final class DemoProcesses: @unchecked Sendable {
         p.standardError = out
         let stdin = Pipe()
         p.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        // The exit is told by the termination handler, set before the start so a fast exit is not missed
+        // (Process.waitUntilExit off the main thread can wait forever on Linux: nothing wakes its run loop).
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
         try p.run()
         if let input {
             stdin.fileHandleForWriting.write(Data(input.utf8))
             try? stdin.fileHandleForWriting.close()
         }
-        p.waitUntilExit()
+        exited.wait()
         return (p.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prints what a process tree that ran past its deadline is doing: every process under PID (its state, what it waits
+# on in the kernel, its command line and open descriptors) and, when gdb is installed, each thread's stack of the
+# processes that are ours (the test binary and the operator). scripts/test.sh calls it before it kills a hung run.
+# Usage: scripts/hang-report.sh PID
+set -uo pipefail
+root=$1
+
+descendants() {
+    local p
+    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$p"
+        descendants "$p"
+    done
+}
+pids="$root $(descendants "$root")"
+
+echo "=== processes under $root"
+# shellcheck disable=SC2086
+ps -o pid,ppid,etime,stat,wchan:24,args -p "$(echo $pids | tr ' ' ',')" 2>/dev/null | cut -c1-240
+for p in $pids; do
+    [ -d "/proc/$p" ] || continue
+    echo "=== $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)"
+    echo "descriptors:"
+    for fd in /proc/"$p"/fd/*; do
+        printf '  %s -> %s\n' "${fd##*/}" "$(readlink "$fd" 2>/dev/null)"
+    done | head -40
+    case "$(readlink "/proc/$p/exe" 2>/dev/null)" in
+    *.xctest | */salespot-operator)
+        if command -v gdb >/dev/null; then
+            echo "threads (gdb):"
+            timeout 60 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>/dev/null |
+                grep -E '^(Thread|#)' | cut -c1-220 | head -600
+        else
+            echo "threads: gdb is not installed; kernel wait channels:"
+            for t in /proc/"$p"/task/*; do echo "  ${t##*/} $(cat "$t/comm") $(cat "$t/wchan" 2>/dev/null)"; done
+        fi
+        ;;
+    esac
+done
