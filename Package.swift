@@ -62,8 +62,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // AWS request signing (SigV4) and credentials: shared by S3 and Route53.
-        .target(name: "AWSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // AWS request signing (SigV4) and credentials (fixed keys; IRSA's web identity exchanged with STS): shared by S3
+        // and Route53.
+        .target(name: "AWSCore", dependencies: [
+            "KubeClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "XMLCoder", package: "XMLCoder"),
+        ]),
         // S3 objects over libcurl: multipart uploads streamed at constant memory, ranged reads, retries.
         .target(name: "ObjectStore", dependencies: [
             "KubeClient", "AWSCore",
@@ -131,6 +136,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "DNSProvidersTests", dependencies: ["DNSProviders", "TestSupport"]),
+        .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "ObjectStore", "DNSProviders", "Backups", "KubeClient", "TestSupport"]),
         .testTarget(name: "DisasterRecoveryTests", dependencies: [
             "DisasterRecovery", "DNSProviders", "KubeRuntime", "LocalCluster", "KubeClient", "TestSupport", "Backups", "ObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),

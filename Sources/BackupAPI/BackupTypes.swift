@@ -46,14 +46,15 @@ public struct S3Destination: Codable, Sendable, Hashable {
     public var prefix: String?
     public var forcePathStyle: Bool?
     /// A Secret with the access key (keys `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`).
-    public var credentialsSecret: String
+    /// None: the operator and the backup Jobs use their own identity (IRSA: their ServiceAccounts' IAM roles).
+    public var credentialsSecret: String?
     /// `AES256` or `aws:kms`.
     public var serverSideEncryption: String?
     public var kmsKeyId: String?
     /// Multipart part size in MiB of the first 2,000 parts (5–512, default 5); it doubles every 2,000 parts (about 300 GiB with 5).
     public var partSizeMiB: Int?
     public init(endpoint: String? = nil, region: String? = nil, bucket: String, prefix: String? = nil,
-                forcePathStyle: Bool? = nil, credentialsSecret: String) {
+                forcePathStyle: Bool? = nil, credentialsSecret: String? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket
@@ -119,6 +120,15 @@ public struct JobOverrides: Codable, Sendable, Hashable {
     public var tolerations: [JSONValue]?
     /// Seconds a run may take before it is stopped (default 6 h).
     public var activeDeadlineSeconds: Int?
+    public init(image: String? = nil, serviceAccountName: String? = nil, nodeSelector: [String: String]? = nil, resources: JSONValue? = nil,
+                tolerations: [JSONValue]? = nil, activeDeadlineSeconds: Int? = nil) {
+        self.image = image
+        self.serviceAccountName = serviceAccountName
+        self.nodeSelector = nodeSelector
+        self.resources = resources
+        self.tolerations = tolerations
+        self.activeDeadlineSeconds = activeDeadlineSeconds
+    }
 }
 
 /// `ops.salespot.by/v1alpha1 BackupPolicy`: what to back up, when, where, for how long. See crds/.
@@ -330,15 +340,15 @@ public struct Restore: KubernetesResource, Hashable {
     }
 }
 
-/// A backup's S3 location and the Secret with the credentials for it.
+/// A backup's S3 location and the Secret with the credentials for it (none: the reader's own identity).
 public struct StoredLocation: Codable, Sendable, Hashable {
     public var endpoint: String?
     public var region: String
     public var bucket: String
     public var pathStyle: Bool
     public var keyPrefix: String
-    public var credentialsSecret: String
-    public init(endpoint: String?, region: String, bucket: String, pathStyle: Bool, keyPrefix: String, credentialsSecret: String) {
+    public var credentialsSecret: String?
+    public init(endpoint: String?, region: String, bucket: String, pathStyle: Bool, keyPrefix: String, credentialsSecret: String?) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket

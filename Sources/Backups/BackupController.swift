@@ -81,13 +81,24 @@ public enum BackupControllers {
             }
         }
 
-        /// An S3 client with the credentials of the destination's Secret.
-        func s3(_ ns: String, _ d: S3Plan, secret: String) async throws -> S3Client {
-            let id = try await self.secret(ns, secret, "AWS_ACCESS_KEY_ID")
-            let key = try await self.secret(ns, secret, "AWS_SECRET_ACCESS_KEY")
-            let token = try? await self.secret(ns, secret, "AWS_SESSION_TOKEN")
+        /// An S3 client with the credentials of the destination's Secret; without one, the operator's own identity
+        /// (IRSA), shared by every client so that it is renewed once.
+        func s3(_ ns: String, _ d: S3Plan, secret: String?) async throws -> S3Client {
+            let credentials: any AWSCredentialsProvider
+            if let secret {
+                let id = try await self.secret(ns, secret, "AWS_ACCESS_KEY_ID")
+                let key = try await self.secret(ns, secret, "AWS_SECRET_ACCESS_KEY")
+                let token = try? await self.secret(ns, secret, "AWS_SESSION_TOKEN")
+                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token)
+            } else {
+                do {
+                    credentials = try AWSDefaultCredentials.shared.get()
+                } catch {
+                    throw BackupError.invalid("\(error)")
+                }
+            }
             return try S3Client(S3Endpoint(endpoint: d.endpoint, region: d.region, bucket: d.bucket, pathStyle: d.pathStyle),
-                                credentials: AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token))
+                                credentials: credentials)
         }
     }
 

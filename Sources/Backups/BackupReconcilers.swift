@@ -256,11 +256,7 @@ struct BackupReconciler {
                               database: type == "full" || type == "database" ? policy.spec.database : nil,
                               files: type == "database" ? nil : policy.spec.files, compression: compression == "none" ? "none" : "gzip",
                               level: min(9, max(1, policy.spec.compression?.level ?? 6)), verify: policy.spec.verify ?? true, parent: parent)
-        var secrets: [JobBuilder.SecretFile] = [
-            .init(file: "AWS_ACCESS_KEY_ID", secret: d.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
-            .init(file: "AWS_SECRET_ACCESS_KEY", secret: d.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
-            .init(file: "AWS_SESSION_TOKEN", secret: d.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
-        ]
+        var secrets: [JobBuilder.SecretFile] = JobBuilder.awsCredentials(d.credentialsSecret)
         if let ref = plan.database?.passwordSecretRef {
             secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false))
         }
@@ -494,11 +490,7 @@ struct RestoreReconciler {
                                intoVolume: restore.spec.files?.persistentVolumeClaim != nil)
         plan.recreateDatabase = restore.spec.recreateDatabase
         plan.check = restore.spec.check
-        var secrets: [JobBuilder.SecretFile] = [
-            .init(file: "AWS_ACCESS_KEY_ID", secret: loc.credentialsSecret, key: "AWS_ACCESS_KEY_ID", optional: false),
-            .init(file: "AWS_SECRET_ACCESS_KEY", secret: loc.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
-            .init(file: "AWS_SESSION_TOKEN", secret: loc.credentialsSecret, key: "AWS_SESSION_TOKEN", optional: true),
-        ]
+        var secrets: [JobBuilder.SecretFile] = JobBuilder.awsCredentials(loc.credentialsSecret)
         if let ref = restore.spec.database?.passwordSecretRef { secrets.append(.init(file: "PGPASSWORD", secret: ref.name, key: ref.key, optional: false)) }
         if let missing = await JobBuilder.missing(secrets, ns, env) {
             return try await finish(restore, failure: missing)
@@ -621,6 +613,15 @@ enum JobBuilder {
         var optional: Bool
     }
 
+    /// The S3 credentials' files from the named Secret; none without one: the Job then acts with its own identity
+    /// (its ServiceAccount's IAM role, through IRSA).
+    static func awsCredentials(_ secret: String?) -> [SecretFile] {
+        guard let secret else { return [] }
+        return [.init(file: "AWS_ACCESS_KEY_ID", secret: secret, key: "AWS_ACCESS_KEY_ID", optional: false),
+                .init(file: "AWS_SECRET_ACCESS_KEY", secret: secret, key: "AWS_SECRET_ACCESS_KEY", optional: false),
+                .init(file: "AWS_SESSION_TOKEN", secret: secret, key: "AWS_SESSION_TOKEN", optional: true)]
+    }
+
     static let secretsPath = "/var/run/secrets/salespot.by/runner"
 
     /// Creates the Job; true when it exists and is this owner's. A Job of the same name owned by another (an
@@ -697,8 +698,9 @@ enum JobBuilder {
                                                       : ["drop": ["ALL"]]],
         ]
         var podSpec: JSONValue = ["restartPolicy": "Never", "containers": []]
-        var mounts: [JSONValue] = [["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true]]
-        var volumes: [JSONValue] = [["name": "secrets", "projected": ["sources": .array(sources), "defaultMode": 0o444]]]
+        // No Secret at all (a files policy whose Jobs act with their IAM role): no secrets volume.
+        var mounts: [JSONValue] = sources.isEmpty ? [] : [["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true]]
+        var volumes: [JSONValue] = sources.isEmpty ? [] : [["name": "secrets", "projected": ["sources": .array(sources), "defaultMode": 0o444]]]
         if let v = volume {
             mounts.append(["name": "data", "mountPath": .string(v.mountPath), "readOnly": .bool(v.readOnly)])
             volumes.append(["name": "data", "persistentVolumeClaim": ["claimName": .string(v.claim), "readOnly": .bool(v.readOnly)]])

@@ -53,15 +53,23 @@ public struct S3Plan: Codable, Sendable, Hashable {
         }
     }
 
-    /// A client with the credentials ``RunnerSecrets`` finds.
+    /// A client with the credentials ``RunnerSecrets`` finds (the policy's credentials Secret); without them, the
+    /// Job's own identity: its ServiceAccount's IAM role, whose web identity IRSA puts in the environment.
     public func client(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> S3Client {
-        guard let id = try RunnerSecrets.value("AWS_ACCESS_KEY_ID", environment: environment),
-              let secret = try RunnerSecrets.value("AWS_SECRET_ACCESS_KEY", environment: environment) else {
-            throw BackupError.invalid("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (from the credentials Secret)")
+        let credentials: any AWSCredentialsProvider
+        if let id = try RunnerSecrets.value("AWS_ACCESS_KEY_ID", environment: environment),
+           let secret = try RunnerSecrets.value("AWS_SECRET_ACCESS_KEY", environment: environment) {
+            credentials = AWSCredentials(accessKeyId: id, secretAccessKey: secret,
+                                         sessionToken: try RunnerSecrets.value("AWS_SESSION_TOKEN", environment: environment))
+        } else {
+            do {
+                credentials = try AWSDefaultCredentials.resolve(environment: environment)
+            } catch {
+                throw BackupError.invalid("\(error)")
+            }
         }
-        let token = try RunnerSecrets.value("AWS_SESSION_TOKEN", environment: environment)
         return try S3Client(S3Endpoint(endpoint: endpoint, region: region, bucket: bucket, pathStyle: pathStyle),
-                            credentials: AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: token))
+                            credentials: credentials)
     }
 }
 

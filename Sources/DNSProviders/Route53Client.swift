@@ -14,21 +14,22 @@ import Foundation
 /// prerequisites.
 public struct Route53Client: Sendable {
     public let hostedZoneId: String
-    let signer: SigV4
+    let credentials: any AWSCredentialsProvider
     let transport: any HTTPTransport
     let endpoint: String
     let authority: String
 
     /// - Parameters:
     ///   - endpoint: default `https://route53.amazonaws.com` (Route53 is global, signed for us-east-1).
-    public init(hostedZoneId: String, credentials: AWSCredentials, endpoint: String? = nil, transport: any HTTPTransport = CurlTransport()) throws {
+    ///   - credentials: fixed keys, or a provider that renews them (``WebIdentityCredentials``); asked before each request.
+    public init(hostedZoneId: String, credentials: any AWSCredentialsProvider, endpoint: String? = nil, transport: any HTTPTransport = CurlTransport()) throws {
         var id = hostedZoneId
         if id.hasPrefix("/hostedzone/") { id.removeFirst("/hostedzone/".count) }
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber }) else {
             throw DNSUpdateError(.invalidRecord, "hosted zone id \(hostedZoneId) is not valid")
         }
         self.hostedZoneId = id
-        self.signer = SigV4(credentials: credentials, region: "us-east-1", service: "route53")
+        self.credentials = credentials
         self.transport = transport
         var base = endpoint ?? "https://route53.amazonaws.com"
         while base.hasSuffix("/") { base.removeLast() }
@@ -149,6 +150,12 @@ public struct Route53Client: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            let signer: SigV4
+            do {
+                signer = SigV4(credentials: try await credentials.credentials(), region: "us-east-1", service: "route53")
+            } catch let e as AWSCredentialsError {
+                throw DNSUpdateError(e.isRetryable ? .unreachable : .invalidKey, e.description)
+            }
             if !RequestPacer.urgent { try await RequestPacer.route53.turn(signer.credentials.accessKeyId) }
             var request = HTTPRequest(method: method, url: url, body: method == "GET" ? nil : body, timeout: .seconds(30))
             let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash)

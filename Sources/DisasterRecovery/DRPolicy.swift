@@ -141,11 +141,12 @@ public struct DRPolicy: KubernetesResource, Hashable {
 
     public struct Route53: Codable, Sendable, Hashable {
         public var hostedZoneId: String
-        /// A Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
-        public var credentialsSecret: String
+        /// A Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN). None: the operator's own
+        /// identity (IRSA: its ServiceAccount's IAM role).
+        public var credentialsSecret: String?
         /// Another endpoint (moto in tests, a VPC endpoint).
         public var endpoint: String?
-        public init(hostedZoneId: String, credentialsSecret: String, endpoint: String? = nil) {
+        public init(hostedZoneId: String, credentialsSecret: String? = nil, endpoint: String? = nil) {
             self.hostedZoneId = hostedZoneId
             self.credentialsSecret = credentialsSecret
             self.endpoint = endpoint

@@ -72,11 +72,21 @@ enum Providers {
             return RFC2136Provider(client: RFC2136Client(transport: transport, zone: r.zone, key: key), record: r)
         }
         if let p = r.route53 {
-            let id = try await Self.secret(ns, p.credentialsSecret, "AWS_ACCESS_KEY_ID", client)
-            let key = try await Self.secret(ns, p.credentialsSecret, "AWS_SECRET_ACCESS_KEY", client)
-            let token = try? await Self.secret(ns, p.credentialsSecret, "AWS_SESSION_TOKEN", client)
-            let c = try Route53Client(hostedZoneId: p.hostedZoneId, credentials: AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token),
-                                      endpoint: p.endpoint)
+            let credentials: any AWSCredentialsProvider
+            if let name = p.credentialsSecret {
+                let id = try await Self.secret(ns, name, "AWS_ACCESS_KEY_ID", client)
+                let key = try await Self.secret(ns, name, "AWS_SECRET_ACCESS_KEY", client)
+                let token = try? await Self.secret(ns, name, "AWS_SESSION_TOKEN", client)
+                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token)
+            } else {
+                // The operator's own identity (IRSA), shared by every policy so that it is renewed once.
+                do {
+                    credentials = try AWSDefaultCredentials.shared.get()
+                } catch {
+                    throw DNSUpdateError(.invalidKey, "\(error)")
+                }
+            }
+            let c = try Route53Client(hostedZoneId: p.hostedZoneId, credentials: credentials, endpoint: p.endpoint)
             return Route53Provider(client: c, record: r)
         }
         throw DNSUpdateError(.invalidRecord, "spec.dns needs rfc2136 or route53")

@@ -88,16 +88,18 @@ public final class S3Client: Sendable {
     }
 
     public let location: S3Endpoint
-    let signer: SigV4
+    let credentials: any AWSCredentialsProvider
     let transport: any HTTPTransport
     public let retry: RetryPolicy
     let scheme: String
     let authority: String
 
-    public init(_ location: S3Endpoint, credentials: AWSCredentials, transport: any HTTPTransport = CurlTransport(),
+    /// - Parameter credentials: fixed keys, or a provider that renews them (``WebIdentityCredentials``); asked before
+    ///   each request.
+    public init(_ location: S3Endpoint, credentials: any AWSCredentialsProvider, transport: any HTTPTransport = CurlTransport(),
                 retry: RetryPolicy = RetryPolicy()) throws {
         self.location = location
-        self.signer = SigV4(credentials: credentials, region: location.region, service: "s3")
+        self.credentials = credentials
         self.transport = transport
         self.retry = retry
         let base = location.endpoint ?? "https://s3.\(location.region).amazonaws.com"
@@ -276,6 +278,12 @@ public final class S3Client: Sendable {
         while true {
             var request = HTTPRequest(method: method, url: url, body: method == "GET" || method == "HEAD" || method == "DELETE" ? nil : body,
                                       timeout: .seconds(300))
+            let signer: SigV4
+            do {
+                signer = SigV4(credentials: try await credentials.credentials(), region: location.region, service: "s3")
+            } catch let e as AWSCredentialsError {
+                throw S3Error(status: 0, code: "CredentialsUnavailable", message: e.description, operation: operation)
+            }
             let signed = signer.sign(method: method, path: path, query: query, headers: [("host", authority)] + headers,
                                      payloadHash: payloadHash)
             request.headers.add("Host", authority)

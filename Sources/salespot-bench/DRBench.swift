@@ -1,3 +1,4 @@
+import AWSCore
 import DisasterRecovery
 import DNSProviders
 import Foundation
@@ -100,7 +101,7 @@ func drFailoverBench(provider: String, policies n: Int) async throws {
             "AWS_ACCESS_KEY_ID": Data("AKIDBENCH".utf8).base64EncodedString(),
             "AWS_SECRET_ACCESS_KEY": Data("moto-bench-secret".utf8).base64EncodedString()]))
         record.route53 = .init(hostedZoneId: zone, credentialsSecret: "aws", endpoint: m.endpoint)
-        let c = try Route53Client(hostedZoneId: zone, credentials: .init(accessKeyId: "AKIDBENCH", secretAccessKey: "moto-bench-secret"), endpoint: m.endpoint)
+        let c = try Route53Client(hostedZoneId: zone, credentials: AWSCredentials(accessKeyId: "AKIDBENCH", secretAccessKey: "moto-bench-secret"), endpoint: m.endpoint)
         reader = { name in try await c.read(name: name, type: "A")?.values ?? [] }
     default:
         print("dr-failover: --provider must be bind or route53")

@@ -208,7 +208,7 @@ spec:
                   PREFIX/NAMESPACE/POLICY/BACKUP/ - database.dump, files.tar.gz (files.tar without compression) and
                   manifest.json, written last - and the Backup records where, so that deleting it removes them even
                   after the policy is gone or changed.
-                required: [bucket, credentialsSecret]
+                required: [bucket]
                 x-kubernetes-validations:
                 - rule: '!has(self.kmsKeyId) || (has(self.serverSideEncryption) && self.serverSideEncryption == "aws:kms")'
                   message: kmsKeyId needs serverSideEncryption aws:kms
@@ -254,6 +254,8 @@ spec:
                       A Secret in the same namespace with the access key - keys AWS_ACCESS_KEY_ID and
                       AWS_SECRET_ACCESS_KEY, and AWS_SESSION_TOKEN if the key is temporary. The Jobs get them as
                       files of a read-only Secret volume; the controller reads them to read manifests and delete objects.
+                      Absent - no keys at all - the operator and the Jobs act with their own identity - on EKS, the IAM
+                      roles of their ServiceAccounts (IRSA - salespot-operator, and the Jobs' serviceAccountName).
                   serverSideEncryption:
                     type: string
                     enum: [AES256, 'aws:kms']
@@ -720,7 +722,7 @@ spec:
                 description: >-
                   Where the objects are and the Secret with the credentials for them, recorded at the start, so that
                   deleting the Backup removes them even after its policy is gone or changed.
-                required: [region, bucket, pathStyle, keyPrefix, credentialsSecret]
+                required: [region, bucket, pathStyle, keyPrefix]
                 properties:
                   endpoint:
                     type: string
@@ -739,7 +741,7 @@ spec:
                     description: The prefix every object of the run is under (PREFIX/NAMESPACE/POLICY/BACKUP/).
                   credentialsSecret:
                     type: string
-                    description: The Secret, in the same namespace, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+                    description: The Secret, in the same namespace, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Absent - the reader's own identity (IRSA).
               verified:
                 type: boolean
                 description: Whether every artifact was read back from S3 and its size, SHA-256 and content checked.
@@ -1721,7 +1723,7 @@ spec:
                   route53:
                     type: object
                     description: Route53 ChangeResourceRecordSets, waited on until INSYNC.
-                    required: [hostedZoneId, credentialsSecret]
+                    required: [hostedZoneId]
                     properties:
                       hostedZoneId:
                         type: string
@@ -1732,7 +1734,7 @@ spec:
                         type: string
                         minLength: 1
                         maxLength: 253
-                        description: A Secret in this namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+                        description: A Secret in this namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN). Absent - the operator's own identity (on EKS, its ServiceAccount's IAM role through IRSA).
                       endpoint:
                         type: string
                         maxLength: 2048
@@ -2699,7 +2701,8 @@ spec:
 # The original design's two backup schedules (automated-backup.sh in cron): a full backup - the database and the
 # uploaded files - every night at 02:00 Minsk time, and a database backup every hour, both to S3 in eu-central-1.
 # The Secrets they name hold the S3 access key (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the database password and
-# the Slack webhook URL.
+# the Slack webhook URL. On EKS, leave credentialsSecret out: the operator and the Jobs then act with their
+# ServiceAccounts' IAM roles (IRSA; README, "AWS credentials").
 apiVersion: ops.salespot.by/v1alpha1
 kind: BackupPolicy
 metadata: {name: nightly-full, labels: {app.kubernetes.io/part-of: salespot}}

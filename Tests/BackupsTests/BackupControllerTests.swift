@@ -394,6 +394,30 @@ import Testing
         }
     }
 
+    /// No credentials Secret: the Job mounts no AWS keys and runs as the policy's service account, whose IAM role
+    /// (IRSA) it is to act with; where it has none (here), it fails saying what it needs.
+    @Test func withoutACredentialsSecretTheJobActsWithItsServiceAccountsRole() async throws {
+        let due = BackupHarness.nextHour()
+        let h = try await BackupHarness.start(now: due)
+        defer { Task { await h.stop() } }
+        let dir = try temporaryDirectory()
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: dir + "/a.txt"))
+        _ = try await h.policies.create(try h.policy("irsa", type: "files", files: [dir]) {
+            $0.destination.credentialsSecret = nil
+            $0.job = JobOverrides(serviceAccountName: "salespot-backup-runner")
+        })
+        let b = try #require(try await h.finished(BackupControllers.scheduledName("irsa", due.addingTimeInterval(-30))))
+        #expect(b.status?.location?.credentialsSecret == nil)
+        let job = try JSONValueEncoder().encode(try await Api<DynamicObject>(h.client, resource: Job.resource, namespace: "default").get(b.status!.job!))
+        let pod = job[path: ["spec", "template", "spec"]]
+        #expect(pod?["serviceAccountName"]?.stringValue == "salespot-backup-runner")
+        #expect(pod?["volumes"]?.arrayValue?.contains { $0["name"]?.stringValue == "secrets" } == false, "\(pod?["volumes"] ?? .null)")
+        // The test process has no AWS identity of its own: the runner's failure names what would give it one.
+        #expect(b.status?.phase == "Failed")
+        #expect(b.status?.error?.contains("AWS_ROLE_ARN") == true && b.status?.error?.contains("eks.amazonaws.com/role-arn") == true,
+                "\(b.status?.error ?? "")")
+    }
+
     @Test func jobsGetTheCapabilitiesAndMemoryTheirWorkNeedsAndThePlanSurvivesKubeletsExpansion() async throws {
         let due = BackupHarness.nextHour()
         let h = try await BackupHarness.start(now: due)

@@ -1,4 +1,5 @@
 @testable import DisasterRecovery
+import AWSCore
 import Backups
 import DNSProviders
 import Foundation
@@ -310,7 +311,7 @@ final class DRHarness: @unchecked Sendable {
             $0.dns.rfc2136 = nil
             $0.dns.route53 = .init(hostedZoneId: zone, credentialsSecret: "aws", endpoint: moto.endpoint)
         })
-        let r53 = try Route53Client(hostedZoneId: zone, credentials: .init(accessKeyId: "AKIDTEST", secretAccessKey: "moto-test-secret"), endpoint: moto.endpoint)
+        let r53 = try Route53Client(hostedZoneId: zone, credentials: AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "moto-test-secret"), endpoint: moto.endpoint)
         // No record yet: the controller puts the primary's value there.
         _ = try #require(try await h.within(.seconds(15)) { try await r53.read(name: "app.example.test", type: "A")?.values == ["192.0.2.10"] ? true : nil })
         h.primary.up.mutate { $0 = false }

@@ -138,7 +138,10 @@ public final class MotoServer: Sendable {
     }
     public func stop() { process.stop() }
 
-    public static func start() async throws -> MotoServer {
+    /// - Parameter unauthenticatedActions: with a number, moto checks every request after the first that many as
+    ///   AWS would (IAM-like access control): the signature, that the key exists (an assumed role's included) and
+    ///   that its policies allow the action.
+    public static func start(unauthenticatedActions: Int? = nil) async throws -> MotoServer {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let server = root + "/.venv-moto/bin/moto_server"
         struct Missing: Error, CustomStringConvertible { let description: String }
@@ -146,7 +149,8 @@ public final class MotoServer: Sendable {
             throw Missing(description: "required component: moto_server (moto[server] in \(root)/.venv-moto) is missing; run scripts/install-deps.sh test")
         }
         let port = try DNSServer.freePort()
-        let p = try startServer(server, ["-H", "127.0.0.1", "-p", String(port)])
+        let p = try unauthenticatedActions.map { try startServer("/usr/bin/env", ["INITIAL_NO_AUTH_ACTION_COUNT=\($0)", server, "-H", "127.0.0.1", "-p", String(port)]) }
+            ?? startServer(server, ["-H", "127.0.0.1", "-p", String(port)])
         let endpoint = "http://127.0.0.1:\(port)"
         for _ in 0..<150 {
             if let r = try? await runAsync("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", endpoint + "/moto-api/"]), r.out != "000" {

@@ -83,7 +83,7 @@ struct BackupCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a Backup's objects here and now: sizes and SHA-256 against its manifest, and the contents with pg_restore --list or tar --list.",
-            discussion: "Reads the S3 credentials from the destination's Secret with your kubeconfig's rights; needs pg_restore and tar on PATH.")
+            discussion: "Reads the S3 credentials from the destination's Secret with your kubeconfig's rights (without one, your own AWS credentials from the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a web identity); needs pg_restore and tar on PATH.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The Backup.") var backup: String
 
@@ -95,13 +95,24 @@ struct BackupCommand: AsyncParsableCommand {
             guard let loc = b.status?.location, let key = b.status?.manifestKey, b.status?.phase == "Completed" else {
                 throw ValidationError("Backup \(backup) is \(b.status?.phase ?? "New"), not Completed")
             }
-            let secret = try await Api<Secret>(client, namespace: ns).get(loc.credentialsSecret)
-            func value(_ k: String) -> String? { secret.decodedData[k].map { String(decoding: $0, as: UTF8.self) } }
-            guard let id = value("AWS_ACCESS_KEY_ID"), let sk = value("AWS_SECRET_ACCESS_KEY") else {
-                throw ValidationError("Secret \(loc.credentialsSecret) lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
+            let credentials: any AWSCredentialsProvider
+            if let name = loc.credentialsSecret {
+                let secret = try await Api<Secret>(client, namespace: ns).get(name)
+                func value(_ k: String) -> String? { secret.decodedData[k].map { String(decoding: $0, as: UTF8.self) } }
+                guard let id = value("AWS_ACCESS_KEY_ID"), let sk = value("AWS_SECRET_ACCESS_KEY") else {
+                    throw ValidationError("Secret \(name) lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
+                }
+                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: sk, sessionToken: value("AWS_SESSION_TOKEN"))
+            } else {
+                // The policy names no Secret (the operator uses its IAM role): your own AWS credentials, as the AWS CLI finds them in the environment.
+                do {
+                    credentials = try AWSDefaultCredentials.resolve(environment: ProcessInfo.processInfo.environment)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
             }
             let s3 = try S3Client(S3Endpoint(endpoint: loc.endpoint, region: loc.region, bucket: loc.bucket, pathStyle: loc.pathStyle),
-                                  credentials: AWSCredentials(accessKeyId: id, secretAccessKey: sk, sessionToken: value("AWS_SESSION_TOKEN")))
+                                  credentials: credentials)
             let chain = try await RestoreRunner.chain(s3, key)
             let manifest = chain.last!
             for a in manifest.artifacts {

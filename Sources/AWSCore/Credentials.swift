@@ -1,0 +1,188 @@
+import Foundation
+import KubeClient
+import XMLCoder
+
+/// Where a client's AWS credentials come from: fixed keys (a Secret's) answer as they are; the pod's own identity
+/// (IAM roles for service accounts) is exchanged with STS and renewed before it expires. Clients ask before each
+/// request, so a long-lived client never signs with expired credentials.
+public protocol AWSCredentialsProvider: Sendable {
+    /// Credentials valid now.
+    func credentials() async throws -> AWSCredentials
+}
+
+extension AWSCredentials: AWSCredentialsProvider {
+    public func credentials() async throws -> AWSCredentials { self }
+}
+
+/// Why no credentials could be had. Never carries a secret: not the token, not a key.
+public struct AWSCredentialsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    /// Worth trying again later (STS unreachable, throttled, failing), as opposed to a configuration that cannot work.
+    public let isRetryable: Bool
+    public init(_ description: String, retryable: Bool = false) {
+        self.description = description
+        isRetryable = retryable
+    }
+}
+
+/// IAM roles for service accounts (IRSA). EKS's pod identity webhook gives a pod whose ServiceAccount is annotated
+/// `eks.amazonaws.com/role-arn` the variables AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; the file holds a service
+/// account token the kubelet renews. It is exchanged for the role's temporary credentials with STS
+/// AssumeRoleWithWebIdentity, an unsigned call (the token is the proof). The file is read again for every exchange;
+/// the credentials are kept until `refreshBefore` their expiry, and one exchange serves every caller waiting on it.
+public actor WebIdentityCredentials: AWSCredentialsProvider {
+    public nonisolated let roleArn: String
+    public nonisolated let tokenFile: String
+    public nonisolated let sessionName: String
+    public nonisolated let stsEndpoint: String
+    let durationSeconds: Int?
+    let refreshBefore: Duration
+    let transport: any HTTPTransport
+    let now: @Sendable () -> Date
+    private var cached: (credentials: AWSCredentials, expiration: Date)?
+    private var exchange: Task<(AWSCredentials, Date), any Error>?
+
+    public init(roleArn: String, tokenFile: String, sessionName: String, stsEndpoint: String, durationSeconds: Int? = nil,
+                refreshBefore: Duration = .seconds(300), transport: any HTTPTransport = CurlTransport(),
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.roleArn = roleArn
+        self.tokenFile = tokenFile
+        self.sessionName = sessionName
+        var endpoint = stsEndpoint
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        self.stsEndpoint = endpoint
+        self.durationSeconds = durationSeconds
+        self.refreshBefore = refreshBefore
+        self.transport = transport
+        self.now = now
+    }
+
+    public func credentials() async throws -> AWSCredentials {
+        let margin = Double(refreshBefore.components.seconds)
+        if let cached, cached.expiration.timeIntervalSince(now()) > margin { return cached.credentials }
+        if let exchange { return try await exchange.value.0 }
+        let task = Task { try await self.assumeRole() }
+        exchange = task
+        defer { exchange = nil }
+        let (credentials, expiration) = try await task.value
+        cached = (credentials, expiration)
+        return credentials
+    }
+
+    /// When the credentials held now expire (nil: none held yet).
+    public var expiration: Date? { cached?.expiration }
+
+    struct Response: Decodable {
+        struct Result: Decodable {
+            struct Credentials: Decodable {
+                let AccessKeyId: String
+                let SecretAccessKey: String
+                let SessionToken: String
+                let Expiration: String
+            }
+            let Credentials: Credentials
+        }
+        let AssumeRoleWithWebIdentityResult: Result
+    }
+
+    struct ErrorResponse: Decodable {
+        struct Detail: Decodable {
+            let Code: String
+            let Message: String?
+        }
+        let Error: Detail
+    }
+
+    func assumeRole() async throws -> (AWSCredentials, Date) {
+        let token: String
+        do {
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw AWSCredentialsError("cannot read the web identity token file \(tokenFile) (AWS_WEB_IDENTITY_TOKEN_FILE): \((error as NSError).localizedDescription)",
+                                      retryable: true)
+        }
+        guard !token.isEmpty else { throw AWSCredentialsError("the web identity token file \(tokenFile) is empty", retryable: true) }
+        var form = [("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleArn),
+                    ("RoleSessionName", sessionName), ("WebIdentityToken", token)]
+        if let durationSeconds { form.append(("DurationSeconds", String(durationSeconds))) }
+        let body = Array(form.map { "\(SigV4.uriEncode($0.0, slash: true))=\(SigV4.uriEncode($0.1, slash: true))" }.joined(separator: "&").utf8)
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPRequest(method: "POST", url: stsEndpoint + "/", body: body, timeout: .seconds(30))
+            request.headers.add("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            request.headers.add("Expect", "")
+            let failure: AWSCredentialsError
+            do {
+                let r = try await transport.send(request)
+                if r.status == 200 {
+                    guard let decoded = try? XMLDecoder().decode(Response.self, from: Data(r.body)),
+                          let expiration = Self.date(decoded.AssumeRoleWithWebIdentityResult.Credentials.Expiration) else {
+                        throw AWSCredentialsError("STS at \(stsEndpoint) answered AssumeRoleWithWebIdentity with a body that is not its response")
+                    }
+                    let c = decoded.AssumeRoleWithWebIdentityResult.Credentials
+                    return (AWSCredentials(accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken), expiration)
+                }
+                let e = try? XMLDecoder().decode(ErrorResponse.self, from: Data(r.body))
+                let code = e?.Error.Code ?? "HTTP\(r.status)"
+                // Throttling, STS's own failures and the identity provider's are transient; a refused token or role is not.
+                let transient = r.status >= 500 || r.status == 429 || ["Throttling", "IDPCommunicationError", "ServiceUnavailable"].contains(code)
+                failure = AWSCredentialsError("STS refused AssumeRoleWithWebIdentity for \(roleArn): \(code): \(e?.Error.Message ?? "HTTP \(r.status)")",
+                                              retryable: transient)
+            } catch let e as KubeError {
+                if case .transport(let t) = e, t.kind == .cancelled { throw CancellationError() }
+                failure = AWSCredentialsError("STS at \(stsEndpoint) is unreachable: \(e.description)", retryable: true)
+            }
+            guard failure.isRetryable, attempt < 3 else { throw failure }
+            try await Task.sleep(for: .milliseconds(200 << attempt))
+        }
+    }
+
+    /// STS's Expiration: ISO 8601, with or without fractional seconds.
+    static func date(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s)
+    }
+}
+
+/// The credentials a process has of its own, found as the AWS SDKs look for them: AWS_ACCESS_KEY_ID and
+/// AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN) in the environment, else a web identity (AWS_ROLE_ARN and
+/// AWS_WEB_IDENTITY_TOKEN_FILE, as IRSA sets them). STS is the region's endpoint (AWS_REGION, else
+/// AWS_DEFAULT_REGION; sts.amazonaws.com when neither is set or AWS_STS_REGIONAL_ENDPOINTS is `legacy`), unless
+/// AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL names another. Instance metadata (the node's role) is not used: a
+/// pod should not act with its node's rights.
+public enum AWSDefaultCredentials {
+    public static func resolve(environment: [String: String], transport: any HTTPTransport = CurlTransport()) throws -> any AWSCredentialsProvider {
+        func value(_ name: String) -> String? {
+            guard let v = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+            return v
+        }
+        if let id = value("AWS_ACCESS_KEY_ID"), let secret = value("AWS_SECRET_ACCESS_KEY") {
+            return AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN"))
+        }
+        if let role = value("AWS_ROLE_ARN"), let file = value("AWS_WEB_IDENTITY_TOKEN_FILE") {
+            let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION")
+            let endpoint = value("AWS_ENDPOINT_URL_STS") ?? value("AWS_ENDPOINT_URL")
+                ?? (region == nil || value("AWS_STS_REGIONAL_ENDPOINTS") == "legacy" ? "https://sts.amazonaws.com" : "https://sts.\(region!).amazonaws.com")
+            let session = value("AWS_ROLE_SESSION_NAME") ?? "salespot-\(Int(Date().timeIntervalSince1970))"
+            return WebIdentityCredentials(roleArn: role, tokenFile: file, sessionName: session, stsEndpoint: endpoint, transport: transport)
+        }
+        throw AWSCredentialsError("no AWS credentials: no credentialsSecret is named, and this process has neither AWS_ACCESS_KEY_ID and "
+                                  + "AWS_SECRET_ACCESS_KEY nor an IAM role for its service account (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, "
+                                  + "which EKS sets when the ServiceAccount is annotated eks.amazonaws.com/role-arn)")
+    }
+
+    /// This process's own credentials, resolved once from its environment: every client shares one provider, so a
+    /// web identity is exchanged once per renewal, not once per client.
+    public static let shared: Result<any AWSCredentialsProvider, AWSCredentialsError> = {
+        do {
+            return .success(try resolve(environment: ProcessInfo.processInfo.environment))
+        } catch let e as AWSCredentialsError {
+            return .failure(e)
+        } catch {
+            return .failure(AWSCredentialsError("\(error)"))
+        }
+    }()
+}
