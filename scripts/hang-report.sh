@@ -27,12 +27,17 @@ for p in $pids; do
     done | head -40
     case "$(readlink "/proc/$p/exe" 2>/dev/null)" in
     *.xctest | */salespot-operator)
+        stacks=""
         if command -v gdb >/dev/null; then
+            stacks=$(timeout 60 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>&1 |
+                grep -E '^(Thread|#)' | cut -c1-220 | head -600)
+        fi
+        if [ -n "$stacks" ]; then
             echo "threads (gdb):"
-            timeout 60 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>/dev/null |
-                grep -E '^(Thread|#)' | cut -c1-220 | head -600
+            echo "$stacks"
         else
-            echo "threads: gdb is not installed; kernel wait channels:"
+            # No gdb, or it could not attach (ptrace refused): what each thread waits on in the kernel.
+            echo "threads (no stacks from gdb; kernel wait channels):"
             for t in /proc/"$p"/task/*; do echo "  ${t##*/} $(cat "$t/comm") $(cat "$t/wchan" 2>/dev/null)"; done
         fi
         ;;

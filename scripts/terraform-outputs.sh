@@ -7,7 +7,7 @@
 #                             IRSA role: save it as manifests/overlays/ENV/serviceaccount-irsa.yaml and list it
 #                             under the overlay's patches
 #   --runner-serviceaccount   a ServiceAccount salespot-backup-runner for each watched namespace, annotated with
-#                             the backup runner's role (for the Jobs: --job-service-account or spec.serviceAccountName)
+#                             the backup runner's role (for the Jobs: --job-service-account or spec.job.serviceAccountName)
 #   --samples                 the values the BackupPolicy and DRPolicy samples take (YAML)
 #   --json                    every output, as terraform prints it
 #

@@ -28,8 +28,12 @@ public struct AWSCredentialsError: Error, CustomStringConvertible, Sendable {
 /// IAM roles for service accounts (IRSA). EKS's pod identity webhook gives a pod whose ServiceAccount is annotated
 /// `eks.amazonaws.com/role-arn` the variables AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; the file holds a service
 /// account token the kubelet renews. It is exchanged for the role's temporary credentials with STS
-/// AssumeRoleWithWebIdentity, an unsigned call (the token is the proof). The file is read again for every exchange;
-/// the credentials are kept until `refreshBefore` their expiry, and one exchange serves every caller waiting on it.
+/// AssumeRoleWithWebIdentity, an unsigned call (the token is the proof). The file is read again for every exchange.
+///
+/// As the SDKs' caching providers do: credentials are renewed once less than `refreshBefore` of them is left, and
+/// while they are still good for another `staleUse` a failed renewal keeps serving them (the next renewal is tried
+/// 30 s later), so that a short STS or identity provider outage never fails a request that could be signed. One
+/// exchange serves every caller waiting on it; a caller that is cancelled stops waiting at once.
 public actor WebIdentityCredentials: AWSCredentialsProvider {
     public nonisolated let roleArn: String
     public nonisolated let tokenFile: String
@@ -37,13 +41,18 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
     public nonisolated let stsEndpoint: String
     let durationSeconds: Int?
     let refreshBefore: Duration
+    let staleUse: Duration
     let transport: any HTTPTransport
     let now: @Sendable () -> Date
     private var cached: (credentials: AWSCredentials, expiration: Date)?
-    private var exchange: Task<(AWSCredentials, Date), any Error>?
+    /// After a failed renewal while the held credentials are still good: no new try before this.
+    private var quietUntil: Date?
+    private var exchanging = false
+    private var waiters: [UInt64: CheckedContinuation<AWSCredentials, any Error>] = [:]
+    private var nextWaiter: UInt64 = 0
 
     public init(roleArn: String, tokenFile: String, sessionName: String, stsEndpoint: String, durationSeconds: Int? = nil,
-                refreshBefore: Duration = .seconds(300), transport: any HTTPTransport = CurlTransport(),
+                refreshBefore: Duration = .seconds(300), staleUse: Duration = .seconds(60), transport: any HTTPTransport = CurlTransport(),
                 now: @escaping @Sendable () -> Date = Date.init) {
         self.roleArn = roleArn
         self.tokenFile = tokenFile
@@ -53,20 +62,67 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
         self.stsEndpoint = endpoint
         self.durationSeconds = durationSeconds
         self.refreshBefore = refreshBefore
+        self.staleUse = staleUse
         self.transport = transport
         self.now = now
     }
 
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    /// The held credentials, if they need no renewal now.
+    private func current() -> AWSCredentials? {
+        guard let cached else { return nil }
+        let left = cached.expiration.timeIntervalSince(now())
+        if left > Self.seconds(refreshBefore) { return cached.credentials }
+        if let quietUntil, now() < quietUntil, left > Self.seconds(staleUse) { return cached.credentials }
+        return nil
+    }
+
     public func credentials() async throws -> AWSCredentials {
-        let margin = Double(refreshBefore.components.seconds)
-        if let cached, cached.expiration.timeIntervalSince(now()) > margin { return cached.credentials }
-        if let exchange { return try await exchange.value.0 }
-        let task = Task { try await self.assumeRole() }
-        exchange = task
-        defer { exchange = nil }
-        let (credentials, expiration) = try await task.value
-        cached = (credentials, expiration)
-        return credentials
+        if let c = current() { return c }
+        nextWaiter += 1
+        let id = nextWaiter
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<AWSCredentials, any Error>) in
+                if Task.isCancelled {
+                    waiter.resume(throwing: CancellationError())
+                    return
+                }
+                waiters[id] = waiter
+                if !exchanging {
+                    exchanging = true
+                    Task { await self.renew() }
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    private func cancelWaiter(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    }
+
+    /// One exchange; its outcome goes to every caller waiting then.
+    private func renew() async {
+        let outcome: Result<AWSCredentials, any Error>
+        do {
+            let (credentials, expiration) = try await assumeRole()
+            cached = (credentials, expiration)
+            quietUntil = nil
+            outcome = .success(credentials)
+        } catch {
+            if let cached, cached.expiration.timeIntervalSince(now()) > Self.seconds(staleUse) {
+                quietUntil = now().addingTimeInterval(30)
+                outcome = .success(cached.credentials)
+            } else {
+                outcome = .failure(error)
+            }
+        }
+        exchanging = false
+        let waiting = waiters
+        waiters = [:]
+        for waiter in waiting.values { waiter.resume(with: outcome) }
     }
 
     /// When the credentials held now expire (nil: none held yet).
@@ -125,8 +181,11 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
                 }
                 let e = try? XMLDecoder().decode(ErrorResponse.self, from: Data(r.body))
                 let code = e?.Error.Code ?? "HTTP\(r.status)"
-                // Throttling, STS's own failures and the identity provider's are transient; a refused token or role is not.
-                let transient = r.status >= 500 || r.status == 429 || ["Throttling", "IDPCommunicationError", "ServiceUnavailable"].contains(code)
+                // Throttling, STS's own failures and the identity provider's are transient. So is InvalidIdentityToken,
+                // as the Go SDK treats it: STS answers it too while it cannot fetch the provider's keys. A role that
+                // does not trust the token (AccessDenied) or an expired token is not.
+                let transient = r.status >= 500 || r.status == 429
+                    || ["Throttling", "IDPCommunicationError", "ServiceUnavailable", "InvalidIdentityToken"].contains(code)
                 failure = AWSCredentialsError("STS refused AssumeRoleWithWebIdentity for \(roleArn): \(code): \(e?.Error.Message ?? "HTTP \(r.status)")",
                                               retryable: transient)
             } catch let e as KubeError {
@@ -147,12 +206,12 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
     }
 }
 
-/// The credentials a process has of its own, found as the AWS SDKs look for them: AWS_ACCESS_KEY_ID and
-/// AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN) in the environment, else a web identity (AWS_ROLE_ARN and
-/// AWS_WEB_IDENTITY_TOKEN_FILE, as IRSA sets them). STS is the region's endpoint (AWS_REGION, else
-/// AWS_DEFAULT_REGION; sts.amazonaws.com when neither is set or AWS_STS_REGIONAL_ENDPOINTS is `legacy`), unless
-/// AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL names another. Instance metadata (the node's role) is not used: a
-/// pod should not act with its node's rights.
+/// The credentials a process has of its own, from its environment in the AWS SDKs' order: AWS_ACCESS_KEY_ID and
+/// AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN), else a web identity (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE,
+/// as IRSA sets them; AWS_ROLE_SESSION_NAME). STS is the region's endpoint (AWS_REGION, else AWS_DEFAULT_REGION;
+/// see ``stsEndpoint(region:legacy:)``) unless AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL names another. Not read:
+/// shared config and credentials files (profiles), container credentials (ECS, EKS Pod Identity) and instance
+/// metadata (a pod should not act with its node's rights).
 public enum AWSDefaultCredentials {
     public static func resolve(environment: [String: String], transport: any HTTPTransport = CurlTransport()) throws -> any AWSCredentialsProvider {
         func value(_ name: String) -> String? {
@@ -163,15 +222,27 @@ public enum AWSDefaultCredentials {
             return AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN"))
         }
         if let role = value("AWS_ROLE_ARN"), let file = value("AWS_WEB_IDENTITY_TOKEN_FILE") {
-            let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION")
             let endpoint = value("AWS_ENDPOINT_URL_STS") ?? value("AWS_ENDPOINT_URL")
-                ?? (region == nil || value("AWS_STS_REGIONAL_ENDPOINTS") == "legacy" ? "https://sts.amazonaws.com" : "https://sts.\(region!).amazonaws.com")
+                ?? stsEndpoint(region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION"), legacy: value("AWS_STS_REGIONAL_ENDPOINTS") == "legacy")
             let session = value("AWS_ROLE_SESSION_NAME") ?? "salespot-\(Int(Date().timeIntervalSince1970))"
             return WebIdentityCredentials(roleArn: role, tokenFile: file, sessionName: session, stsEndpoint: endpoint, transport: transport)
         }
         throw AWSCredentialsError("no AWS credentials: no credentialsSecret is named, and this process has neither AWS_ACCESS_KEY_ID and "
                                   + "AWS_SECRET_ACCESS_KEY nor an IAM role for its service account (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, "
                                   + "which EKS sets when the ServiceAccount is annotated eks.amazonaws.com/role-arn)")
+    }
+
+    /// Regions whose STS the `legacy` setting sends to the global endpoint (those that had it before regional
+    /// endpoints existed; later regions always use their own).
+    static let legacyGlobalRegions: Set<String> = ["ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "aws-global", "ca-central-1",
+                                                   "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+                                                   "us-east-1", "us-east-2", "us-west-1", "us-west-2"]
+
+    /// The STS endpoint the SDKs use for a region: its own (the default since 2022), the global one with `legacy`
+    /// for the regions above or when no region is set; China's regions are under amazonaws.com.cn.
+    static func stsEndpoint(region: String?, legacy: Bool) -> String {
+        guard let region, !(legacy && legacyGlobalRegions.contains(region)) else { return "https://sts.amazonaws.com" }
+        return "https://sts.\(region).amazonaws.com\(region.hasPrefix("cn-") ? ".cn" : "")"
     }
 
     /// This process's own credentials, resolved once from its environment: every client shares one provider, so a

@@ -274,7 +274,7 @@ public final class S3Client: Sendable {
         let queryString = SigV4.canonicalQuery(query)
         let url = "\(scheme)://\(authority)\(path)\(queryString.isEmpty ? "" : "?" + queryString)"
         let payloadHash = SigV4.hex(SHA256.hash(data: body))
-        var failures = 0
+        var failures = 0, credentialFailures = 0
         while true {
             var request = HTTPRequest(method: method, url: url, body: method == "GET" || method == "HEAD" || method == "DELETE" ? nil : body,
                                       timeout: .seconds(300))
@@ -282,7 +282,13 @@ public final class S3Client: Sendable {
             do {
                 signer = SigV4(credentials: try await credentials.credentials(), region: location.region, service: "s3")
             } catch let e as AWSCredentialsError {
-                throw S3Error(status: 0, code: "CredentialsUnavailable", message: e.description, operation: operation)
+                // Not sent: retried as a dropped connection would be when STS may answer later, else given up.
+                credentialFailures += 1
+                guard e.isRetryable, credentialFailures < retry.attempts else {
+                    throw S3Error(status: 0, code: "CredentialsUnavailable", message: e.description, operation: operation)
+                }
+                try await Task.sleep(for: backoff(credentialFailures))
+                continue
             }
             let signed = signer.sign(method: method, path: path, query: query, headers: [("host", authority)] + headers,
                                      payloadHash: payloadHash)

@@ -15,11 +15,15 @@ final class RecordingTransport: HTTPTransport {
     let inner = CurlTransport()
     private let sent = Mutex<[HTTPRequest]>([])
     private let answer = Mutex<(@Sendable (HTTPRequest) -> HTTPResponse?)?>(nil)
+    private let stall = Mutex<Duration?>(nil)
     var requests: [HTTPRequest] { sent.withLock { $0 } }
     func answer(with a: (@Sendable (HTTPRequest) -> HTTPResponse?)?) { answer.withLock { $0 = a } }
+    /// Every request waits this long before it is answered or sent (a server that does not answer yet).
+    func stall(for d: Duration?) { stall.withLock { $0 = d } }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         sent.withLock { $0.append(request) }
+        if let d = stall.withLock({ $0 }) { try await Task.sleep(for: d) }
         if let r = answer.withLock({ $0 })?(request) { return r }
         return try await inner.send(request)
     }
@@ -73,17 +77,51 @@ final class RecordingTransport: HTTPTransport {
         #expect(transport.requests.count == 2)
         #expect(renewed.accessKeyId != first[0].accessKeyId)
         #expect(String(decoding: transport.requests[1].body ?? [], as: UTF8.self).contains("WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.second.sig"))
+        // STS failing at renewal while the held credentials are still good for more than a minute: they stay in use
+        // (an upload in flight is not failed), and STS is left alone for 30 s.
+        transport.answer { _ in HTTPResponse(status: 503, body: Array("<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error></ErrorResponse>".utf8)) }
+        let renewedExpiration = try #require(await provider.expiration)
+        clock.mutate { $0 = renewedExpiration.addingTimeInterval(-290) }
+        #expect(try await provider.credentials() == renewed)
+        #expect(transport.requests.count == 5, "one renewal, tried three times")
+        clock.mutate { $0 += 20 }
+        #expect(try await provider.credentials() == renewed)
+        #expect(transport.requests.count == 5)
+        // Less than a minute left and STS still failing: an error, not credentials about to expire.
+        clock.mutate { $0 = renewedExpiration.addingTimeInterval(-50) }
+        await #expect(throws: AWSCredentialsError.self) { _ = try await provider.credentials() }
+        // STS back: renewed.
+        transport.answer(with: nil)
+        #expect(try await provider.credentials().accessKeyId != renewed.accessKeyId)
+    }
+
+    @Test func aCancelledCallerStopsWaitingForTheExchange() async throws {
+        let (dir, file) = try Self.tokenFile("eyJhbGciOiJSUzI1NiJ9.slow.sig")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let transport = RecordingTransport()
+        transport.stall(for: .seconds(5))
+        transport.answer { _ in HTTPResponse(status: 403, body: Array("<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>".utf8)) }
+        let provider = WebIdentityCredentials(roleArn: Self.role, tokenFile: file, sessionName: "s", stsEndpoint: "http://127.0.0.1:9", transport: transport)
+        let caller = Task { try await provider.credentials() }
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await caller.value }
+        #expect(ContinuousClock.now - start < .seconds(2), "the cancelled caller waited for the exchange")
+        // A caller that comes meanwhile still gets that exchange's own outcome.
+        await #expect(throws: AWSCredentialsError.self) { _ = try await provider.credentials() }
+        #expect(transport.requests.count == 1)
     }
 
     @Test func failuresSayWhyNeverCarryTheTokenAndOnlyTransientOnesAreRetried() async throws {
         let (dir, file) = try Self.tokenFile("secret-token-value")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let transport = RecordingTransport()
-        // STS refuses the token: one request, the code and message, not the token.
+        // The role does not trust the token: one request, the code and message, not the token.
         transport.answer { _ in
-            HTTPResponse(status: 400, body: Array("""
-                <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>
-                <Message>No OpenIDConnect provider found in your account for https://oidc.eks.eu-west-1.amazonaws.com/id/X</Message></Error></ErrorResponse>
+            HTTPResponse(status: 403, body: Array("""
+                <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>
+                <Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error></ErrorResponse>
                 """.utf8))
         }
         let provider = WebIdentityCredentials(roleArn: Self.role, tokenFile: file, sessionName: "s", stsEndpoint: "http://127.0.0.1:9", transport: transport)
@@ -91,16 +129,22 @@ final class RecordingTransport: HTTPTransport {
             _ = try await provider.credentials()
             Issue.record("a refused token gave credentials")
         } catch let e as AWSCredentialsError {
-            #expect(e.description.contains("InvalidIdentityToken") && e.description.contains("No OpenIDConnect provider"), "\(e)")
+            #expect(e.description.contains("AccessDenied") && e.description.contains("Not authorized to perform"), "\(e)")
             #expect(e.description.contains(Self.role))
             #expect(!e.description.contains("secret-token-value"))
             #expect(!e.isRetryable)
         }
         #expect(transport.requests.count == 1)
+        // InvalidIdentityToken is what STS answers while it cannot fetch the identity provider's keys: tried again.
+        transport.answer { _ in
+            HTTPResponse(status: 400, body: Array("<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>Couldn't retrieve verification key from your identity provider</Message></Error></ErrorResponse>".utf8))
+        }
+        await #expect(throws: AWSCredentialsError.self) { _ = try await provider.credentials() }
+        #expect(transport.requests.count == 4)
         // STS failing: tried three times, then a retryable error.
         transport.answer { _ in HTTPResponse(status: 503, body: Array("<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>try later</Message></Error></ErrorResponse>".utf8)) }
         await #expect(throws: AWSCredentialsError.self) { _ = try await provider.credentials() }
-        #expect(transport.requests.count == 4)
+        #expect(transport.requests.count == 7)
         // STS unreachable (nothing listens on port 9): retryable, and says where.
         transport.answer(with: nil)
         do {
@@ -133,6 +177,8 @@ final class RecordingTransport: HTTPTransport {
         #expect(try sts(["AWS_REGION": "eu-west-1"]) == "https://sts.eu-west-1.amazonaws.com")
         #expect(try sts(["AWS_DEFAULT_REGION": "eu-central-1"]) == "https://sts.eu-central-1.amazonaws.com")
         #expect(try sts(["AWS_REGION": "eu-west-1", "AWS_STS_REGIONAL_ENDPOINTS": "legacy"]) == "https://sts.amazonaws.com")
+        #expect(try sts(["AWS_REGION": "ap-east-1", "AWS_STS_REGIONAL_ENDPOINTS": "legacy"]) == "https://sts.ap-east-1.amazonaws.com")
+        #expect(try sts(["AWS_REGION": "cn-north-1"]) == "https://sts.cn-north-1.amazonaws.com.cn")
         #expect(try sts(["AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5000/"]) == "http://127.0.0.1:5000")
         do {
             _ = try AWSDefaultCredentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "only-half"])

@@ -46,7 +46,7 @@ public func temporaryDirectory() throws -> String {
 /// a pipe the test runner holds open.
 @discardableResult
 public func run(_ executable: String, _ args: [String], env: [String: String]? = nil, cwd: String? = nil,
-                timeout: Duration = .seconds(300)) throws -> (status: Int32, out: String, err: String) {
+                timeout: Duration = .seconds(120)) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
@@ -78,6 +78,8 @@ public func run(_ executable: String, _ args: [String], env: [String: String]? =
     }
     let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
     if exited.wait(timeout: .now() + seconds) == .timedOut {
+        // Its process group too (Foundation starts each child in a group of its own): what it started goes with it.
+        kill(-p.processIdentifier, SIGKILL)
         kill(p.processIdentifier, SIGKILL)
         _ = exited.wait(timeout: .now() + 5)
         struct TimedOut: Error, CustomStringConvertible { let description: String }
@@ -131,7 +133,7 @@ public func stopProcess(_ process: Process) {
 /// Runs a program on its own thread and awaits it, so the test's cooperative threads stay free (the servers under
 /// test run their actors there; blocking them would deadlock a 2-core machine).
 public func runAsync(_ executable: String, _ args: [String], env: [String: String]? = nil,
-                     timeout: Duration = .seconds(300)) async throws -> (status: Int32, out: String, err: String) {
+                     timeout: Duration = .seconds(120)) async throws -> (status: Int32, out: String, err: String) {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             do { continuation.resume(returning: try run(executable, args, env: env, timeout: timeout)) } catch { continuation.resume(throwing: error) }
