@@ -116,10 +116,12 @@ import TestSupport
         // Every Lease write now hangs (as a request behind a dead proxy would, for the client's 60 s timeout).
         faults.set([.init(method: "PUT", urlContains: ["/leases/stall"], fault: fault)])
         let stalledAt = ContinuousClock.now
-        for _ in 0..<400 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
-        let stopped = try #require(stoppedLeading.value, "still leading 8 s after renewals stalled")
-        // The renew deadline counted from the last renewal, which was at most a retry period before the stall.
-        #expect(stopped - stalledAt < fast().renewDeadline + .milliseconds(1500))  // a stall lasts 60 s, a hang 10 s
+        for _ in 0..<500 where stoppedLeading.value == nil { try await Task.sleep(for: .milliseconds(20)) }
+        let stopped = try #require(stoppedLeading.value, "still leading 10 s after renewals stalled")
+        // The renew deadline counted from the last renewal, which was at most a retry period before the stall; the
+        // margin is for a 2-core machine running the whole suite, and still short of what a stall (60 s) or a hang
+        // (10 s) lasts.
+        #expect(stopped - stalledAt < fast().renewDeadline + .seconds(3))
         #expect(registry.value("leader_election_master_status", ["stall"]) == 0)
     }
 
@@ -143,7 +145,8 @@ import TestSupport
         let at = ContinuousClock.now
         stop.mutate { $0 = true }
         await campaign.value
-        #expect(ContinuousClock.now - at < fast().renewDeadline + .milliseconds(1500))  // the hang lasts 10 s
+        // Short of the hang's 10 s, with a margin for a 2-core machine running the whole suite.
+        #expect(ContinuousClock.now - at < fast().renewDeadline + .seconds(3))
     }
 
     @Test func aStandbyStopsCampaigningOnceToldTo() async throws {
@@ -160,9 +163,19 @@ import TestSupport
         try await Task.sleep(for: .milliseconds(300))
         let at = ContinuousClock.now
         keep.mutate { $0 = false }
-        let watchdog = Task { try? await Task.sleep(for: .seconds(3)); campaign.cancel() }
+        // It must stop by itself: the watchdog cancels it only if it has not after 10 s, and says so.
+        let cancelled = Locked(false)
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(10))
+            if !Task.isCancelled {
+                cancelled.mutate { $0 = true }
+                campaign.cancel()
+            }
+        }
         await campaign.value
         watchdog.cancel()
-        #expect(ContinuousClock.now - at < .seconds(1.5), "still campaigning after it was told to stop")
+        #expect(!cancelled.value, "still campaigning 10 s after it was told to stop")
+        // Within a few retry periods (200 ms), with a margin for a 2-core machine running the whole suite.
+        #expect(ContinuousClock.now - at < .seconds(3))
     }
 }
