@@ -65,7 +65,7 @@ let package = Package(
         // AWS request signing (SigV4) and credentials (fixed keys; IRSA's web identity exchanged with STS): shared by S3
         // and Route53.
         .target(name: "AWSCore", dependencies: [
-            "KubeClient",
+            "KubeCore", "KubeClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "XMLCoder", package: "XMLCoder"),
         ]),

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Prints what a process tree that ran past its deadline is doing: every process under PID (its state, what it waits
 # on in the kernel, its command line and open descriptors) and, when gdb is installed, each thread's stack of the
-# processes that are ours (the test binary and the operator). scripts/test.sh calls it before it kills a hung run.
-# Usage: scripts/hang-report.sh PID
+# processes that are ours (the test binary and the operator). With --kill, then kills the whole tree at once (collected
+# first: a child killed first would orphan its own children); scripts/test.sh does so with a run past its deadline.
+# Usage: scripts/hang-report.sh [--kill] PID
 set -uo pipefail
+kill_after=false
+if [ "${1:-}" = --kill ]; then kill_after=true; shift; fi
 root=$1
 
 descendants() {
@@ -43,3 +46,7 @@ for p in $pids; do
         ;;
     esac
 done
+if $kill_after; then
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+fi

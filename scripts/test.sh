@@ -17,13 +17,6 @@ eval "$(scripts/services.sh start)"
 # stdbuf for line-buffered output: its LD_PRELOAD reaches every process the tests start, ldd's answers included.)
 # A run that passes its deadline is reported, killed and run once more, saying so; a run whose tests fail is not.
 # Worst case, every run hanging twice: about 45 minutes of tests, inside CI's 90 with the build and Terraform.
-descendants() {
-    local p
-    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        echo "$p"
-        descendants "$p"
-    done
-}
 swift_test() {
     local limit=$1; shift
     local attempt pid waited
@@ -39,10 +32,7 @@ swift_test() {
             return
         fi
         echo "error: 'swift test $*' still running after ${limit} s (attempt $attempt); what it is doing:" >&2
-        scripts/hang-report.sh "$pid" >&2 || true
-        # The whole tree at once, collected first: a child killed first would orphan its own children.
-        # shellcheck disable=SC2046
-        kill -KILL "$pid" $(descendants "$pid") 2>/dev/null || true
+        scripts/hang-report.sh --kill "$pid" >&2 || true
         wait "$pid" 2>/dev/null || true
         [ "$attempt" -eq 1 ] && echo "warning: 'swift test $*' HUNG and was killed; running it once more (the report above says where it hung)" >&2
     done

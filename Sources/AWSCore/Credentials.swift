@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeCore
 import XMLCoder
 
 /// Where a client's AWS credentials come from: fixed keys (a Secret's) answer as they are; the pod's own identity
@@ -67,14 +68,12 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
         self.now = now
     }
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-
     /// The held credentials, if they need no renewal now.
     private func current() -> AWSCredentials? {
         guard let cached else { return nil }
         let left = cached.expiration.timeIntervalSince(now())
-        if left > Self.seconds(refreshBefore) { return cached.credentials }
-        if let quietUntil, now() < quietUntil, left > Self.seconds(staleUse) { return cached.credentials }
+        if left > refreshBefore.seconds { return cached.credentials }
+        if let quietUntil, now() < quietUntil, left > staleUse.seconds { return cached.credentials }
         return nil
     }
 
@@ -112,7 +111,7 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
             quietUntil = nil
             outcome = .success(credentials)
         } catch {
-            if let cached, cached.expiration.timeIntervalSince(now()) > Self.seconds(staleUse) {
+            if let cached, cached.expiration.timeIntervalSince(now()) > staleUse.seconds {
                 quietUntil = now().addingTimeInterval(30)
                 outcome = .success(cached.credentials)
             } else {
@@ -173,11 +172,12 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
                 let r = try await transport.send(request)
                 if r.status == 200 {
                     guard let decoded = try? XMLDecoder().decode(Response.self, from: Data(r.body)),
-                          let expiration = Self.date(decoded.AssumeRoleWithWebIdentityResult.Credentials.Expiration) else {
+                          let expiration = Time(rfc3339: decoded.AssumeRoleWithWebIdentityResult.Credentials.Expiration) else {
                         throw AWSCredentialsError("STS at \(stsEndpoint) answered AssumeRoleWithWebIdentity with a body that is not its response")
                     }
                     let c = decoded.AssumeRoleWithWebIdentityResult.Credentials
-                    return (AWSCredentials(accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken), expiration)
+                    return (AWSCredentials(accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken),
+                            Date(timeIntervalSince1970: expiration.secondsSince1970))
                 }
                 let e = try? XMLDecoder().decode(ErrorResponse.self, from: Data(r.body))
                 let code = e?.Error.Code ?? "HTTP\(r.status)"
@@ -195,14 +195,6 @@ public actor WebIdentityCredentials: AWSCredentialsProvider {
             guard failure.isRetryable, attempt < 3 else { throw failure }
             try await Task.sleep(for: .milliseconds(200 << attempt))
         }
-    }
-
-    /// STS's Expiration: ISO 8601, with or without fractional seconds.
-    static func date(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: s)
     }
 }
 
@@ -243,6 +235,20 @@ public enum AWSDefaultCredentials {
     static func stsEndpoint(region: String?, legacy: Bool) -> String {
         guard let region, !(legacy && legacyGlobalRegions.contains(region)) else { return "https://sts.amazonaws.com" }
         return "https://sts.\(region).amazonaws.com\(region.hasPrefix("cn-") ? ".cn" : "")"
+    }
+
+    /// The credentials a resource names: its Secret's keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, if there,
+    /// AWS_SESSION_TOKEN, in `namespace`), or without a Secret this process's own (``shared``). Throws
+    /// ``SecretValueMissing`` naming the Secret or key, or ``AWSCredentialsError``; the caller words it for its
+    /// resource.
+    public static func named(secret: String?, namespace: String, client: KubeClient) async throws -> any AWSCredentialsProvider {
+        guard let secret else { return try shared.get() }
+        let secrets = Api<Secret>(client, namespace: namespace)
+        func value(_ key: String) async throws -> String {
+            try await secrets.value(secret, key: key).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return AWSCredentials(accessKeyId: try await value("AWS_ACCESS_KEY_ID"), secretAccessKey: try await value("AWS_SECRET_ACCESS_KEY"),
+                              sessionToken: try? await value("AWS_SESSION_TOKEN"))
     }
 
     /// This process's own credentials, resolved once from its environment: every client shares one provider, so a

@@ -73,29 +73,16 @@ public enum BackupControllers {
                          type: type, reason: reason, action: reason, note: note)  // the recorder cuts it to 1 KiB
         }
 
-        func secret(_ ns: String, _ name: String, _ key: String) async throws -> String {
-            do {
-                return try await Api<Secret>(client, namespace: ns).value(name, key: key)
-            } catch let missing as SecretValueMissing {
-                throw BackupError.invalid(missing.description)
-            }
-        }
-
         /// An S3 client with the credentials of the destination's Secret; without one, the operator's own identity
         /// (IRSA), shared by every client so that it is renewed once.
         func s3(_ ns: String, _ d: S3Plan, secret: String?) async throws -> S3Client {
             let credentials: any AWSCredentialsProvider
-            if let secret {
-                let id = try await self.secret(ns, secret, "AWS_ACCESS_KEY_ID")
-                let key = try await self.secret(ns, secret, "AWS_SECRET_ACCESS_KEY")
-                let token = try? await self.secret(ns, secret, "AWS_SESSION_TOKEN")
-                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token)
-            } else {
-                do {
-                    credentials = try AWSDefaultCredentials.shared.get()
-                } catch {
-                    throw BackupError.invalid("\(error)")
-                }
+            do {
+                credentials = try await AWSDefaultCredentials.named(secret: secret, namespace: ns, client: client)
+            } catch let e as SecretValueMissing {
+                throw BackupError.invalid(e.description)
+            } catch let e as AWSCredentialsError {
+                throw BackupError.invalid(e.description)
             }
             return try S3Client(S3Endpoint(endpoint: d.endpoint, region: d.region, bucket: d.bucket, pathStyle: d.pathStyle),
                                 credentials: credentials)

@@ -698,9 +698,12 @@ enum JobBuilder {
                                                       : ["drop": ["ALL"]]],
         ]
         var podSpec: JSONValue = ["restartPolicy": "Never", "containers": []]
+        var mounts: [JSONValue] = [], volumes: [JSONValue] = []
         // No Secret at all (a files policy whose Jobs act with their IAM role): no secrets volume.
-        var mounts: [JSONValue] = sources.isEmpty ? [] : [["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true]]
-        var volumes: [JSONValue] = sources.isEmpty ? [] : [["name": "secrets", "projected": ["sources": .array(sources), "defaultMode": 0o444]]]
+        if !sources.isEmpty {
+            mounts.append(["name": "secrets", "mountPath": .string(secretsPath), "readOnly": true])
+            volumes.append(["name": "secrets", "projected": ["sources": .array(sources), "defaultMode": 0o444]])
+        }
         if let v = volume {
             mounts.append(["name": "data", "mountPath": .string(v.mountPath), "readOnly": .bool(v.readOnly)])
             volumes.append(["name": "data", "persistentVolumeClaim": ["claimName": .string(v.claim), "readOnly": .bool(v.readOnly)]])

@@ -73,18 +73,12 @@ enum Providers {
         }
         if let p = r.route53 {
             let credentials: any AWSCredentialsProvider
-            if let name = p.credentialsSecret {
-                let id = try await Self.secret(ns, name, "AWS_ACCESS_KEY_ID", client)
-                let key = try await Self.secret(ns, name, "AWS_SECRET_ACCESS_KEY", client)
-                let token = try? await Self.secret(ns, name, "AWS_SESSION_TOKEN", client)
-                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: key, sessionToken: token)
-            } else {
-                // The operator's own identity (IRSA), shared by every policy so that it is renewed once.
-                do {
-                    credentials = try AWSDefaultCredentials.shared.get()
-                } catch {
-                    throw DNSUpdateError(.invalidKey, "\(error)")
-                }
+            do {
+                credentials = try await AWSDefaultCredentials.named(secret: p.credentialsSecret, namespace: ns, client: client)
+            } catch let e as SecretValueMissing {
+                throw DNSUpdateError(.invalidKey, e.description)
+            } catch let e as AWSCredentialsError {
+                throw DNSUpdateError(.invalidKey, e.description)
             }
             let c = try Route53Client(hostedZoneId: p.hostedZoneId, credentials: credentials, endpoint: p.endpoint)
             return Route53Provider(client: c, record: r)

@@ -461,7 +461,3 @@ extension FlagServer {
         return .success(collected ?? ByteBuffer())
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

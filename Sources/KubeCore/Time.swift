@@ -127,3 +127,8 @@ public struct MicroTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
         try c.encode(time.rfc3339Micro)
     }
 }
+
+extension Duration {
+    /// As seconds in floating point.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

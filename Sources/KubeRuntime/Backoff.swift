@@ -50,8 +50,3 @@ public struct Backoff: Sendable, Equatable {
         return r
     }
 }
-
-extension Duration {
-    /// As seconds in floating point.
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

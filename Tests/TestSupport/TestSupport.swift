@@ -76,8 +76,7 @@ public func run(_ executable: String, _ args: [String], env: [String: String]? =
             drained.leave()
         }
     }
-    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-    if exited.wait(timeout: .now() + seconds) == .timedOut {
+    if exited.wait(timeout: .now() + timeout.seconds) == .timedOut {
         // Its process group too (Foundation starts each child in a group of its own): what it started goes with it.
         kill(-p.processIdentifier, SIGKILL)
         kill(p.processIdentifier, SIGKILL)

@@ -95,21 +95,15 @@ struct BackupCommand: AsyncParsableCommand {
             guard let loc = b.status?.location, let key = b.status?.manifestKey, b.status?.phase == "Completed" else {
                 throw ValidationError("Backup \(backup) is \(b.status?.phase ?? "New"), not Completed")
             }
+            // The destination's Secret, read with your kubeconfig's rights; without one (the operator uses its IAM
+            // role), your own AWS credentials from the environment.
             let credentials: any AWSCredentialsProvider
-            if let name = loc.credentialsSecret {
-                let secret = try await Api<Secret>(client, namespace: ns).get(name)
-                func value(_ k: String) -> String? { secret.decodedData[k].map { String(decoding: $0, as: UTF8.self) } }
-                guard let id = value("AWS_ACCESS_KEY_ID"), let sk = value("AWS_SECRET_ACCESS_KEY") else {
-                    throw ValidationError("Secret \(name) lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
-                }
-                credentials = AWSCredentials(accessKeyId: id, secretAccessKey: sk, sessionToken: value("AWS_SESSION_TOKEN"))
-            } else {
-                // The policy names no Secret (the operator uses its IAM role): your own AWS credentials, as the AWS CLI finds them in the environment.
-                do {
-                    credentials = try AWSDefaultCredentials.resolve(environment: ProcessInfo.processInfo.environment)
-                } catch {
-                    throw ValidationError("\(error)")
-                }
+            do {
+                credentials = try await AWSDefaultCredentials.named(secret: loc.credentialsSecret, namespace: ns, client: client)
+            } catch let e as SecretValueMissing {
+                throw ValidationError(e.description)
+            } catch let e as AWSCredentialsError {
+                throw ValidationError(e.description)
             }
             let s3 = try S3Client(S3Endpoint(endpoint: loc.endpoint, region: loc.region, bucket: loc.bucket, pathStyle: loc.pathStyle),
                                   credentials: credentials)
